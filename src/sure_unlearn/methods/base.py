@@ -1,0 +1,160 @@
+"""The method interface: one frozen config, one function, one registry entry.
+
+A method is registered with the inputs it *needs* and the ones it *may read*; :func:`run_method` checks
+the first (a clear error naming the method and the missing input) and enforces the second by handing the
+method only those sets, so a method can never peek at data its definition excludes.
+
+    @register_method("finetune", needs={"retain"}, summary="continue training on the retain set")
+    def finetune(model: SplitModel, data: UnlearnData, cfg: FineTuneConfig, ctx: RunContext) -> SplitModel:
+        ...
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Generic, Literal, Protocol, TypeVar
+
+import torch
+
+from sure_unlearn.data.types import LabeledData
+from sure_unlearn.errors import ConfigError, DataError
+from sure_unlearn.models.base import SplitModel
+from sure_unlearn.registry import Registry
+
+Input = Literal["forget", "retain", "val"]
+INPUTS: tuple[Input, ...] = ("forget", "retain", "val")
+
+
+@dataclass(frozen=True)
+class UnlearnData:
+    """What an unlearning method may see. ``val`` is held-out data from the forget set's distribution."""
+
+    forget: LabeledData | None
+    retain: LabeledData | None = None
+    val: LabeledData | None = None
+    num_classes: int | None = None
+    # The recipe the original was trained with; Retrain and EU-k reuse it (None: method defaults).
+    original_recipe: Any = None
+    # The original's weights at step 0 (EU-k resets to them when available).
+    init_state: dict[str, torch.Tensor] | None = None
+
+    def only(self, allowed: frozenset[str]) -> UnlearnData:
+        """A copy without the sets outside ``allowed``."""
+        return dataclasses.replace(self, **{k: None for k in INPUTS if k not in allowed})
+
+    def need(self, name: Input) -> LabeledData:
+        d = getattr(self, name)
+        if d is None:  # only reachable if a method reads a set it did not declare
+            raise ConfigError(f"this method did not declare {name!r} among the inputs it reads")
+        return d
+
+
+@dataclass
+class RunContext:
+    """Per-call settings a method receives: randomness, progress display, and what it reports back."""
+
+    generator: torch.Generator
+    progress: bool = False
+    # A method writes what the caller should record here (e.g. epochs run, mask sparsity, rewind epoch).
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def device(self) -> torch.device:
+        return self.generator.device
+
+
+C = TypeVar("C", contravariant=True)
+
+
+class UnlearnFn(Protocol[C]):
+    def __call__(self, model: SplitModel, data: UnlearnData, cfg: C, ctx: RunContext) -> SplitModel: ...
+
+
+@dataclass(frozen=True)
+class MethodSpec(Generic[C]):
+    name: str
+    fn: UnlearnFn[Any]
+    config: type
+    needs: frozenset[str]
+    may_read: frozenset[str]
+    summary: str
+    # False only for methods that may legitimately return the model unchanged.
+    changes_model: bool = True
+
+
+METHODS: Registry[MethodSpec[Any]] = Registry("method")
+
+
+def register_method(
+    name: str,
+    *,
+    config: type,
+    needs: set[str],
+    may_read: set[str] | None = None,
+    summary: str,
+    changes_model: bool = True,
+) -> Callable[[UnlearnFn[Any]], UnlearnFn[Any]]:
+    """Register an unlearning function with its config class and the inputs it needs / may read."""
+    reads = frozenset(may_read if may_read is not None else needs)
+    if not set(needs) <= reads or not reads <= set(INPUTS):
+        raise ValueError(f"{name}: needs {needs} must be within may_read {reads} ⊆ {INPUTS}")
+
+    def add(fn: UnlearnFn[Any]) -> UnlearnFn[Any]:
+        METHODS.register(name)(MethodSpec(name, fn, config, frozenset(needs), reads, summary, changes_model))
+        return fn
+
+    return add
+
+
+def make_config(name: str, overrides: dict[str, Any] | None = None) -> Any:
+    """The method's config with ``overrides`` applied; unknown keys are an error naming the valid ones."""
+    spec = METHODS.get(name)
+    overrides = dict(overrides or {})
+    fields = {f.name: f for f in dataclasses.fields(spec.config)}
+    bad = [k for k in overrides if k not in fields]
+    if bad:
+        raise ConfigError(f"{name} has no hyperparameter(s) {bad}; it has: {sorted(fields)}")
+    for k, v in list(overrides.items()):  # coerce CLI/JSON scalars to the declared type
+        default = fields[k].default
+        if isinstance(default, bool) and not isinstance(v, bool):
+            overrides[k] = str(v).lower() in ("1", "true", "yes")
+        elif isinstance(default, float) and isinstance(v, int | str):
+            overrides[k] = float(v)
+        elif isinstance(default, int) and not isinstance(default, bool) and isinstance(v, str):
+            overrides[k] = int(v)
+    cfg = spec.config(**overrides)
+    validate = getattr(cfg, "validate", None)
+    if validate is not None:
+        validate()
+    return cfg
+
+
+def run_method(
+    name: str, model: SplitModel, data: UnlearnData, cfg: Any, ctx: RunContext
+) -> SplitModel:
+    """Check inputs, then run method ``name`` on a *copy* of ``model`` with only the data it may read."""
+    spec = METHODS.get(name)
+    missing = [k for k in sorted(spec.needs) if getattr(data, k) is None or len(getattr(data, k)) == 0]
+    if missing:
+        raise ConfigError(
+            f"method {name!r} needs the {' and '.join(missing)} set(s), which were not given "
+            f"(or are empty); pass {', '.join(f'{k}=...' for k in missing)}"
+        )
+    if not isinstance(cfg, spec.config):
+        raise ConfigError(f"method {name!r} takes a {spec.config.__name__}, got {type(cfg).__name__}")
+    if data.num_classes is not None and data.num_classes != model.num_classes:
+        raise DataError(
+            f"the model has {model.num_classes} outputs but the data has {data.num_classes} classes"
+        )
+    for k in INPUTS:
+        d = getattr(data, k)
+        if d is not None and len(d) and (int(d.y.max()) >= model.num_classes or int(d.y.min()) < 0):
+            raise DataError(f"{k} labels fall outside the model's {model.num_classes} classes")
+    work = copy.deepcopy(model)
+    out = spec.fn(work, data.only(spec.may_read), cfg, ctx)
+    if out.num_classes != model.num_classes:
+        raise RuntimeError(f"{name} returned {out.num_classes} classes, expected {model.num_classes}")
+    return out

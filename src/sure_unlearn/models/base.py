@@ -1,0 +1,165 @@
+"""The model interface every method relies on: ``f = h ∘ g`` with the split made explicit.
+
+* ``forward_features(x)`` is ``g``: input → representation ``z`` (default: the input of the final linear
+  layer, i.e. the penultimate layer; SPEC §2).
+* ``forward_head(z)`` is ``h``: representation → logits.
+* ``head`` is the final ``nn.Linear``; ``num_classes`` its width.
+
+Our own architectures subclass :class:`SplitModel`. A user's own ``nn.Module`` is wrapped by
+:func:`wrap_model`, told the name of its final linear layer; ``z`` is then captured with a forward hook,
+so the user's module is used as it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from sure_unlearn.errors import ConfigError
+from sure_unlearn.registry import Registry
+
+
+class Normalize(nn.Module):
+    """Per-channel ``(x - mean) / std`` as the model's first layer, so inputs stay in ``[0, 1]``."""
+
+    def __init__(self, mean: Sequence[float], std: Sequence[float]) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(list(mean), dtype=torch.float32).view(1, -1, 1, 1))
+        self.register_buffer("std", torch.tensor(list(std), dtype=torch.float32).view(1, -1, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std
+
+
+class SplitModel(nn.Module):
+    """Base class: subclasses set ``self.head`` (an ``nn.Linear``) and implement ``forward_features``."""
+
+    head: nn.Linear
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward_head(self, z: torch.Tensor) -> torch.Tensor:
+        return self.head(z)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))
+
+    def features_and_logits(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(z, logits)`` from one forward pass."""
+        z = self.forward_features(x)
+        return z, self.forward_head(z)
+
+    @property
+    def num_classes(self) -> int:
+        return self.head.out_features
+
+    @property
+    def feature_dim(self) -> int:
+        return self.head.in_features
+
+    def blocks(self) -> list[str]:
+        """Names of the model's main stages, input to output (for CF-k/EU-k and per-layer analyses)."""
+        return [n for n, _ in self.named_children() if n not in ("head", "norm_in")]
+
+
+class WrappedModel(SplitModel):
+    """A user's ``nn.Module`` seen through the split interface; ``head_name`` is its final linear layer.
+
+    The wrapped module must apply ``head_name`` last (logits = head(z)), as nearly every classifier does.
+    """
+
+    def __init__(self, module: nn.Module, head_name: str) -> None:
+        super().__init__()
+        modules = dict(module.named_modules())
+        if head_name not in modules:
+            linear = [n for n, m in modules.items() if isinstance(m, nn.Linear)]
+            raise ConfigError(f"the model has no module {head_name!r}; its linear layers are: {linear}")
+        head = modules[head_name]
+        if not isinstance(head, nn.Linear):
+            raise ConfigError(f"{head_name!r} is a {type(head).__name__}, not the final nn.Linear")
+        self.module = module
+        self.head_name = head_name
+        self.head = head  # shared with self.module: one parameter set
+
+    def features_and_logits(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        captured: list[torch.Tensor] = []
+        handle = self.head.register_forward_pre_hook(lambda _m, args: captured.append(args[0]))
+        try:
+            logits = self.module(x)
+        finally:
+            handle.remove()
+        return captured[-1], logits
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features_and_logits(x)[0]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.module(x)
+
+    def blocks(self) -> list[str]:
+        return ["module." + n for n, _ in self.module.named_children()]
+
+
+def wrap_model(module: nn.Module, head: str = "fc") -> SplitModel:
+    """Give a user's classifier the split interface, naming its final linear layer.
+
+    >>> net = nn.Sequential(nn.Flatten(), nn.Linear(12, 8), nn.ReLU(), nn.Linear(8, 3))
+    >>> m = wrap_model(net, head="3")
+    >>> z, logits = m.features_and_logits(torch.zeros(2, 3, 2, 2))
+    >>> tuple(z.shape), tuple(logits.shape), m.num_classes
+    ((2, 8), (2, 3), 3)
+    """
+    if isinstance(module, SplitModel):
+        return module
+    return WrappedModel(module, head)
+
+
+@contextmanager
+def capture(model: nn.Module, layers: Sequence[str]) -> Iterator[dict[str, torch.Tensor]]:
+    """Capture the outputs of named sub-modules (flattened to ``N×D``) during forwards in the block.
+
+    Used when ``z`` is another layer than the penultimate (SURE's ``z_layer``) and for per-layer analyses.
+    """
+    modules = dict(model.named_modules())
+    missing = [n for n in layers if n not in modules]
+    if missing:
+        raise ConfigError(f"no layer(s) {missing} in the model; layers: {[n for n in modules if n][:40]}...")
+    out: dict[str, torch.Tensor] = {}
+
+    def hook(name: str) -> Callable[[nn.Module, object, torch.Tensor], None]:
+        def fn(_m: nn.Module, _i: object, o: torch.Tensor) -> None:
+            out[name] = o.flatten(1) if o.dim() > 2 else o
+
+        return fn
+
+    handles = [modules[n].register_forward_hook(hook(n)) for n in layers]
+    try:
+        yield out
+    finally:
+        for h in handles:
+            h.remove()
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What a registered model builder receives."""
+
+    num_classes: int
+    in_channels: int
+    image_size: int
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+
+
+ModelBuilder = Callable[..., SplitModel]
+MODELS: Registry[ModelBuilder] = Registry("model")
+
+
+def build_model(name: str, spec: ModelSpec, **kwargs: object) -> SplitModel:
+    """Build a registered architecture (``sure list models`` shows them) for ``spec``'s data."""
+    return MODELS.get(name)(spec, **kwargs)
