@@ -26,6 +26,9 @@ from sure_unlearn.registry import Registry
 class Normalize(nn.Module):
     """Per-channel ``(x - mean) / std`` as the model's first layer, so inputs stay in ``[0, 1]``."""
 
+    mean: torch.Tensor
+    std: torch.Tensor
+
     def __init__(self, mean: Sequence[float], std: Sequence[float]) -> None:
         super().__init__()
         self.register_buffer("mean", torch.tensor(list(mean), dtype=torch.float32).view(1, -1, 1, 1))

@@ -1,0 +1,261 @@
+"""The benchmark protocol: original, oracle, every method, every scenario and seed; results as files.
+
+For each seed the original is trained once (shared by the random and class scenarios, which use the same
+training set) and each scenario's oracle is retrained without its forget set; both are cached on disk under
+a content key. Each method unlearns a copy of the original; everything is evaluated by one cached forward
+pass per split. Every run is written to ``DIR/<scenario>/<method>/seed<k>/run.json`` as soon as it
+finishes, so an interrupted benchmark resumes where it stopped; ``summary.json`` (SPEC §9) and
+``summary.md`` are rewritten atomically after each run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import platform
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from sure_unlearn.checkpoints import ModelCache, atomic_write_text, content_key
+from sure_unlearn.config import BenchmarkConfig
+from sure_unlearn.data import load_dataset
+from sure_unlearn.data.types import NO_AUGMENT, DatasetBundle, LabeledData
+from sure_unlearn.errors import ConfigError
+from sure_unlearn.evaluate import evaluate, save_features
+from sure_unlearn.methods import METHODS, RunContext, UnlearnData, make_config, run_method
+from sure_unlearn.metrics import gaps as metric_gaps
+from sure_unlearn.models import ModelSpec, SplitModel, build_model
+from sure_unlearn.report import write_summary
+from sure_unlearn.splits import SCENARIOS, Split, make_split
+from sure_unlearn.train import fit
+
+ORIGINAL, ORACLE = "original", "retrain"
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get("SURE_CACHE", Path.home() / ".cache" / "sure"))
+
+
+def seeded_generator(device: torch.device, *parts: object) -> torch.Generator:
+    """A generator on ``device`` seeded from ``parts`` (stable across runs and processes)."""
+    seed = int(content_key(parts=[str(p) for p in parts]), 16) % (2**63)
+    return torch.Generator(device=device).manual_seed(seed)
+
+
+def environment(device: torch.device) -> dict[str, Any]:
+    env = {
+        "python": platform.python_version(), "torch": torch.__version__, "device": str(device),
+        "machine": platform.machine(), "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(), "threads": torch.get_num_threads(),
+    }
+    if device.type == "cuda":
+        env["gpu"] = torch.cuda.get_device_name(device)
+    return env
+
+
+@dataclass
+class Prepared:
+    """One (scenario, seed): the split and its sets on the device."""
+
+    split: Split
+    sets: dict[str, LabeledData]  # forget/retain/test/val with *true* labels, for evaluation
+    train_sets: dict[str, LabeledData]  # train/forget/retain with *training* labels, val, for learning
+
+
+class Benchmark:
+    """Runs a :class:`BenchmarkConfig`; ``run()`` returns the summary dict also written to ``out``."""
+
+    def __init__(
+        self,
+        cfg: BenchmarkConfig,
+        out: str | Path,
+        *,
+        device: str | torch.device = "cpu",
+        data_root: str | Path | None = None,
+        cache_dir: str | Path | None = None,
+        save_features: bool = False,
+        progress: bool = False,
+        log: Any = None,
+    ) -> None:
+        for m in cfg.methods:
+            METHODS.get(m)  # unknown names fail before any work
+        for s in cfg.scenarios.values():
+            SCENARIOS.get(s.name)
+        self.method_cfgs = {m: make_config(m, cfg.hparams.get(m)) for m in cfg.methods}
+        unknown = set(cfg.hparams) - set(cfg.methods) - set(METHODS.available())
+        if unknown:
+            raise ConfigError(f"hyperparameters given for unknown method(s) {sorted(unknown)}")
+        self.cfg, self.out = cfg, Path(out)
+        self.device = torch.device(device)
+        self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
+        self.models = ModelCache(self.cache_dir / "models")
+        self.save_features, self.progress = save_features, progress
+        self.log = log or (lambda msg: None)
+        self.data: DatasetBundle = load_dataset(
+            cfg.dataset, data_root, cache_dir=self.cache_dir / "datasets", **cfg.dataset_kwargs
+        )
+        self.spec = ModelSpec(
+            num_classes=self.data.num_classes, in_channels=self.data.image_shape[0],
+            image_size=self.data.image_shape[1], mean=self.data.mean, std=self.data.std,
+        )
+        self.runs: list[dict[str, Any]] = []
+
+    # ---------------------------------------------------------------- data and models
+    def prepare(self, scenario: str, seed: int) -> Prepared:
+        c = self.cfg
+        split = make_split(
+            self.data.train.y, self.data.test.y, self.data.classes, c.scenarios[scenario], seed,
+            holdout_fraction=c.holdout_fraction, train_subset=c.train_subset, test_subset=c.test_subset,
+        )
+        aug = self.data.augment if c.recipe.augment else NO_AUGMENT
+
+        def on_device(arr: Any, idx: np.ndarray, labels: np.ndarray | None = None, augment: Any = NO_AUGMENT) -> LabeledData:
+            return LabeledData.from_arrays(arr, idx, augment, self.device, labels)
+
+        tr, te = self.data.train, self.data.test
+        sets = {
+            "forget": on_device(tr, split.forget), "retain": on_device(tr, split.retain, split.labels),
+            "test": on_device(te, split.test), "val": on_device(tr, split.val),
+        }
+        train_sets = {
+            "train": on_device(tr, split.train, split.labels, aug),
+            "forget": on_device(tr, split.forget, split.labels, aug),
+            "retain": on_device(tr, split.retain, split.labels, aug),
+            "val": on_device(tr, split.val, None, aug),
+        }
+        return Prepared(split, sets, train_sets)
+
+    def new_model(self, seed: int) -> SplitModel:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            model = build_model(self.cfg.model, self.spec, **self.cfg.model_kwargs)
+        return model.to(self.device)
+
+    def trained(self, kind: str, seed: int, train_idx: np.ndarray, labels: np.ndarray, data: LabeledData) -> tuple[SplitModel, dict[str, Any]]:
+        """The original or oracle for ``seed``, trained on ``data`` (= ``train_idx``), from the cache if there."""
+        c = self.cfg
+        key = content_key(
+            dataset=c.dataset, dataset_kwargs=c.dataset_kwargs, n_train=len(self.data.train),
+            model=c.model, model_kwargs=c.model_kwargs, recipe=c.recipe, train_idx=train_idx,
+            labels=labels[train_idx], seed=seed,
+        )
+        model = self.new_model(seed)
+        meta = self.models.load(kind, key, model)
+        if meta is not None:
+            self.log(f"  {kind}: cached ({self.models.path(kind, key).name})")
+            return model, meta
+        self.log(f"  {kind}: training on {len(train_idx)} samples, {c.recipe.epochs} epochs")
+        res = fit(model, data, c.recipe, seeded_generator(self.device, "train", seed), progress=self.progress, desc=kind)
+        meta = {"kind": kind, "key": key, "train_s": res.seconds, "seconds_per_epoch": res.seconds_per_epoch,
+                "epochs": res.epochs, "device": str(self.device), "final_loss": res.final_loss}
+        self.models.save(kind, key, model, meta)
+        return model, meta
+
+    # ---------------------------------------------------------------- runs
+    def run_dir(self, scenario: str, method: str, seed: int) -> Path:
+        return self.out / scenario / method / f"seed{seed}"
+
+    def record(self, prep: Prepared, scenario: str, method: str, seed: int, model: SplitModel,
+               hparams: dict[str, Any], runtime: dict[str, float], info: dict[str, Any]) -> dict[str, Any]:
+        metrics, outs = evaluate(
+            model, prep.sets, forget_classes=prep.split.forget_classes, seed=seed,
+            z_layer="", batch_size=self.cfg.eval_batch_size,
+        )
+        metrics.update(runtime)
+        d = self.run_dir(scenario, method, seed)
+        if self.save_features:
+            save_features(d / "features.npz", outs)
+        return {"method": method, "scenario": scenario, "seed": seed, "hparams": hparams,
+                "metrics": metrics, "gaps": {}, "info": info}
+
+    def write_run(self, run: dict[str, Any], key: str) -> None:
+        d = self.run_dir(run["scenario"], run["method"], run["seed"])
+        atomic_write_text(d / "run.json", json.dumps({**run, "key": key, "env": environment(self.device)}, indent=1, default=float))
+
+    def cached_run(self, scenario: str, method: str, seed: int, key: str) -> dict[str, Any] | None:
+        p = self.run_dir(scenario, method, seed) / "run.json"
+        if not p.exists() or (self.save_features and not (p.parent / "features.npz").exists()):
+            return None
+        try:
+            run = json.loads(p.read_text())
+        except ValueError:
+            return None
+        return run if run.get("key") == key else None
+
+    def run_scenario_seed(self, scenario: str, seed: int) -> list[dict[str, Any]]:
+        c = self.cfg
+        prep = self.prepare(scenario, seed)
+        split = prep.split
+        split.save(self.out / scenario / f"seed{seed}" / "split.npz")
+        self.log(f"[{scenario} seed {seed}] forget {len(split.forget)}, retain {len(split.retain)}, "
+                 f"val {len(split.val)}, test {len(split.test)}")
+        original, o_meta = self.trained(ORIGINAL, seed, split.train, split.labels, prep.train_sets["train"])
+        oracle, r_meta = self.trained(ORACLE, seed, split.retain, split.labels, prep.train_sets["retain"])
+        oracle_s = float(r_meta["train_s"])
+        base_key = content_key(split=[split.forget, split.retain, split.val, split.test], o=o_meta["key"], r=r_meta["key"])
+        recipe_h = {**dataclasses.asdict(c.recipe), "epochs": c.recipe.epochs}
+
+        runs = []
+        for name, model, meta in ((ORIGINAL, original, o_meta), (ORACLE, oracle, r_meta)):
+            key = content_key(base=base_key, method=name)
+            run = self.cached_run(scenario, name, seed, key)
+            if run is None:
+                runtime = {"runtime_s": float(meta["train_s"]), "rrt": float(meta["train_s"]) / oracle_s,
+                           "seconds_per_epoch": float(meta["seconds_per_epoch"])}
+                run = self.record(prep, scenario, name, seed, model, recipe_h, runtime, {"cached_model": meta["key"]})
+                self.write_run(run, key)
+            runs.append(run)
+
+        data = UnlearnData(
+            forget=prep.train_sets["forget"], retain=prep.train_sets["retain"], val=prep.train_sets["val"],
+            num_classes=self.data.num_classes, original_recipe=c.recipe,
+        )
+        for method in c.methods:
+            if method == ORACLE:
+                continue  # the cached oracle *is* the retrain run
+            mcfg = self.method_cfgs[method]
+            hparams = dataclasses.asdict(mcfg)
+            key = content_key(base=base_key, method=method, hparams=hparams)
+            run = self.cached_run(scenario, method, seed, key)
+            if run is None:
+                self.log(f"  {method}: unlearning")
+                ctx = RunContext(seeded_generator(self.device, method, scenario, seed), progress=self.progress)
+                start = time.perf_counter()
+                model = run_method(method, original, data, mcfg, ctx)
+                if self.device.type == "cuda":
+                    torch.cuda.synchronize(self.device)
+                seconds = time.perf_counter() - start
+                info = dict(ctx.info)
+                epochs = int(info.pop("epochs", hparams.get("epochs", 0)))
+                spe = float(info.pop("seconds_per_epoch", seconds / epochs if epochs else float("nan")))
+                runtime = {"runtime_s": seconds, "rrt": seconds / oracle_s, "seconds_per_epoch": spe}
+                run = self.record(prep, scenario, method, seed, model, {**hparams, "epochs": epochs}, runtime, info)
+                self.write_run(run, key)
+            runs.append(run)
+        oracle_metrics = runs[1]["metrics"]
+        for run in runs:
+            run["gaps"] = metric_gaps(run["metrics"], oracle_metrics)
+        return runs
+
+    def run(self) -> dict[str, Any]:
+        self.out.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(self.out / "config.json", json.dumps(self.cfg.to_dict(), indent=1, default=str))
+        self.runs = []
+        for scenario in self.cfg.scenarios:
+            for seed in self.cfg.seeds:
+                self.runs.extend(self.run_scenario_seed(scenario, seed))
+                self.write()
+        return self.summary()
+
+    def summary(self) -> dict[str, Any]:
+        runs = [{k: r[k] for k in ("method", "scenario", "seed", "hparams", "metrics", "gaps")} for r in self.runs]
+        return {"config": {**self.cfg.to_dict(), "device": str(self.device)}, "runs": runs}
+
+    def write(self) -> None:
+        write_summary(self.out, self.summary())

@@ -1,0 +1,360 @@
+"""``sure``: a thin command line over the library. Every command is a few lines calling the core.
+
+    sure demo                                   # the embedded default: digits, ~2 minutes on 2 CPU cores
+    sure benchmark --preset cpu --out runs/cpu  # SPEC §9 results: summary.json, summary.md, plots
+    sure train --preset cpu --out original.pt
+    sure unlearn --checkpoint original.pt --forget forget.txt --method sure --out unlearned.pt
+    sure evaluate --checkpoint unlearned.pt --forget forget.txt [--oracle oracle.pt]
+    sure report runs/cpu
+    sure list methods
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from sure_unlearn.errors import ConfigError, DataError, SureError
+
+
+def parse_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def parse_sets(items: Sequence[str], default_method: str | None = None) -> dict[str, dict[str, Any]]:
+    """``method.key=value`` (or ``key=value`` for ``default_method``) into {method: {key: value}}."""
+    out: dict[str, dict[str, Any]] = {}
+    for item in items:
+        if "=" not in item:
+            raise ConfigError(f"--set expects method.key=value, got {item!r}")
+        lhs, value = item.split("=", 1)
+        method, _, key = lhs.rpartition(".")
+        method = method or default_method or ""
+        if not method:
+            raise ConfigError(f"--set {item!r}: name the method, e.g. sure.{lhs}={value}")
+        out.setdefault(method, {})[key] = parse_value(value)
+    return out
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError("--device cuda asked for, but no CUDA device is available")
+    return torch.device(name)
+
+
+def read_indices(path: str) -> np.ndarray:
+    """Forget indices from ``.npy``, ``.json`` (a list) or text (integers separated by spaces/commas/lines)."""
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(f"no forget-index file at {p}")
+    try:
+        if p.suffix == ".npy":
+            arr = np.load(p, allow_pickle=False)
+        elif p.suffix == ".json":
+            arr = np.asarray(json.loads(p.read_text()))
+        else:
+            arr = np.asarray([int(t) for t in p.read_text().replace(",", " ").split()])
+    except ValueError as e:
+        raise DataError(f"cannot read integer indices from {p}: {e}") from None
+    return arr.astype(np.int64) if arr.size and np.issubdtype(arr.dtype, np.integer) else arr
+
+
+def add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data-root", help="where datasets are (default: $SURE_DATA, ./data, ../shared/data)")
+    p.add_argument("--cache-dir", help="models and decoded datasets (default: $SURE_CACHE or ~/.cache/sure)")
+    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 … (default: cuda if available)")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: all cores)")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--progress", dest="progress", action="store_true", default=None, help="always show progress bars")
+    g.add_argument("--no-progress", dest="progress", action="store_false", help="never show progress bars")
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+# ------------------------------------------------------------------------------------------ commands
+def cmd_benchmark(a: argparse.Namespace) -> int:
+    from sure_unlearn.benchmark import Benchmark
+    from sure_unlearn.config import BenchmarkConfig, read_config_file
+    from sure_unlearn.presets import PRESETS
+    from sure_unlearn.progress import want_progress
+
+    file_cfg = read_config_file(a.config) if a.config else {}
+    preset = a.preset or file_cfg.get("preset") or ("demo" if a.command == "demo" else None)
+    if preset is None and not file_cfg:
+        raise ConfigError("choose --preset smoke|demo|cpu|paper or give --config FILE")
+    cfg = BenchmarkConfig.from_dict(file_cfg, PRESETS.get(preset)() if preset else None)
+    if a.scenario:
+        names = a.scenario.split(",")
+        missing = [s for s in names if s not in cfg.scenarios]
+        if missing:
+            from sure_unlearn.presets import _scenarios
+            from sure_unlearn.splits import SCENARIOS
+
+            for s in missing:
+                SCENARIOS.get(s)  # unknown scenario names fail here
+            defaults = _scenarios(100, 0, (0, 1))
+            cfg = cfg.with_overrides(scenarios={**cfg.scenarios, **{s: defaults[s] for s in missing}})
+        cfg = cfg.with_overrides(scenarios={s: cfg.scenarios[s] for s in names})
+    if a.methods:
+        cfg = cfg.with_overrides(methods=tuple(m for m in a.methods.split(",") if m))
+    if a.seeds:
+        cfg = cfg.with_overrides(seeds=tuple(int(s) for s in a.seeds.split(",")))
+    if a.set:
+        merged = {m: {**cfg.hparams.get(m, {}), **kv} for m, kv in parse_sets(a.set).items()}
+        cfg = cfg.with_overrides(hparams={**cfg.hparams, **merged})
+    out = Path(a.out or f"runs/{cfg.name}")
+    bench = Benchmark(
+        cfg, out, device=pick_device(a.device), data_root=a.data_root, cache_dir=a.cache_dir,
+        save_features=a.save_features, progress=want_progress(a.progress), log=log,
+    )
+    bench.run()
+    print((out / "summary.md").read_text())
+    log(f"results in {out}/ (summary.json, summary.md, metrics.png, per-run run.json)")
+    return 0
+
+
+def _load_model_from(path: str, device: torch.device) -> tuple[Any, dict[str, Any]]:
+    from sure_unlearn.checkpoints import load_checkpoint, load_into
+    from sure_unlearn.models import ModelSpec, build_model
+
+    state, meta = load_checkpoint(path)
+    try:
+        spec = ModelSpec(**{k: tuple(v) if isinstance(v, list) else v for k, v in meta["spec"].items()})
+        model = build_model(meta["model"], spec, **meta.get("model_kwargs", {}))
+    except KeyError as e:
+        raise SureError(f"checkpoint {path} lacks {e}; was it written by `sure train`?") from None
+    load_into(model, state, path)
+    return model.to(device), meta
+
+
+def _dataset_for(meta: dict[str, Any], a: argparse.Namespace) -> Any:
+    from sure_unlearn.data import load_dataset
+
+    data = load_dataset(meta["dataset"], a.data_root, cache_dir=a.cache_dir and Path(a.cache_dir) / "datasets",
+                        **meta.get("dataset_kwargs", {}))
+    if data.num_classes != meta["spec"]["num_classes"]:
+        raise DataError(f"the model has {meta['spec']['num_classes']} classes but {meta['dataset']} has {data.num_classes}")
+    return data
+
+
+def cmd_train(a: argparse.Namespace) -> int:
+    from sure_unlearn.benchmark import seeded_generator
+    from sure_unlearn.checkpoints import save_checkpoint
+    from sure_unlearn.config import BenchmarkConfig, read_config_file
+    from sure_unlearn.data import load_dataset
+    from sure_unlearn.data.types import NO_AUGMENT, LabeledData
+    from sure_unlearn.models import ModelSpec, build_model
+    from sure_unlearn.presets import PRESETS
+    from sure_unlearn.progress import want_progress
+    from sure_unlearn.splits import stratified_subset
+    from sure_unlearn.train import accuracy, fit
+
+    file_cfg = read_config_file(a.config) if a.config else {}
+    cfg = BenchmarkConfig.from_dict(file_cfg, PRESETS.get(a.preset or file_cfg.get("preset") or "demo")())
+    device = pick_device(a.device)
+    data = load_dataset(cfg.dataset, a.data_root, cache_dir=a.cache_dir and Path(a.cache_dir) / "datasets", **cfg.dataset_kwargs)
+    rng = np.random.default_rng([a.seed, 0])
+    pool = stratified_subset(data.train.y, cfg.train_subset, rng)
+    holdout = stratified_subset(data.train.y, round(cfg.holdout_fraction * len(pool)), rng, pool)
+    train_idx = np.setdiff1d(pool, holdout)
+    spec = ModelSpec(data.num_classes, data.image_shape[0], data.image_shape[1], data.mean, data.std)
+    torch.manual_seed(a.seed)
+    model = build_model(cfg.model, spec, **cfg.model_kwargs).to(device)
+    aug = data.augment if cfg.recipe.augment else NO_AUGMENT
+    train = LabeledData.from_arrays(data.train, train_idx, aug, device)
+    res = fit(model, train, cfg.recipe, seeded_generator(device, "train", a.seed), progress=want_progress(a.progress), desc="train")
+    test = LabeledData.from_arrays(data.test, None, NO_AUGMENT, device)
+    meta = {
+        "dataset": cfg.dataset, "dataset_kwargs": cfg.dataset_kwargs, "model": cfg.model,
+        "model_kwargs": cfg.model_kwargs, "spec": spec.__dict__, "recipe": cfg.recipe.__dict__, "seed": a.seed,
+        "train_idx": train_idx.tolist(), "holdout_idx": holdout.tolist(), "train_s": res.seconds,
+        "train_acc": accuracy(model, train.with_augment(NO_AUGMENT)), "test_acc": accuracy(model, test),
+    }
+    save_checkpoint(a.out, model, meta)
+    print(json.dumps({k: meta[k] for k in ("train_s", "train_acc", "test_acc")}, indent=1))
+    log(f"saved {a.out}; its training indices and holdout are inside (forget indices must come from the former)")
+    return 0
+
+
+def _sets_for(meta: dict[str, Any], data: Any, forget: np.ndarray, device: torch.device, augment: bool) -> dict[str, Any]:
+    from sure_unlearn.data.types import NO_AUGMENT, LabeledData
+    from sure_unlearn.splits import check_forget_indices
+
+    train_idx = np.asarray(meta["train_idx"], dtype=np.int64)
+    holdout = np.asarray(meta["holdout_idx"], dtype=np.int64)
+    forget = check_forget_indices(forget, train_idx, len(data.train))
+    retain = np.setdiff1d(train_idx, forget)
+    classes = np.unique(data.train.y[forget])
+    val = holdout[np.isin(data.train.y[holdout], classes)]
+    aug = data.augment if augment else NO_AUGMENT
+    return {k: LabeledData.from_arrays(data.train, idx, aug, device) for k, idx in
+            (("forget", forget), ("retain", retain), ("val", val))}
+
+
+def cmd_unlearn(a: argparse.Namespace) -> int:
+    import time
+
+    from sure_unlearn.checkpoints import save_checkpoint
+    from sure_unlearn.methods import RunContext, UnlearnData, make_config, run_method
+    from sure_unlearn.progress import want_progress
+    from sure_unlearn.train import Recipe
+
+    device = pick_device(a.device)
+    model, meta = _load_model_from(a.checkpoint, device)
+    data = _dataset_for(meta, a)
+    sets = _sets_for(meta, data, read_indices(a.forget), device, augment=True)
+    cfg = make_config(a.method, parse_sets(a.set or [], a.method).get(a.method))
+    recipe = Recipe(**{k: tuple(v) if isinstance(v, list) else v for k, v in meta["recipe"].items()})
+    udata = UnlearnData(**sets, num_classes=data.num_classes, original_recipe=recipe)
+    ctx = RunContext(torch.Generator(device=device).manual_seed(a.seed), progress=want_progress(a.progress))
+    start = time.perf_counter()
+    out = run_method(a.method, model, udata, cfg, ctx)
+    seconds = time.perf_counter() - start
+    forget_idx = sets["forget"].idx.numpy()
+    new_meta = {**meta, "train_idx": np.setdiff1d(meta["train_idx"], forget_idx).tolist(),
+                "unlearned": {"method": a.method, "hparams": cfg.__dict__, "forget_idx": forget_idx.tolist(),
+                              "runtime_s": seconds, "from": str(a.checkpoint)}}
+    save_checkpoint(a.out, out, new_meta)
+    log(f"{a.method} forgot {len(forget_idx)} samples in {seconds:.1f}s; saved {a.out}")
+    return 0
+
+
+def cmd_evaluate(a: argparse.Namespace) -> int:
+    from sure_unlearn.data.types import NO_AUGMENT, LabeledData
+    from sure_unlearn.evaluate import evaluate
+    from sure_unlearn.metrics import gaps
+
+    device = pick_device(a.device)
+    model, meta = _load_model_from(a.checkpoint, device)
+    data = _dataset_for(meta, a)
+    forget = read_indices(a.forget)
+    # an unlearned checkpoint no longer lists its forget set among its training indices
+    base_train = np.union1d(meta["train_idx"], meta.get("unlearned", {}).get("forget_idx", []))
+    sets = _sets_for({**meta, "train_idx": base_train.tolist()}, data, forget, device, augment=False)
+    sets["test"] = LabeledData.from_arrays(data.test, None, NO_AUGMENT, device)
+    fc = tuple(int(c) for c in np.unique(data.train.y[forget])) if len(np.unique(data.train.y[forget])) < data.num_classes else ()
+    metrics, _ = evaluate(model, sets, forget_classes=fc, seed=a.seed)
+    result: dict[str, Any] = {"metrics": metrics}
+    if a.oracle:
+        oracle, _ = _load_model_from(a.oracle, device)
+        om, _ = evaluate(oracle, sets, forget_classes=fc, seed=a.seed)
+        result.update(oracle=om, gaps=gaps(metrics, om))
+    print(json.dumps(result, indent=1))
+    return 0
+
+
+def cmd_report(a: argparse.Namespace) -> int:
+    from sure_unlearn.report import regenerate
+
+    print(regenerate(Path(a.dir)))
+    return 0
+
+
+def cmd_list(a: argparse.Namespace) -> int:
+    from sure_unlearn.data import DATASETS
+    from sure_unlearn.methods import METHODS
+    from sure_unlearn.metrics import METRICS
+    from sure_unlearn.models import MODELS
+    from sure_unlearn.presets import PRESETS
+    from sure_unlearn.splits import SCENARIOS
+
+    if a.what == "methods":
+        for name in METHODS.available():
+            spec = METHODS.get(name)
+            print(f"{name:20s} {spec.summary}  [needs: {', '.join(sorted(spec.needs))}]")
+        return 0
+    reg = {"models": MODELS, "datasets": DATASETS, "scenarios": SCENARIOS, "metrics": METRICS, "presets": PRESETS}[a.what]
+    for name in reg.available():
+        doc = (getattr(reg.get(name), "__doc__", None) or "").strip().splitlines()
+        print(f"{name:20s} {doc[0] if doc else ''}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="sure", description="Machine unlearning for image classifiers: SURE and its baselines.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    for name, help_ in (("benchmark", "run the benchmark protocol (SPEC §9 results)"),
+                        ("demo", "the embedded default: the whole pipeline on digits (~2 min on 2 cores)")):
+        b = sub.add_parser(name, help=help_)
+        b.add_argument("--preset", help="smoke | demo | cpu | paper" if name == "benchmark" else argparse.SUPPRESS)
+        b.add_argument("--config", help="a .json or .toml file of BenchmarkConfig fields (and 'preset')")
+        b.add_argument("--scenario", help="comma-separated: random,partial_class,full_class,confusion")
+        b.add_argument("--methods", help="comma-separated method names (sure list methods)")
+        b.add_argument("--seeds", help="comma-separated integers")
+        b.add_argument("--set", action="append", metavar="METHOD.KEY=VALUE", help="override a hyperparameter")
+        b.add_argument("--out", help="results directory (default runs/<preset>)")
+        b.add_argument("--save-features", action="store_true", help="write features.npz for every run")
+        add_common(b)
+        b.set_defaults(fn=cmd_benchmark)
+
+    t = sub.add_parser("train", help="train an original model and save a checkpoint")
+    t.add_argument("--preset", help="dataset, model and recipe from a preset (default demo)")
+    t.add_argument("--config")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--out", required=True)
+    add_common(t)
+    t.set_defaults(fn=cmd_train)
+
+    u = sub.add_parser("unlearn", help="unlearn a saved checkpoint given a file of forget indices")
+    u.add_argument("--checkpoint", required=True)
+    u.add_argument("--forget", required=True, help="indices into the training split (.npy, .json or text)")
+    u.add_argument("--method", default="sure")
+    u.add_argument("--set", action="append", metavar="KEY=VALUE")
+    u.add_argument("--seed", type=int, default=0)
+    u.add_argument("--out", required=True)
+    add_common(u)
+    u.set_defaults(fn=cmd_unlearn)
+
+    e = sub.add_parser("evaluate", help="every metric for a checkpoint and forget set (gaps with --oracle)")
+    e.add_argument("--checkpoint", required=True)
+    e.add_argument("--forget", required=True)
+    e.add_argument("--oracle")
+    e.add_argument("--seed", type=int, default=0)
+    add_common(e)
+    e.set_defaults(fn=cmd_evaluate)
+
+    r = sub.add_parser("report", help="regenerate summary.md and plots from a results directory")
+    r.add_argument("dir")
+    r.set_defaults(fn=cmd_report)
+
+    ls = sub.add_parser("list", help="list registered methods, models, datasets, scenarios, metrics, presets")
+    ls.add_argument("what", choices=["methods", "models", "datasets", "scenarios", "metrics", "presets"])
+    ls.set_defaults(fn=cmd_list)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    a = build_parser().parse_args(argv)
+    if getattr(a, "threads", None):
+        torch.set_num_threads(a.threads)
+    if getattr(a, "data_root", None):
+        os.environ.setdefault("SURE_DATA", a.data_root)
+    try:
+        return int(a.fn(a))
+    except SureError as e:
+        print(f"sure: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("sure: interrupted; finished runs and cached models are kept — run the same command to resume",
+              file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,90 @@
+"""The benchmark's configuration: one frozen, JSON/TOML-loadable object (presets live in ``presets.py``)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sure_unlearn.errors import ConfigError
+from sure_unlearn.splits import ScenarioConfig
+from sure_unlearn.train import Recipe
+
+
+@dataclass(frozen=True)
+class BenchmarkConfig:
+    """Everything a benchmark run depends on. ``scenarios`` maps a scenario name to its settings."""
+
+    name: str = "custom"
+    dataset: str = "digits"
+    dataset_kwargs: dict[str, Any] = field(default_factory=dict)
+    model: str = "small_cnn"
+    model_kwargs: dict[str, Any] = field(default_factory=dict)
+    recipe: Recipe = field(default_factory=Recipe)
+    train_subset: int | None = None  # stratified subset of the official train split (None: all)
+    test_subset: int | None = None
+    holdout_fraction: float = 0.1
+    scenarios: dict[str, ScenarioConfig] = field(default_factory=lambda: {"random": ScenarioConfig("random")})
+    methods: tuple[str, ...] = ("finetune", "sure")
+    hparams: dict[str, dict[str, Any]] = field(default_factory=dict)  # per-method overrides
+    seeds: tuple[int, ...] = (0,)
+    eval_batch_size: int = 512
+
+    def with_overrides(self, **changes: Any) -> BenchmarkConfig:
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], base: BenchmarkConfig | None = None) -> BenchmarkConfig:
+        """Build from a plain dict (a config file), on top of ``base`` (e.g. a preset)."""
+        base = base or cls()
+        known = {f.name for f in dataclasses.fields(cls)}
+        bad = sorted(set(d) - known - {"preset"})
+        if bad:
+            raise ConfigError(f"unknown config key(s) {bad}; known: {sorted(known)}")
+        changes: dict[str, Any] = {}
+        for k, v in d.items():
+            if k == "preset":
+                continue
+            if k == "recipe":
+                rfields = {f.name for f in dataclasses.fields(Recipe)}
+                if set(v) - rfields:
+                    raise ConfigError(f"unknown recipe key(s) {sorted(set(v) - rfields)}; known: {sorted(rfields)}")
+                if "milestones" in v:
+                    v = {**v, "milestones": tuple(v["milestones"])}
+                v = dataclasses.replace(base.recipe, **v)
+            elif k == "scenarios":
+                v = {name: _scenario(name, s) for name, s in v.items()}
+            elif k in ("methods", "seeds"):
+                v = tuple(v)
+            changes[k] = v
+        return dataclasses.replace(base, **changes)
+
+
+def _scenario(name: str, s: dict[str, Any] | ScenarioConfig) -> ScenarioConfig:
+    if isinstance(s, ScenarioConfig):
+        return s
+    s = dict(s)
+    if "classes" in s:
+        s["classes"] = tuple(s["classes"])
+    try:
+        return ScenarioConfig(name=s.pop("name", name), **s)
+    except TypeError as e:
+        raise ConfigError(f"scenario {name}: {e}") from None
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """A ``.json`` or ``.toml`` file as a dict."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    text = path.read_text()
+    try:
+        return tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
+    except (ValueError, tomllib.TOMLDecodeError) as e:
+        raise ConfigError(f"cannot parse {path}: {e}") from None

@@ -1,0 +1,210 @@
+"""Class-folder datasets (``<split>/<class>/<image>``): CIFAR-10, CINIC-10 and any user folder.
+
+Classes are the class folder names in sorted order, which for CIFAR-10 and CINIC-10 is also the official
+label order. A folder or archive may hold the split folders at its top or inside one top folder
+(``CIFAR-10-images/train/cat/0001.jpg``). Images are ordered by class, then by file name (numbers by
+value), so a folder and its archive give identical arrays. CIFAR-10 is also read in its canonical
+python-batches layout.
+"""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sure_unlearn.data.cache import load_or_decode
+from sure_unlearn.data.readers import DATASETS, bundle_from_arrays, find_source
+from sure_unlearn.data.readers_io import (
+    Parts,
+    decode_images,
+    image_suffixes,
+    iter_files,
+    natural_key,
+    read_files,
+)
+from sure_unlearn.data.types import Augment, DatasetBundle
+from sure_unlearn.errors import DataError
+
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+CIFAR10_SOURCES = (
+    "cifar-10-batches-py",
+    "cifar-10-python.tar.gz",
+    "cifar10-jpeg.tar.xz",
+    "cifar10-jpeg",
+    "CIFAR-10-images",
+)
+CINIC10_SOURCES = ("CINIC-10", "cinic-10", "cinic10", "CINIC-10.tar.gz", "cinic10.tar.gz")
+CIFAR_AUGMENT = Augment(pad=4, flip=True)  # the standard 32-px recipe: 4-pixel crop, horizontal flip
+
+
+def read_class_folders(
+    source: Path,
+    splits: Mapping[str, str],
+    mode: str = "RGB",
+    size: tuple[int, int] | None = None,
+    desc: str = "images",
+) -> dict[str, np.ndarray]:
+    """Decode ``<split>/<class>/<image>`` of a folder or archive into ``train_*``/``test_*`` arrays.
+
+    ``splits`` maps split folder names to ``"train"`` or ``"test"`` (``{"valid": "train"}`` merges a
+    validation folder into training). Every split folder must hold the same classes.
+    """
+    suffixes = image_suffixes()
+
+    def want(p: Parts) -> bool:
+        return (
+            3 <= len(p) <= 4
+            and p[-3] in splits
+            and not (p[-1].startswith(".") or p[-2].startswith("."))
+            and Path(p[-1]).suffix.lower() in suffixes
+        )
+
+    files = read_files(source, want, desc)
+    tops = sorted({p[:-3] for p, _ in files})
+    if len(tops) > 1:
+        raise DataError(f"{source} holds split folders in several places: {', '.join(map('/'.join, tops))}")
+    found = {s: sorted({p[-2] for p, _ in files if p[-3] == s}) for s in splits}
+    expected = "<split>/<class>/<image> with split folders " + ", ".join(f"{s}/" for s in splits)
+    for split, names in found.items():
+        if not names:
+            raise DataError(f"no images in {source} under {split}/<class>/; expected {expected}")
+    classes = found[next(iter(splits))]
+    for split, names in found.items():
+        if names != classes:
+            only_here, missing = sorted(set(names) - set(classes)), sorted(set(classes) - set(names))
+            raise DataError(
+                f"{source}: the class folders of {split}/ differ from those of {next(iter(splits))}/ "
+                f"(only in {split}/: {only_here or 'none'}; missing from {split}/: {missing or 'none'})"
+            )
+    label = {c: k for k, c in enumerate(classes)}
+    order = {s: i for i, s in enumerate(splits)}
+    arrays: dict[str, np.ndarray] = {"classes": np.array(classes)}
+    for part in ("train", "test"):
+        chosen = [(p, b) for p, b in files if splits[p[-3]] == part]
+        chosen.sort(key=lambda f: (order[f[0][-3]], label[f[0][-2]], natural_key(f[0][-1])))
+        arrays[f"{part}_x"] = decode_images(chosen, mode, size, f"{desc} {part}")
+        arrays[f"{part}_y"] = np.array([label[p[-2]] for p, _ in chosen], np.int64)
+    return arrays
+
+
+def read_cifar_batches(source: Path) -> dict[str, np.ndarray]:
+    """CIFAR-10's canonical python batches, from ``cifar-10-batches-py/`` or ``cifar-10-python.tar.gz``.
+
+    The batches are Python pickles, the format the dataset is published in. Unpickling can run code, so
+    this reads them only from the data root the user chose, as the official files of a trusted dataset.
+    """
+    names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch", "batches.meta"]
+    blobs = {p[-1]: b for p, b in iter_files(source, lambda p: p[-1] in names)}
+    missing = [n for n in names if n not in blobs]
+    if missing:
+        raise DataError(f"{source} is not a complete cifar-10-batches-py: {', '.join(missing)} missing")
+
+    def unpickle(name: str) -> dict[bytes, Any]:
+        try:
+            obj = pickle.loads(blobs[name], encoding="bytes")  # trusted official format, see docstring
+        except Exception as e:  # a damaged pickle can raise nearly anything
+            raise DataError(f"cannot read {source}/{name}: {e!r}") from e
+        if not isinstance(obj, dict):
+            raise DataError(f"{source}/{name} is not a CIFAR batch (got {type(obj).__name__})")
+        return obj
+
+    def batch(*batch_names: str) -> tuple[np.ndarray, np.ndarray]:
+        parts = [unpickle(n) for n in batch_names]
+        x = np.concatenate([np.asarray(p[b"data"], np.uint8) for p in parts])
+        y = np.concatenate([np.asarray(p[b"labels"], np.int64) for p in parts])
+        if x.ndim != 2 or x.shape[1] != 3 * 32 * 32:
+            raise DataError(f"{source}: CIFAR batch rows must hold 3072 pixels, got shape {x.shape}")
+        # rows are the red, green and blue 32×32 planes one after another
+        return np.ascontiguousarray(x.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)), y
+
+    train_x, train_y = batch(*names[:5])
+    test_x, test_y = batch("test_batch")
+    meta = unpickle("batches.meta")
+    classes = [n.decode() if isinstance(n, bytes) else str(n) for n in meta[b"label_names"]]
+    return {
+        "train_x": train_x,
+        "train_y": train_y,
+        "test_x": test_x,
+        "test_y": test_y,
+        "classes": np.array(classes),
+    }
+
+
+def _check_classes(dataset: str, source: Path, classes: np.ndarray) -> None:
+    if tuple(str(c) for c in classes) != CIFAR10_CLASSES:
+        raise DataError(
+            f"{source} does not look like {dataset}: classes {list(classes)}, expected {list(CIFAR10_CLASSES)}"
+        )
+
+
+@DATASETS.register("cifar10")
+def cifar10(root: Path | None = None, cache_dir: Path | None = None) -> DatasetBundle:
+    """CIFAR-10: the canonical ``cifar-10-batches-py`` or the class-folder JPEG archive ``cifar10-jpeg``.
+
+    Searched in the data root in the order of ``CIFAR10_SOURCES``. JPEGs are decoded once and cached.
+    """
+    source = find_source("cifar10", CIFAR10_SOURCES, root)
+    if source.name.startswith("cifar-10-") or (source / "batches.meta").exists():
+        arrays = read_cifar_batches(source)  # already uint8 arrays: nothing to cache
+    else:
+        splits = {"train": "train", "test": "test"}
+        arrays = load_or_decode(
+            "cifar10", source, lambda: read_class_folders(source, splits, desc=source.name), cache_dir
+        )
+    _check_classes("cifar10", source, arrays["classes"])
+    return bundle_from_arrays("cifar10", arrays, CIFAR_AUGMENT)
+
+
+@DATASETS.register("cinic10")
+def cinic10(
+    root: Path | None = None, cache_dir: Path | None = None, include_valid: bool = False
+) -> DatasetBundle:
+    """CINIC-10 (``train/``, ``valid/``, ``test/`` class folders); ``include_valid`` adds valid to train."""
+    source = find_source("cinic10", CINIC10_SOURCES, root)
+    splits = {"train": "train", "test": "test"} | ({"valid": "train"} if include_valid else {})
+    arrays = load_or_decode(
+        "cinic10",
+        source,
+        lambda: read_class_folders(source, splits, desc=source.name),
+        cache_dir,
+        {"include_valid": include_valid},
+    )
+    _check_classes("cinic10", source, arrays["classes"])
+    return bundle_from_arrays("cinic10", arrays, CIFAR_AUGMENT)
+
+
+@DATASETS.register("folder")
+def folder(
+    root: Path | None = None,
+    cache_dir: Path | None = None,
+    image_size: int | None = None,
+    grayscale: bool = False,
+    pad: int = 4,
+    flip: bool = True,
+) -> DatasetBundle:
+    """Any class-folder dataset: ``root`` (a folder or archive) holds ``train/<class>/*``, ``test/<class>/*``.
+
+    Images may be in any format Pillow reads; they must share one size unless ``image_size`` resizes them
+    to ``image_size``×``image_size``. Converted to RGB, or to one channel with ``grayscale``.
+    """
+    if root is None:
+        raise DataError(
+            "the folder dataset needs --data-root (root=...) pointing at a folder or archive that holds "
+            "train/<class>/<image> and test/<class>/<image>"
+        )
+    if not root.exists():
+        raise DataError(f"folder dataset {root} does not exist")
+    size = None if image_size is None else (image_size, image_size)
+    mode = "L" if grayscale else "RGB"
+    arrays = load_or_decode(
+        "folder",
+        root,
+        lambda: read_class_folders(root, {"train": "train", "test": "test"}, mode, size, root.name),
+        cache_dir,
+        {"image_size": image_size, "grayscale": grayscale},
+    )
+    return bundle_from_arrays("folder", arrays, Augment(pad=pad, flip=flip))

@@ -1,0 +1,78 @@
+"""One cached forward pass per split, then every metric from the cache (REFERENCES §5.5, lever 5).
+
+:func:`collect` runs a model once over a split in eval mode and keeps logits and representations;
+:func:`evaluate` turns the four splits into :class:`~sure_unlearn.metrics.EvalInputs` and the metric dict.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from sure_unlearn.checkpoints import atomic_write_bytes
+from sure_unlearn.data.types import LabeledData
+from sure_unlearn.metrics import EvalInputs, SplitOutputs, evaluate_metrics
+from sure_unlearn.models.base import SplitModel, capture
+
+SPLITS = ("forget", "retain", "test", "val")
+
+
+@torch.no_grad()
+def collect(model: SplitModel, data: LabeledData, batch_size: int = 512, z_layer: str = "") -> SplitOutputs:
+    """Logits and ``z`` (the head's input, or ``z_layer``'s output) of every sample, eval mode, un-augmented."""
+    was = model.training
+    model.eval()
+    zs, logits = [], []
+    for x, _ in data.batches(batch_size, shuffle=False):
+        if z_layer:
+            with capture(model, [z_layer]) as got:
+                out = model(x)
+            z = got[z_layer]
+        else:
+            z, out = model.features_and_logits(x)
+        zs.append(z.float())
+        logits.append(out.float())
+    model.train(was)
+    k = model.num_classes
+    return SplitOutputs(
+        logits=torch.cat(logits).cpu().numpy() if logits else np.zeros((0, k), np.float32),
+        z=torch.cat(zs).cpu().numpy() if zs else np.zeros((0, 0), np.float32),
+        y=data.y.cpu().numpy(),
+        idx=data.idx.cpu().numpy(),
+    )
+
+
+def evaluate(
+    model: SplitModel,
+    sets: dict[str, LabeledData],
+    *,
+    forget_classes: tuple[int, ...] = (),
+    seed: int = 0,
+    z_layer: str = "",
+    batch_size: int = 512,
+) -> tuple[dict[str, float], dict[str, SplitOutputs]]:
+    """Every metric of SPEC §7 for ``model`` on ``sets`` (forget, retain, test and optionally val).
+
+    Returns the metrics (plus ``eval_s``, the time this took) and the cached outputs.
+    """
+    start = time.perf_counter()
+    outs = {name: collect(model, d, batch_size, z_layer) for name, d in sets.items() if d is not None}
+    inputs = EvalInputs(
+        forget=outs["forget"], retain=outs["retain"], test=outs["test"], val=outs.get("val"),
+        forget_classes=forget_classes, seed=seed,
+    )
+    metrics = evaluate_metrics(inputs)
+    metrics["eval_s"] = time.perf_counter() - start
+    return metrics, outs
+
+
+def save_features(path: Path, outs: dict[str, SplitOutputs]) -> None:
+    """``<split>_z``, ``<split>_logits``, ``<split>_y``, ``<split>_idx`` for each split (SPEC §9)."""
+    arrays = {}
+    for s, o in outs.items():
+        arrays.update({f"{s}_z": o.z.astype(np.float32), f"{s}_logits": o.logits.astype(np.float32),
+                       f"{s}_y": o.y.astype(np.int64), f"{s}_idx": o.idx.astype(np.int64)})
+    atomic_write_bytes(path, lambda f: np.savez(f, **arrays))

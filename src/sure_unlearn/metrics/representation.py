@@ -1,0 +1,75 @@
+"""Representation-space membership inference on z = g(x) (SPEC §7; SURE's central claim).
+
+An output-space attack only sees what the head h lets through; these probes ask whether the forget set
+is still recognisable in the features themselves. Standardisation is always fit on the probe's own
+training data (inside a Pipeline), never on the samples it is scored on. No reference repo ships these,
+so the conventions follow the output-space ones: balanced sides, seeded subsampling, retain/test shadows.
+
+>>> import numpy as np
+>>> from sure_unlearn.metrics.core import EvalInputs, SplitOutputs
+>>> rng = np.random.default_rng(0)
+>>> def split(n, centre):
+...     z = rng.normal(centre, 1.0, (n, 8)).astype(np.float32)
+...     return SplitOutputs(z[:, :2], z, np.zeros(n, np.int64), np.arange(n))
+>>> inp = EvalInputs(forget=split(40, 3.0), retain=split(200, 3.0), test=split(200, -3.0), val=None)
+>>> rep_mia_knn(inp), rep_auc(inp)["rep_auc"] > 0.99
+({'rep_mia_knn': 100.0}, True)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import ClassifierMixin
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import RepeatedStratifiedKFold, cross_val_score
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from sure_unlearn.metrics.core import METRICS, EvalInputs, balanced
+
+
+def _probe() -> Pipeline:
+    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+
+
+def _share_called_member(inputs: EvalInputs, clf: ClassifierMixin, what: str) -> float:
+    """Train ``clf`` (after a StandardScaler) on retain z (1) vs test z (0), balanced; score D_f."""
+    x, t = balanced(inputs.retain.z, inputs.test.z, inputs.seed, inputs.max_samples, what)
+    model = make_pipeline(StandardScaler(), clf).fit(x, t)
+    return float(100.0 * np.mean(model.predict(inputs.forget.z.astype(np.float64)) == 1))
+
+
+@METRICS.register("rep_mia_knn")
+def rep_mia_knn(inputs: EvalInputs) -> dict[str, float]:
+    """k-NN (k = 5) membership attack on standardised z, in percent of D_f called members.
+
+    Trained on retain z as members (1) and test z as non-members (0), balanced by subsampling each side
+    with ``seed`` to min(|D_r|, |D_t|, max_samples); the scaler is fit on that training data. Value =
+    100·mean 1[kNN(z(x)) = 1] over x in D_f (SPEC §7). Target: the oracle's value.
+    """
+    return {"rep_mia_knn": _share_called_member(inputs, KNeighborsClassifier(n_neighbors=5), "rep_mia_knn")}
+
+
+@METRICS.register("rep_mia_linear")
+def rep_mia_linear(inputs: EvalInputs) -> dict[str, float]:
+    """As :func:`rep_mia_knn` with a linear probe, ``LogisticRegression(max_iter=1000)``, on standardised z."""
+    lr = LogisticRegression(max_iter=1000)
+    return {"rep_mia_linear": _share_called_member(inputs, lr, "rep_mia_linear")}
+
+
+@METRICS.register("rep_auc")
+def rep_auc(inputs: EvalInputs) -> dict[str, float]:
+    """Cross-validated ROC AUC of a fresh probe telling D_f's z (1) from test z (0), in [0, 1] (SPEC §7).
+
+    Non-members are test samples of the same distribution: the forget classes' test samples in class
+    scenarios, all test samples otherwise; never D_v, which SURE trains on. Sides are balanced by
+    subsampling with ``seed`` (each at most max_samples). Probe: StandardScaler + LogisticRegression
+    (max_iter=1000) in a Pipeline, so scaling is fit per fold; folds from
+    ``RepeatedStratifiedKFold(n_splits=5, n_repeats=3, random_state=seed)``; value = mean fold AUC.
+    ≈ 0.5 when D_f is indistinguishable from unseen data, → 1 when it is separable.
+    """
+    x, t = balanced(inputs.forget.z, inputs.test_like_forget().z, inputs.seed, inputs.max_samples, "rep_auc")
+    cv = RepeatedStratifiedKFold(n_splits=5, n_repeats=3, random_state=inputs.seed)
+    scores = cross_val_score(_probe(), x, t, cv=cv, scoring="roc_auc")
+    return {"rep_auc": float(scores.mean())}

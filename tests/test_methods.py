@@ -1,0 +1,135 @@
+"""The method contract over the whole registry, plus behaviour of FineTune and Retrain.
+
+Every registered method: returns a model of the same architecture and class count; changes it (unless
+defined not to); reads only the sets its registration allows; fails early, naming itself and the missing
+input, when a set it needs is absent. Tiny settings keep each run to a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from sure_unlearn.data.types import LabeledData
+from sure_unlearn.errors import ConfigError, DataError
+from sure_unlearn.methods import METHODS, RunContext, UnlearnData, make_config, run_method
+from sure_unlearn.train import Recipe
+
+# the cheapest settings that still exercise each method's whole update
+FAST: dict[str, dict] = {
+    "finetune": {"epochs": 1, "batch_size": 32},
+    "retrain": {},
+    "sure": {"epochs": 1, "batch_size": 32, "domain_batch_size": 8},
+}
+FAST_RECIPE = Recipe(epochs=1, lr=0.05, batch_size=32, augment=False)
+
+
+def fast_config(name: str):
+    spec = METHODS.get(name)
+    fields = {f.name for f in dataclasses.fields(spec.config)}
+    overrides = FAST.get(name, {})
+    if not overrides and "epochs" in fields:  # a method added later gets one epoch by default
+        overrides = {"epochs": 1}
+    return make_config(name, overrides)
+
+
+def ctx(seed: int = 0) -> RunContext:
+    return RunContext(torch.Generator().manual_seed(seed))
+
+
+class Spy(LabeledData):
+    """LabeledData that records which dataset indices were read."""
+
+    def __init__(self, d: LabeledData) -> None:
+        super().__init__(d.x, d.y, d.augment, d.idx)
+        self.seen: set[int] = set()
+
+    def batch(self, rows, generator=None):
+        self.seen.update(self.idx[rows.cpu()].tolist())
+        return super().batch(rows, generator)
+
+    def subset(self, rows):
+        self.seen.update(self.idx[rows.cpu()].tolist())
+        return super().subset(rows)
+
+    def with_augment(self, augment):  # keep spying through copies
+        s = Spy(LabeledData(self.x, self.y, augment, self.idx))
+        s.seen = self.seen
+        return s
+
+    def with_labels(self, y):
+        s = Spy(LabeledData(self.x, y, self.augment, self.idx))
+        s.seen = self.seen
+        return s
+
+
+def params(m: torch.nn.Module) -> torch.Tensor:
+    return torch.cat([p.detach().flatten() for p in m.parameters()])
+
+
+@pytest.mark.parametrize("name", METHODS.available())
+def test_contract(name, tiny_model, tiny, tiny_data):
+    spec = METHODS.get(name)
+    spies = {k: Spy(tiny[k]) for k in ("forget", "retain", "val")}
+    data = dataclasses.replace(tiny_data, **spies, original_recipe=FAST_RECIPE)
+    before = params(tiny_model).clone()
+    out = run_method(name, tiny_model, data, fast_config(name), ctx())
+    assert type(out) is type(tiny_model) and out.num_classes == tiny_model.num_classes
+    assert torch.equal(params(tiny_model), before), "the caller's model must not be modified"
+    if spec.changes_model:
+        assert not torch.allclose(params(out), before), f"{name} returned the model unchanged"
+    for k, spy in spies.items():
+        if k not in spec.may_read:
+            assert not spy.seen, f"{name} read the {k} set, which it may not"
+    for k in spec.needs:
+        assert spies[k].seen, f"{name} declares it needs {k} but never read it"
+    assert out(tiny["test"].batch(torch.arange(4))[0]).shape == (4, tiny_model.num_classes)
+
+
+@pytest.mark.parametrize("name", METHODS.available())
+def test_missing_inputs_fail_early_and_name_the_method(name, tiny_model, tiny_data):
+    for k in METHODS.get(name).needs:
+        with pytest.raises(ConfigError, match=rf"{name}.*{k}"):
+            run_method(name, tiny_model, dataclasses.replace(tiny_data, **{k: None}), fast_config(name), ctx())
+
+
+def test_unknown_method_and_hyperparameter():
+    with pytest.raises(KeyError, match="available"):
+        make_config("nope")
+    with pytest.raises(ConfigError, match="no hyperparameter"):
+        make_config("sure", {"alpah": 1.0})
+
+
+def test_class_count_mismatch_is_caught(tiny_model, tiny_data):
+    with pytest.raises(DataError, match="classes"):
+        run_method("finetune", tiny_model, dataclasses.replace(tiny_data, num_classes=7), fast_config("finetune"), ctx())
+    bad = tiny_data.forget.with_labels(torch.full((len(tiny_data.forget),), 9))
+    with pytest.raises(DataError, match="outside"):
+        run_method("sure", tiny_model, dataclasses.replace(tiny_data, forget=bad), fast_config("sure"), ctx())
+
+
+def test_finetune_trains_on_retain_and_changes_weights(tiny_model, tiny, tiny_data):
+    spy = Spy(tiny["retain"])
+    out = run_method("finetune", tiny_model, dataclasses.replace(tiny_data, retain=spy), fast_config("finetune"), ctx())
+    assert spy.seen == set(tiny["retain"].idx.tolist())  # one full epoch over D_r
+    assert (params(out) - params(tiny_model)).abs().max() > 1e-3
+
+
+def test_retrain_never_sees_a_forget_sample(tiny_model, tiny, tiny_data):
+    retain, forget = Spy(tiny["retain"]), Spy(tiny["forget"])
+    data = dataclasses.replace(tiny_data, retain=retain, forget=forget, original_recipe=FAST_RECIPE)
+    out = run_method("retrain", tiny_model, data, fast_config("retrain"), ctx())
+    assert not forget.seen
+    assert retain.seen and not (retain.seen & set(tiny["forget"].idx.tolist()))
+    # it starts from scratch: far from the original, not a small step away
+    assert (params(out) - params(tiny_model)).norm() > 0.5 * params(tiny_model).norm()
+
+
+def test_methods_are_deterministic_given_the_seed(tiny_model, tiny_data):
+    a = run_method("sure", tiny_model, tiny_data, fast_config("sure"), ctx(1))
+    b = run_method("sure", tiny_model, tiny_data, fast_config("sure"), ctx(1))
+    assert torch.equal(params(a), params(b))
+    assert np.isfinite(params(a).numpy()).all()
