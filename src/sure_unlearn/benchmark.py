@@ -215,6 +215,7 @@ class Benchmark:
         data = UnlearnData(
             forget=prep.train_sets["forget"], retain=prep.train_sets["retain"], val=prep.train_sets["val"],
             num_classes=self.data.num_classes, original_recipe=c.recipe,
+            init_state=self.new_model(seed).state_dict(),  # θ_init: the original's weights at step 0 (EU-k)
         )
         for method in c.methods:
             if method == ORACLE:

@@ -181,7 +181,7 @@ def make_split(
 
     >>> y = np.repeat(np.arange(3), 20)
     >>> s = make_split(y, y, ("a", "b", "c"), ScenarioConfig("partial_class", n=5, cls="b"), seed=0)
-    >>> len(s.forget), set(y[s.forget]), len(np.intersect1d(s.forget, s.holdout)), set(y[s.val])
+    >>> len(s.forget), set(y[s.forget].tolist()), len(np.intersect1d(s.forget, s.holdout)), set(y[s.val].tolist())
     (5, {1}, 0, {1})
     """
     if not 0 < holdout_fraction < 1:

@@ -9,6 +9,7 @@ python-batches layout.
 
 from __future__ import annotations
 
+import os
 import pickle
 from collections.abc import Mapping
 from pathlib import Path
@@ -22,7 +23,6 @@ from sure_unlearn.data.readers_io import (
     Parts,
     decode_images,
     image_suffixes,
-    iter_files,
     natural_key,
     read_files,
 )
@@ -60,7 +60,7 @@ def read_class_folders(
             3 <= len(p) <= 4
             and p[-3] in splits
             and not (p[-1].startswith(".") or p[-2].startswith("."))
-            and Path(p[-1]).suffix.lower() in suffixes
+            and os.path.splitext(p[-1])[1].lower() in suffixes
         )
 
     files = read_files(source, want, desc)
@@ -98,7 +98,7 @@ def read_cifar_batches(source: Path) -> dict[str, np.ndarray]:
     this reads them only from the data root the user chose, as the official files of a trusted dataset.
     """
     names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch", "batches.meta"]
-    blobs = {p[-1]: b for p, b in iter_files(source, lambda p: p[-1] in names)}
+    blobs = {p[-1]: b for p, b in read_files(source, lambda p: p[-1] in names, source.name)}
     missing = [n for n in names if n not in blobs]
     if missing:
         raise DataError(f"{source} is not a complete cifar-10-batches-py: {', '.join(missing)} missing")

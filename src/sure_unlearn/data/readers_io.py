@@ -16,7 +16,7 @@ import re
 import tarfile
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from types import ModuleType
 from typing import Any, TypeVar
 
@@ -92,7 +92,7 @@ def read_files(source: Path, want: Callable[[Parts], bool], desc: str) -> list[t
 
 
 def _parts(name: str) -> Parts:
-    return tuple(p for p in PurePosixPath(name).parts if p not in (".", "/"))
+    return tuple(p for p in name.split("/") if p not in ("", "."))
 
 
 def natural_key(name: str) -> tuple[Any, ...]:
@@ -113,9 +113,16 @@ def decode_images(
     image = pil()
     channels = len(image.new(mode, (1, 1)).getbands())
     out: np.ndarray | None = None
+    hint: list[str] | None = None  # the last image's format, tried first: probing every plugin is slow
     for i, (parts, data) in enumerate(progress(files, len(files), f"decoding {desc}")):
         try:
-            im = image.open(io.BytesIO(data))
+            try:
+                im = image.open(io.BytesIO(data), formats=hint)
+            except image.UnidentifiedImageError:
+                if hint is None:
+                    raise
+                im = image.open(io.BytesIO(data))
+            hint = [im.format] if im.format else None
             if im.mode != mode:
                 im = im.convert(mode)
             if size is not None and im.size != size:

@@ -1,0 +1,373 @@
+"""Dataset readers, the decode cache, and the batched augmentation of ``data.types``."""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import tarfile
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from sure_unlearn.data import DATASETS, cache, data_roots, load_dataset, readers_folders
+from sure_unlearn.data.readers_folders import CIFAR10_CLASSES
+from sure_unlearn.data.types import NO_AUGMENT, Augment, ImageArrays, LabeledData, augment_batch
+from sure_unlearn.errors import DataError, UnknownNameError
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+TINY = SHARED / "tiny-imagenet-200-sample10.tar.xz"
+CIFAR = SHARED / "cifar10-jpeg.tar.xz"
+
+Image = pytest.importorskip("PIL.Image")
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test reads the user's data roots or writes the user's cache."""
+    monkeypatch.setenv("SURE_CACHE", str(tmp_path / "default-cache"))
+    monkeypatch.setenv("SURE_DATA", str(tmp_path / "no-data-here"))
+
+
+# ------------------------------------------------------------------ generated datasets
+
+
+def test_synthetic_shapes_labels_and_determinism() -> None:
+    b = load_dataset("synthetic", n_train=100, n_test=40, num_classes=5, image_size=6, channels=1)
+    assert b.train.x.shape == (100, 6, 6, 1) and b.test.x.shape == (40, 6, 6, 1)
+    assert b.train.x.dtype == np.uint8 and b.train.y.dtype == np.int64
+    assert b.num_classes == 5 and b.image_shape == (1, 6, 6) and b.augment == NO_AUGMENT
+    assert np.bincount(b.train.y).tolist() == [20] * 5
+    again = load_dataset("synthetic", n_train=100, n_test=40, num_classes=5, image_size=6, channels=1)
+    assert np.array_equal(b.train.x, again.train.x) and np.array_equal(b.test.y, again.test.y)
+    other = load_dataset("synthetic", n_train=100, n_test=40, num_classes=5, image_size=6, channels=1, seed=1)
+    assert not np.array_equal(b.train.x, other.train.x)
+
+
+def test_synthetic_is_learnable_by_nearest_class_mean() -> None:
+    b = load_dataset("synthetic")
+    x, xt = b.train.x.reshape(len(b.train), -1) / 255.0, b.test.x.reshape(len(b.test), -1) / 255.0
+    means = np.stack([x[b.train.y == k].mean(0) for k in range(b.num_classes)])
+    pred = ((xt[:, None] - means[None]) ** 2).sum(-1).argmin(1)
+    assert (pred == b.test.y).mean() > 0.9
+
+
+def test_digits_split_is_fixed_stratified_and_unflipped() -> None:
+    b = load_dataset("digits")
+    assert b.train.x.shape == (1437, 8, 8, 1) and b.test.x.shape == (360, 8, 8, 1)
+    assert b.train.x.dtype == np.uint8 and b.train.x.max() == 255 and b.train.x.min() == 0
+    assert b.classes == tuple("0123456789") and b.augment == Augment(pad=1, flip=False)
+    assert set(np.unique(b.test.y)) == set(range(10))
+    frac = np.bincount(b.test.y) / np.bincount(np.concatenate([b.train.y, b.test.y]))
+    assert np.all(np.abs(frac - 0.2) < 0.02)  # stratified
+    assert np.array_equal(b.test.x, load_dataset("digits").test.x)
+
+
+def test_unknown_dataset_names_the_known_ones() -> None:
+    with pytest.raises(UnknownNameError, match="cifar10"):
+        load_dataset("imagenet21k")
+    assert {"cifar10", "cinic10", "folder", "tiny_imagenet", "digits", "synthetic"} <= set(
+        DATASETS.available()
+    )
+
+
+# ------------------------------------------------------------------ data roots and errors
+
+
+def test_data_roots_order(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    assert data_roots(tmp_path) == [tmp_path]
+    monkeypatch.setenv("SURE_DATA", f"{tmp_path / 'a'}{os.pathsep}{tmp_path / 'b'}")
+    assert data_roots() == [tmp_path / "a", tmp_path / "b"]
+    monkeypatch.delenv("SURE_DATA")
+    monkeypatch.chdir(tmp_path)
+    defaults = data_roots()
+    assert defaults[0] == (tmp_path / "data").resolve()
+    assert (tmp_path.parent / "shared" / "data").resolve() in defaults
+    assert Path(__file__).resolve().parents[1].parent / "shared" / "data" in defaults
+
+
+def test_missing_dataset_lists_every_place_looked(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    a, b = tmp_path / "first", tmp_path / "second"
+    a.mkdir()
+    monkeypatch.setenv("SURE_DATA", f"{a}{os.pathsep}{b}")
+    with pytest.raises(DataError) as err:
+        load_dataset("cifar10")
+    msg = str(err.value)
+    assert str(a) in msg and str(b) in msg and "no such folder" in msg
+    assert "cifar-10-batches-py" in msg and "cifar10-jpeg.tar.xz" in msg
+    assert "--data-root" in msg and "SURE_DATA" in msg
+    with pytest.raises(DataError, match="tiny-imagenet-200"):
+        load_dataset("tiny_imagenet", root=a)
+    with pytest.raises(DataError, match="--data-root"):
+        load_dataset("folder")
+
+
+# ------------------------------------------------------------------ class folders
+
+
+def _png(path: Path, value: int, size: tuple[int, int] = (4, 3), mode: str = "RGB") -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    color = value if mode == "L" else (value, 255 - value, 7)
+    Image.new(mode, size, color).save(path)
+
+
+def _folder(root: Path, classes: dict[str, list[str]] | None = None) -> Path:
+    """train/ and test/ class folders; pixel value 10*class + image number identifies each image."""
+    classes = classes or {"train": ["cat", "ant", "dog"], "test": ["cat", "ant", "dog"]}
+    for split, names in classes.items():
+        for name in names:
+            k = sorted(names).index(name)
+            for i in range(3 if split == "train" else 2):
+                _png(root / split / name / f"img_{i}.png", 10 * k + i)
+    return root
+
+
+def test_folder_dataset_labels_follow_sorted_folder_names(tmp_path: Path) -> None:
+    b = load_dataset("folder", root=_folder(tmp_path / "ds"), cache_dir=tmp_path / "c")
+    assert b.classes == ("ant", "cat", "dog") and b.augment == Augment(pad=4, flip=True)
+    assert b.train.x.shape == (9, 3, 4, 3) and b.test.x.shape == (6, 3, 4, 3)
+    assert b.train.y.tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2]
+    # the red value is 10*label + image number: labels match the folders the images came from
+    assert np.array_equal(b.train.x[:, 0, 0, 0], 10 * b.train.y + np.tile([0, 1, 2], 3))
+    assert np.array_equal(b.test.x[:, 0, 0, 0], 10 * b.test.y + np.tile([0, 1], 3))
+
+
+@pytest.mark.parametrize("kind", ["tar.gz", "zip"])
+def test_folder_archive_gives_the_same_arrays(tmp_path: Path, kind: str) -> None:
+    src = _folder(tmp_path / "ds")
+    archive = tmp_path / f"ds.{kind}"
+    if kind == "zip":
+        with zipfile.ZipFile(archive, "w") as zf:
+            for f in sorted(src.rglob("*.png"), reverse=True):  # member order must not matter
+                zf.write(f, f.relative_to(src).as_posix())
+    else:
+        with tarfile.open(archive, "w:gz") as tf:
+            tf.add(src, arcname="my-dataset")  # split folders inside one top folder
+    a = load_dataset("folder", root=src, cache_dir=tmp_path / "c")
+    b = load_dataset("folder", root=archive, cache_dir=tmp_path / "c")
+    assert np.array_equal(a.train.x, b.train.x) and np.array_equal(a.test.y, b.test.y)
+
+
+def test_folder_class_mismatch_and_sizes(tmp_path: Path) -> None:
+    bad = _folder(tmp_path / "bad", {"train": ["ant", "cat"], "test": ["ant", "bee"]})
+    with pytest.raises(DataError, match=r"only in test/: \['bee'\].*missing from test/: \['cat'\]"):
+        load_dataset("folder", root=bad, cache_dir=tmp_path / "c")
+    mixed = _folder(tmp_path / "mixed")
+    _png(mixed / "train" / "ant" / "big.png", 1, size=(8, 6), mode="L")
+    with pytest.raises(DataError, match="image_size"):
+        load_dataset("folder", root=mixed, cache_dir=tmp_path / "c")
+    b = load_dataset("folder", root=mixed, cache_dir=tmp_path / "c", image_size=5, grayscale=True)
+    assert b.train.x.shape == (10, 5, 5, 1) and b.train.x.dtype == np.uint8
+    (tmp_path / "empty" / "train").mkdir(parents=True)
+    with pytest.raises(DataError, match="no images"):
+        load_dataset("folder", root=tmp_path / "empty", cache_dir=tmp_path / "c")
+
+
+def test_undecodable_image_is_named(tmp_path: Path) -> None:
+    src = _folder(tmp_path / "ds")
+    (src / "train" / "ant" / "broken.png").write_bytes(b"not a png")
+    with pytest.raises(DataError, match="broken.png"):
+        load_dataset("folder", root=src, cache_dir=tmp_path / "c")
+
+
+def _cifar_batches(root: Path, per_batch: int = 2) -> dict[str, np.ndarray]:
+    """A miniature canonical cifar-10-batches-py (our own pickles): images are R, G, B planes per row."""
+    d = root / "cifar-10-batches-py"
+    d.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    xs, ys = [], []
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        x = rng.integers(0, 256, (per_batch, 32, 32, 3), dtype=np.uint8)
+        y = rng.integers(0, 10, per_batch).tolist()
+        rows = x.transpose(0, 3, 1, 2).reshape(per_batch, -1)
+        with open(d / name, "wb") as f:
+            pickle.dump({b"batch_label": name.encode(), b"data": rows, b"labels": y}, f)
+        xs.append(x)
+        ys.append(y)
+    with open(d / "batches.meta", "wb") as f:
+        pickle.dump({b"label_names": [c.encode() for c in CIFAR10_CLASSES], b"num_vis": 3072}, f)
+    return {
+        "train_x": np.concatenate(xs[:5]),
+        "train_y": np.concatenate(ys[:5]),
+        "test_x": xs[5],
+        "test_y": np.array(ys[5]),
+    }
+
+
+def test_cifar10_canonical_batches(tmp_path: Path) -> None:
+    want = _cifar_batches(tmp_path / "data")
+    b = load_dataset("cifar10", root=tmp_path / "data", cache_dir=tmp_path / "c")
+    assert b.classes == CIFAR10_CLASSES and b.augment == Augment(pad=4, flip=True)
+    assert b.train.x.shape == (10, 32, 32, 3) and b.test.x.shape == (2, 32, 32, 3)
+    assert np.array_equal(b.train.x, want["train_x"]) and np.array_equal(b.train.y, want["train_y"])
+    assert np.array_equal(b.test.x, want["test_x"]) and np.array_equal(b.test.y, want["test_y"])
+    (tmp_path / "data" / "cifar-10-batches-py" / "data_batch_3").unlink()
+    with pytest.raises(DataError, match="data_batch_3 missing"):
+        load_dataset("cifar10", root=tmp_path / "data")
+
+
+def test_cifar10_jpeg_folder_and_class_check(tmp_path: Path) -> None:
+    for split, n in (("train", 2), ("test", 1)):
+        for k, name in enumerate(CIFAR10_CLASSES):
+            for i in range(n):
+                _png(tmp_path / "data" / "CIFAR-10-images" / split / name / f"{i:04d}.jpg", 20 * k, (32, 32))
+    b = load_dataset("cifar10", root=tmp_path / "data", cache_dir=tmp_path / "c")
+    assert b.train.x.shape == (20, 32, 32, 3) and np.bincount(b.test.y).tolist() == [1] * 10
+    assert np.all(np.abs(b.train.x[:, 5, 5, 0].astype(int) - 20 * b.train.y) <= 3)  # JPEG is lossy
+    (tmp_path / "data" / "CIFAR-10-images" / "train" / "truck").rename(tmp_path / "x")
+    (tmp_path / "data" / "CIFAR-10-images" / "test" / "truck").rename(tmp_path / "y")
+    with pytest.raises(DataError, match="does not look like cifar10"):
+        load_dataset("cifar10", root=tmp_path / "data", cache_dir=tmp_path / "c")
+
+
+def test_cinic10_valid_split_is_optional(tmp_path: Path) -> None:
+    for split in ("train", "valid", "test"):
+        for name in CIFAR10_CLASSES:
+            _png(tmp_path / "CINIC-10" / split / name / "cifar10-train-1.png", 3, (32, 32))
+    plain = load_dataset("cinic10", root=tmp_path, cache_dir=tmp_path / "c")
+    merged = load_dataset("cinic10", root=tmp_path, cache_dir=tmp_path / "c", include_valid=True)
+    assert len(plain.train) == 10 and len(merged.train) == 20 and len(merged.test) == 10
+
+
+# ------------------------------------------------------------------ the decode cache
+
+
+def _count_decodes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    calls: list[int] = []
+    real = readers_folders.decode_images
+
+    def counting(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(readers_folders, "decode_images", counting)
+    return calls
+
+
+def test_cache_round_trip_and_invalidation(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    src, cdir = _folder(tmp_path / "ds"), tmp_path / "c"
+    calls = _count_decodes(monkeypatch)
+    a = load_dataset("folder", root=src, cache_dir=cdir)
+    assert len(calls) == 2  # train and test decoded once
+    files = list(cdir.glob("folder-*.npz"))
+    assert len(files) == 1 and not list(cdir.glob("*.tmp"))
+    b = load_dataset("folder", root=src, cache_dir=cdir)
+    assert len(calls) == 2  # served from the cache
+    assert np.array_equal(a.train.x, b.train.x) and a.classes == b.classes and a.mean == b.mean
+    load_dataset("folder", root=src, cache_dir=cdir, image_size=2)  # other options: another entry
+    assert len(calls) == 4 and len(list(cdir.glob("folder-*.npz"))) == 2
+    _png(src / "test" / "dog" / "img_9.png", 99)  # a changed source is decoded again, same file
+    c = load_dataset("folder", root=src, cache_dir=cdir)
+    assert len(calls) == 6 and len(c.test) == 7 and len(list(cdir.glob("folder-*.npz"))) == 2
+
+
+def test_corrupt_cache_is_deleted_and_rebuilt(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    src, cdir = _folder(tmp_path / "ds"), tmp_path / "c"
+    a = load_dataset("folder", root=src, cache_dir=cdir)
+    (path,) = cdir.glob("folder-*.npz")
+    path.write_bytes(path.read_bytes()[:200])  # truncated, as by a crash or a full disk
+    calls = _count_decodes(monkeypatch)
+    with pytest.warns(UserWarning, match="unreadable dataset cache"):
+        b = load_dataset("folder", root=src, cache_dir=cdir)
+    assert len(calls) == 2 and np.array_equal(a.train.x, b.train.x)
+    with np.load(path, allow_pickle=False) as z:  # rewritten whole
+        assert np.array_equal(z["train_x"], a.train.x)
+
+
+def test_default_cache_dir_follows_sure_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("SURE_CACHE", str(tmp_path / "elsewhere"))
+    assert cache.default_cache_dir() == tmp_path / "elsewhere" / "datasets"
+    load_dataset("folder", root=_folder(tmp_path / "ds"))
+    assert len(list((tmp_path / "elsewhere" / "datasets").glob("folder-*.npz"))) == 1
+
+
+# ------------------------------------------------------------------ the real archives
+
+
+@pytest.mark.data
+@pytest.mark.skipif(not TINY.exists(), reason=f"{TINY} not present")
+def test_tiny_imagenet_sample(tmp_path: Path) -> None:
+    b = load_dataset("tiny_imagenet", root=SHARED, cache_dir=tmp_path)
+    assert b.num_classes == 10 and b.augment.flip
+    assert b.train.x.shape == (5000, 64, 64, 3) and b.test.x.shape == (500, 64, 64, 3)
+    assert np.bincount(b.train.y).tolist() == [500] * 10 and np.bincount(b.test.y).tolist() == [50] * 10
+    with tarfile.open(TINY) as tf:
+
+        def read(name: str) -> bytes:
+            f = tf.extractfile(f"tiny-imagenet-200/{name}")
+            assert f is not None
+            return f.read()
+
+        wnids, ann = read("wnids.txt").decode().split(), read("val/val_annotations.txt").decode()
+        rows = sorted((line.split("\t") for line in ann.splitlines() if line), key=lambda r: int(r[0][4:-5]))
+        first, last = read(f"val/images/{rows[0][0]}"), read(f"val/images/{rows[-1][0]}")
+    assert b.classes == tuple(wnids)
+    assert b.test.y.tolist() == [wnids.index(r[1]) for r in rows]  # val images by number: val_1, val_26, ...
+    assert np.array_equal(b.test.x[0], np.asarray(Image.open(io.BytesIO(first)).convert("RGB")))
+    assert np.array_equal(b.test.x[-1], np.asarray(Image.open(io.BytesIO(last)).convert("RGB")))
+    again = load_dataset("tiny_imagenet", root=TINY, cache_dir=tmp_path)  # the archive named directly
+    assert np.array_equal(again.train.x, b.train.x)
+
+
+@pytest.mark.slow
+@pytest.mark.data
+@pytest.mark.skipif(not CIFAR.exists(), reason=f"{CIFAR} not present")
+def test_cifar10_jpeg_archive(tmp_path: Path) -> None:
+    t0 = time.perf_counter()
+    b = load_dataset("cifar10", root=SHARED, cache_dir=tmp_path)
+    t1 = time.perf_counter()
+    assert b.classes == CIFAR10_CLASSES
+    assert b.train.x.shape == (50000, 32, 32, 3) and b.test.x.shape == (10000, 32, 32, 3)
+    assert np.bincount(b.train.y).tolist() == [5000] * 10 and np.bincount(b.test.y).tolist() == [1000] * 10
+    assert 0.4 < b.mean[0] < 0.55 and 0.2 < b.std[0] < 0.3
+    cached = load_dataset("cifar10", root=SHARED, cache_dir=tmp_path)
+    t2 = time.perf_counter()
+    assert np.array_equal(cached.train.x, b.train.x) and np.array_equal(cached.test.y, b.test.y)
+    assert t2 - t1 < (t1 - t0) / 3, f"decode {t1 - t0:.1f}s, cached load {t2 - t1:.1f}s"
+
+
+# ------------------------------------------------------------------ augmentation and batches
+
+
+def _candidates(x: torch.Tensor, pad: int, flip: bool) -> list[torch.Tensor]:
+    """Every crop of ``x`` (C×H×W) zero-padded by ``pad``, and their mirror images when ``flip``."""
+    _, h, w = x.shape
+    padded = torch.nn.functional.pad(x, (pad, pad, pad, pad))
+    crops = [padded[:, dy : dy + h, dx : dx + w] for dy in range(2 * pad + 1) for dx in range(2 * pad + 1)]
+    return crops + ([c.flip(2) for c in crops] if flip else [])
+
+
+@pytest.mark.parametrize(
+    "aug", [Augment(pad=2, flip=False), Augment(pad=0, flip=True), Augment(pad=2, flip=True)]
+)
+def test_augment_batch_outputs_are_shifts_and_flips(aug: Augment) -> None:
+    img = torch.arange(1, 3 * 5 * 6 + 1, dtype=torch.float32).reshape(3, 5, 6)  # every pixel distinct
+    x = img.expand(64, -1, -1, -1).contiguous()
+    out = augment_batch(x, aug, torch.Generator().manual_seed(0))
+    assert out.shape == x.shape
+    cands = _candidates(img, aug.pad, aug.flip)
+    which = [next(i for i, c in enumerate(cands) if torch.equal(o, c)) for o in out]  # StopIteration: not one
+    assert len(set(which)) >= min(len(cands), 3)  # images get their own offsets and flips
+    if aug.flip:  # the second half of the candidates are the mirror images
+        assert 10 < sum(i >= len(cands) // 2 for i in which) < 54
+    again = augment_batch(x, aug, torch.Generator().manual_seed(0))
+    assert torch.equal(out, again)
+    assert not torch.equal(out, augment_batch(x, aug, torch.Generator().manual_seed(1)))
+
+
+def test_labeled_data_batches_cover_each_sample_once_and_repeat_under_a_seed() -> None:
+    arr = ImageArrays(np.arange(10 * 4 * 4 * 1, dtype=np.uint8).reshape(10, 4, 4, 1), np.arange(10) % 3)
+    d = LabeledData.from_arrays(arr, augment=Augment(pad=1, flip=True))
+    first = list(d.batches(4, torch.Generator().manual_seed(3)))
+    second = list(d.batches(4, torch.Generator().manual_seed(3)))
+    assert all(
+        torch.equal(a[0], b[0]) and torch.equal(a[1], b[1]) for a, b in zip(first, second, strict=True)
+    )
+    ys = torch.cat([y for _, y in first])
+    assert sorted(ys.tolist()) == sorted(arr.y.tolist())
+    plain = torch.cat([x for x, _ in d.batches(4, shuffle=False)])  # evaluation: no augmentation, in order
+    assert torch.equal(plain, torch.from_numpy(arr.x).permute(0, 3, 1, 2).float() / 255.0)
