@@ -15,7 +15,7 @@ import torch
 
 from sure_unlearn.data.types import LabeledData
 from sure_unlearn.errors import ConfigError, DataError
-from sure_unlearn.methods import METHODS, RunContext, UnlearnData, make_config, run_method
+from sure_unlearn.methods import METHODS, RunContext, make_config, run_method
 from sure_unlearn.train import Recipe
 
 # the cheapest settings that still exercise each method's whole update: generic shrinking of common fields,

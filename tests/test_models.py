@@ -3,6 +3,8 @@ registered model is tested here automatically), plus ``wrap_model`` for users' o
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 import torch
 from torch import nn
@@ -41,6 +43,16 @@ def images(spec: ModelSpec, n: int = 4, seed: int = 1) -> torch.Tensor:
 
 def n_params(m: nn.Module) -> int:
     return sum(p.numel() for p in m.parameters())
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread() -> Iterator[None]:
+    """These tiny models gain nothing from intra-op threads, and on a busy machine OpenMP's spinning
+    threads slow them down many times over (20 s → 60 s here); restored afterwards."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope="module", params=NAMES)

@@ -71,7 +71,7 @@ def unlearn(
     if sets["forget"] is None:
         raise DataError("unlearn needs a forget set: forget=(x, y)")
     cfg = config if config is not None and not isinstance(config, dict) else make_config(method, config)
-    data = UnlearnData(**sets, num_classes=None)
+    data = UnlearnData(forget=sets["forget"], retain=sets["retain"], val=sets["val"])
     ctx = RunContext(torch.Generator(device=device).manual_seed(seed), progress=progress)
     out = run_method(method, split_model, data, cfg, ctx)
     if info is not None:

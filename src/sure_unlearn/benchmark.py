@@ -234,8 +234,10 @@ class Benchmark:
                 seconds = time.perf_counter() - start
                 info = dict(ctx.info)
                 epochs = int(info.pop("epochs", hparams.get("epochs", 0)))
-                spe = float(info.pop("seconds_per_epoch", seconds / epochs if epochs else float("nan")))
-                runtime = {"runtime_s": seconds, "rrt": seconds / oracle_s, "seconds_per_epoch": spe}
+                spe = info.pop("seconds_per_epoch", seconds / epochs if epochs else None)
+                runtime = {"runtime_s": seconds, "rrt": seconds / oracle_s}
+                if epochs > 0 and spe is not None:  # one-shot methods (SSD, IU) have no epochs to time
+                    runtime["seconds_per_epoch"] = float(spe)
                 run = self.record(prep, scenario, method, seed, model, {**hparams, "epochs": epochs}, runtime, info)
                 self.write_run(run, key)
             runs.append(run)

@@ -134,7 +134,8 @@ def _load_model_from(path: str, device: torch.device) -> tuple[Any, dict[str, An
 
     state, meta = load_checkpoint(path)
     try:
-        spec = ModelSpec(**{k: tuple(v) if isinstance(v, list) else v for k, v in meta["spec"].items()})
+        spec_kw: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in meta["spec"].items()}
+        spec = ModelSpec(**spec_kw)
         model = build_model(meta["model"], spec, **meta.get("model_kwargs", {}))
     except KeyError as e:
         raise SureError(f"checkpoint {path} lacks {e}; was it written by `sure train`?") from None
@@ -219,7 +220,8 @@ def cmd_unlearn(a: argparse.Namespace) -> int:
     data = _dataset_for(meta, a)
     sets = _sets_for(meta, data, read_indices(a.forget), device, augment=True)
     cfg = make_config(a.method, parse_sets(a.set or [], a.method).get(a.method))
-    recipe = Recipe(**{k: tuple(v) if isinstance(v, list) else v for k, v in meta["recipe"].items()})
+    recipe_kw: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in meta["recipe"].items()}
+    recipe = Recipe(**recipe_kw)
     udata = UnlearnData(**sets, num_classes=data.num_classes, original_recipe=recipe)
     ctx = RunContext(torch.Generator(device=device).manual_seed(a.seed), progress=want_progress(a.progress))
     start = time.perf_counter()
@@ -278,7 +280,7 @@ def cmd_list(a: argparse.Namespace) -> int:
             spec = METHODS.get(name)
             print(f"{name:20s} {spec.summary}  [needs: {', '.join(sorted(spec.needs))}]")
         return 0
-    reg = {"models": MODELS, "datasets": DATASETS, "scenarios": SCENARIOS, "metrics": METRICS, "presets": PRESETS}[a.what]
+    reg: Any = {"models": MODELS, "datasets": DATASETS, "scenarios": SCENARIOS, "metrics": METRICS, "presets": PRESETS}[a.what]
     for name in reg.available():
         doc = (getattr(reg.get(name), "__doc__", None) or "").strip().splitlines()
         print(f"{name:20s} {doc[0] if doc else ''}")

@@ -71,8 +71,8 @@ def evaluate(
 
 def save_features(path: Path, outs: dict[str, SplitOutputs]) -> None:
     """``<split>_z``, ``<split>_logits``, ``<split>_y``, ``<split>_idx`` for each split (SPEC §9)."""
-    arrays = {}
+    arrays: dict[str, np.ndarray] = {}
     for s, o in outs.items():
         arrays.update({f"{s}_z": o.z.astype(np.float32), f"{s}_logits": o.logits.astype(np.float32),
                        f"{s}_y": o.y.astype(np.int64), f"{s}_idx": o.idx.astype(np.int64)})
-    atomic_write_bytes(path, lambda f: np.savez(f, **arrays))
+    atomic_write_bytes(path, lambda f: np.savez(f, **arrays))  # type: ignore[arg-type]

@@ -17,6 +17,7 @@ checkout. A dataset that is in none of them raises a DataError that lists where 
 from __future__ import annotations
 
 import fnmatch
+import inspect
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -25,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from sure_unlearn.data.types import NO_AUGMENT, Augment, DatasetBundle, ImageArrays
-from sure_unlearn.errors import DataError
+from sure_unlearn.errors import ConfigError, DataError
 from sure_unlearn.registry import Registry
 
 # reader(root: Path | None, cache_dir: Path | None = None, **options) -> DatasetBundle
@@ -44,6 +45,12 @@ def load_dataset(
     ((8, 8, 8, 3), dtype('uint8'), ('class0', 'class1', 'class2', 'class3'))
     """
     reader = DATASETS.get(name)
+    params = inspect.signature(reader).parameters
+    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        bad = sorted(set(kwargs) - set(params))
+        if bad:
+            options = [p for p in params if p not in ("root", "cache_dir")]
+            raise ConfigError(f"dataset {name!r} has no option(s) {bad}; its options: {options}")
     return reader(
         None if root is None else Path(root).expanduser(),
         cache_dir=None if cache_dir is None else Path(cache_dir).expanduser(),

@@ -1,0 +1,152 @@
+"""The benchmark end to end on the smoke preset: SPEC §9's contract for every method, scenario and seed;
+resuming from cached models and finished runs; features; the CLI; clear errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sure_unlearn import benchmark as bench_mod
+from sure_unlearn.benchmark import Benchmark
+from sure_unlearn.cli import main
+from sure_unlearn.errors import ConfigError, DataError
+from sure_unlearn.presets import PRESETS
+from sure_unlearn.splits import ScenarioConfig
+
+CONTRACT_METRICS = ["forget_acc", "retain_acc", "test_acc", "val_acc", "mia_efficacy", "mia_loss", "rep_mia_knn",
+                    "rep_mia_linear", "rep_auc", "runtime_s", "rrt", "seconds_per_epoch"]
+SCENARIOS = {
+    "random": ScenarioConfig("random", n=20),
+    "partial_class": ScenarioConfig("partial_class", n=20, cls=1),
+    "full_class": ScenarioConfig("full_class", cls=2),
+    "confusion": ScenarioConfig("confusion", fraction=0.2, classes=(0, 3)),
+}
+CHECKER = Path(__file__).resolve().parents[2] / "shared" / "tools" / "check_summary.py"
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    cfg = PRESETS.get("smoke")().with_overrides(scenarios=SCENARIOS, seeds=(0, 1))
+    summary = Benchmark(cfg, out / "res", cache_dir=out / "cache", save_features=True).run()
+    return cfg, out, summary
+
+
+@pytest.mark.slow
+def test_summary_has_every_contract_field_for_every_method_scenario_seed(smoke_run):
+    cfg, out, summary = smoke_run
+    on_disk = json.loads((out / "res" / "summary.json").read_text())
+    assert on_disk == json.loads(json.dumps(summary, default=float))
+    expected = {(m, s, k) for m in ("original", "retrain", *cfg.methods) for s in SCENARIOS for k in (0, 1)}
+    assert {(r["method"], r["scenario"], r["seed"]) for r in summary["runs"]} == expected
+    for r in summary["runs"]:
+        for key in CONTRACT_METRICS:
+            if key == "seconds_per_epoch" and r["hparams"]["epochs"] == 0:
+                assert key not in r["metrics"]  # one-shot methods have no epochs
+                continue
+            v = r["metrics"][key]
+            assert isinstance(v, float | int) and np.isfinite(v), (r["method"], key, v)
+        for key in ("forget_acc", "retain_acc", "test_acc", "val_acc", "mia_efficacy", "mia_loss"):
+            assert 0 <= r["metrics"][key] <= 100
+        assert 0 <= r["metrics"]["rep_auc"] <= 1
+        assert {"gap_avg", "gap_rep"} <= set(r["gaps"])
+        assert "epochs" in r["hparams"]
+        if r["method"] == "retrain":
+            assert r["gaps"]["gap_avg"] == 0 and r["metrics"]["rrt"] == 1
+    if CHECKER.exists():  # the shared contract checker, where ../shared is beside the checkout
+        methods = ",".join(("original", "retrain", *cfg.methods))
+        res = subprocess.run([sys.executable, str(CHECKER), str(out / "res" / "summary.json"), methods, ",".join(SCENARIOS)],
+                             capture_output=True, text=True)
+        assert res.returncode == 0, res.stdout
+
+
+@pytest.mark.slow
+def test_class_scenarios_report_per_class_test_accuracy_and_confusion_uses_true_labels(smoke_run):
+    _, out, summary = smoke_run
+    full = next(r for r in summary["runs"] if r["scenario"] == "full_class" and r["method"] == "retrain")
+    assert full["metrics"]["test_acc_forget_class"] == 0.0  # the oracle never saw class 2
+    split = np.load(out / "res" / "confusion" / "seed0" / "split.npz")
+    assert (split["labels"][split["forget"]] != np.load(out / "res" / "confusion" / "retrain" / "seed0" / "features.npz")["forget_y"]).all()
+
+
+@pytest.mark.slow
+def test_features_and_split_indices_are_saved(smoke_run):
+    _, out, _ = smoke_run
+    f = np.load(out / "res" / "random" / "sure" / "seed0" / "features.npz")
+    split = np.load(out / "res" / "random" / "seed0" / "split.npz")
+    for s in ("forget", "retain", "test", "val"):
+        assert f[f"{s}_z"].dtype == np.float32 and len(f[f"{s}_z"]) == len(f[f"{s}_y"]) == len(f[f"{s}_idx"])
+        assert f[f"{s}_logits"].shape[1] == 4
+    assert np.array_equal(f["forget_idx"], split["forget"])
+    assert not np.intersect1d(split["retain"], split["forget"]).size
+    assert (out / "res" / "summary.md").read_text().count("| sure |") == len(SCENARIOS)
+
+
+@pytest.mark.slow
+def test_an_interrupted_benchmark_resumes_without_retraining(smoke_run, monkeypatch):
+    cfg, out, summary = smoke_run
+
+    def boom(*a, **k):
+        raise AssertionError("a cached model or finished run was recomputed")
+
+    monkeypatch.setattr(bench_mod, "fit", boom)
+    monkeypatch.setattr(bench_mod, "run_method", boom)
+    again = Benchmark(cfg, out / "res", cache_dir=out / "cache", save_features=True).run()
+    def plain(x):
+        return json.loads(json.dumps(x, default=float))
+
+    assert plain(again["runs"]) == plain(summary["runs"])
+    # a fresh results directory reuses the cached original and oracle, and only re-runs the methods
+    monkeypatch.undo()
+    monkeypatch.setattr(bench_mod, "fit", boom)
+    one = cfg.with_overrides(scenarios={"random": SCENARIOS["random"]}, seeds=(0,), methods=("finetune",))
+    fresh = Benchmark(one, out / "res2", cache_dir=out / "cache").run()
+    assert {r["method"] for r in fresh["runs"]} == {"original", "retrain", "finetune"}
+
+
+def test_bad_configuration_fails_before_any_work(tmp_path):
+    cfg = PRESETS.get("smoke")()
+    with pytest.raises(KeyError, match="unknown method"):
+        Benchmark(cfg.with_overrides(methods=("finetune", "magic")), tmp_path)
+    with pytest.raises(ConfigError, match="no hyperparameter"):
+        Benchmark(cfg.with_overrides(hparams={"sure": {"alpah": 3}}), tmp_path)
+    with pytest.raises(DataError, match="Looked in"):
+        Benchmark(cfg.with_overrides(dataset="tiny_imagenet", dataset_kwargs={}), tmp_path, data_root=tmp_path)
+    with pytest.raises(ConfigError, match="no option"):
+        Benchmark(cfg.with_overrides(dataset="digits"), tmp_path)
+    assert not (tmp_path / "summary.json").exists()
+
+
+def test_cli_errors_are_one_line_not_tracebacks(tmp_path, capsys):
+    assert main(["benchmark", "--preset", "smoke", "--methods", "nope", "--out", str(tmp_path)]) == 2
+    assert "unknown method 'nope'" in capsys.readouterr().err
+    assert main(["benchmark", "--preset", "smoke", "--scenario", "sideways", "--out", str(tmp_path)]) == 2
+    assert "unknown scenario" in capsys.readouterr().err
+    assert main(["evaluate", "--checkpoint", str(tmp_path / "none.pt"), "--forget", str(tmp_path / "f.txt")]) == 2
+    assert "no checkpoint" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_cli_train_unlearn_evaluate_round_trip(tmp_path, capsys):
+    ckpt, forget, new = tmp_path / "m.pt", tmp_path / "forget.txt", tmp_path / "u.pt"
+    common = ["--cache-dir", str(tmp_path / "cache"), "--no-progress"]
+    assert main(["train", "--preset", "smoke", "--out", str(ckpt), *common]) == 0
+    capsys.readouterr()
+    from sure_unlearn.checkpoints import load_checkpoint
+
+    train_idx = load_checkpoint(ckpt)[1]["train_idx"]
+    forget.write_text(" ".join(map(str, train_idx[:15])))
+    assert main(["unlearn", "--checkpoint", str(ckpt), "--forget", str(forget), "--method", "finetune",
+                 "--set", "epochs=1", "--out", str(new), *common]) == 0
+    assert main(["evaluate", "--checkpoint", str(new), "--forget", str(forget), "--oracle", str(ckpt), *common]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert {"metrics", "oracle", "gaps"} <= set(result) and "rep_auc" in result["metrics"]
+    holdout = load_checkpoint(ckpt)[1]["holdout_idx"]
+    forget.write_text(str(holdout[0]))  # a sample the model never trained on cannot be forgotten
+    assert main(["unlearn", "--checkpoint", str(ckpt), "--forget", str(forget), "--out", str(new), *common]) == 2
+    assert "never in the model's training set" in capsys.readouterr().err
