@@ -77,10 +77,10 @@ def demo() -> BenchmarkConfig:
         dataset="digits",
         model="small_cnn",
         model_kwargs={"width": 32},
-        recipe=Recipe(epochs=40, lr=0.05, batch_size=64),
+        recipe=Recipe(epochs=25, lr=0.05, batch_size=64),
         scenarios={k: v for k, v in _scenarios(40, 3, (1, 7)).items() if k in ("partial_class", "random")},
         methods=all_methods(),
-        hparams=budget(5, sure={"batch_size": 64, "domain_batch_size": 32}, finetune={"batch_size": 64}),
+        hparams=budget(3, sure={"batch_size": 64, "domain_batch_size": 32}, finetune={"batch_size": 64}),
         seeds=(0,),
     )
 
