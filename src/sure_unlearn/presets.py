@@ -56,6 +56,7 @@ def _scenarios(n: int, cls: int | str, classes: tuple[int | str, int | str]) -> 
 
 @PRESETS.register("smoke")
 def smoke() -> BenchmarkConfig:
+    """Synthetic data, an MLP, every method for one epoch: seconds, for tests."""
     return BenchmarkConfig(
         name="smoke",
         dataset="synthetic",
@@ -72,6 +73,7 @@ def smoke() -> BenchmarkConfig:
 
 @PRESETS.register("demo")
 def demo() -> BenchmarkConfig:
+    """Scikit-learn's digits, a small CNN, every method: the embedded default of `sure demo`."""
     return BenchmarkConfig(
         name="demo",
         dataset="digits",
@@ -87,6 +89,7 @@ def demo() -> BenchmarkConfig:
 
 @PRESETS.register("cpu")
 def cpu() -> BenchmarkConfig:
+    """CIFAR-10 (5,000-image subset), width-16 ResNet-18, every method: the CPU benchmark."""
     return BenchmarkConfig(
         name="cpu",
         dataset="cifar10",
@@ -107,6 +110,7 @@ def cpu() -> BenchmarkConfig:
 
 @PRESETS.register("paper")
 def paper() -> BenchmarkConfig:
+    """Full CIFAR-10, width-64 ResNet-18, 150 epochs, 3 seeds, every method: for a GPU."""
     return BenchmarkConfig(
         name="paper",
         dataset="cifar10",

@@ -7,6 +7,7 @@ Losses are accumulated on the device and read once per epoch: no per-step host s
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable, Iterable
@@ -39,6 +40,14 @@ class Recipe:
     warmup: float = 0.0  # fraction of training with a linear warm-up
     label_smoothing: float = 0.0
     augment: bool = True
+
+    @classmethod
+    def of(cls, cfg: object, **overrides: object) -> Recipe:
+        """The recipe a method config describes: its fields named like Recipe's (epochs, lr, momentum,
+        weight_decay, batch_size, schedule, augment, …), plain SGD momentum unless it says ``nesterov``."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        given = {k: getattr(cfg, k) for k in names if hasattr(cfg, k)}
+        return cls(**{"nesterov": False, **given, **overrides})  # type: ignore[arg-type]
 
     def validate(self) -> None:
         if self.schedule not in SCHEDULES:

@@ -85,16 +85,7 @@ def boundary_expanding(
     k = model.num_classes
     replace_head(model, widen_head(model.head, ctx.generator))
     shadow = forget.with_labels(torch.full((len(forget),), k, dtype=torch.long))  # every label → K
-    recipe = Recipe(
-        epochs=cfg.epochs,
-        lr=cfg.lr,
-        momentum=cfg.momentum,
-        weight_decay=cfg.weight_decay,
-        nesterov=False,
-        batch_size=cfg.batch_size,
-        schedule="constant",
-        augment=cfg.augment,
-    )
+    recipe = Recipe.of(cfg, schedule="constant")
     res = fit(model, shadow, recipe, ctx.generator, progress=ctx.progress, desc="boundary_expanding")
     replace_head(model, prune_head(model.head))
     ctx.info.update(epochs=res.epochs, seconds_per_epoch=res.seconds_per_epoch)

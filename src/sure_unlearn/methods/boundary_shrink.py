@@ -75,16 +75,7 @@ def boundary_shrink(
         attacks += len(y)
         return nn.functional.cross_entropy(m(x), y_nbi)
 
-    recipe = Recipe(
-        epochs=cfg.epochs,
-        lr=cfg.lr,
-        momentum=cfg.momentum,
-        weight_decay=cfg.weight_decay,
-        nesterov=False,
-        batch_size=cfg.batch_size,
-        schedule="constant",
-        augment=cfg.augment,
-    )
+    recipe = Recipe.of(cfg, schedule="constant")
     res = fit(
         model,
         data.need("forget"),

@@ -108,10 +108,7 @@ def finetune_blocks(
 ) -> None:
     """CE on D_r for ``epochs``, training only ``names`` (and the head if ``cfg.include_head``); the rest is
     frozen and in eval mode (see :func:`train_only`)."""
-    recipe = Recipe(
-        epochs=epochs, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay, nesterov=False,
-        batch_size=cfg.batch_size, schedule=cfg.schedule, augment=cfg.augment,
-    )  # fmt: skip
+    recipe = Recipe.of(cfg, epochs=epochs)
     with train_only(model, trainable_modules(model, names, cfg.include_head)) as params:
         res = fit(
             model, retain, recipe, ctx.generator, params=params, progress=ctx.progress, desc="train blocks"

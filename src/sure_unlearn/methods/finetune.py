@@ -27,10 +27,7 @@ class FineTuneConfig:
 
 @register_method("finetune", config=FineTuneConfig, needs={"retain"}, summary="FT: continue training on the retain set")
 def finetune(model: SplitModel, data: UnlearnData, cfg: FineTuneConfig, ctx: RunContext) -> SplitModel:
-    recipe = Recipe(
-        epochs=cfg.epochs, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
-        nesterov=False, batch_size=cfg.batch_size, schedule=cfg.schedule, augment=cfg.augment,
-    )
+    recipe = Recipe.of(cfg)
     res = fit(model, data.need("retain"), recipe, ctx.generator, progress=ctx.progress, desc="finetune")
     ctx.info.update(epochs=res.epochs, seconds_per_epoch=res.seconds_per_epoch)
     return model

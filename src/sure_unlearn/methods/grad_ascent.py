@@ -46,16 +46,7 @@ def negated_cross_entropy(model: SplitModel, x: torch.Tensor, y: torch.Tensor) -
     summary="GA/NegGrad: ascend the cross-entropy on the forget set only",
 )
 def grad_ascent(model: SplitModel, data: UnlearnData, cfg: GradAscentConfig, ctx: RunContext) -> SplitModel:
-    recipe = Recipe(
-        epochs=cfg.epochs,
-        lr=cfg.lr,
-        momentum=cfg.momentum,
-        weight_decay=cfg.weight_decay,
-        nesterov=False,
-        batch_size=cfg.batch_size,
-        schedule=cfg.schedule,
-        augment=cfg.augment,
-    )
+    recipe = Recipe.of(cfg)
     res = fit(
         model,
         data.need("forget"),

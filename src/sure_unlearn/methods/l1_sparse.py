@@ -89,16 +89,7 @@ def l1_sparse(model: SplitModel, data: UnlearnData, cfg: L1SparseConfig, ctx: Ru
         history.append({"l1_weight": gammas[e], "retain_ce": ce_mean})
         epoch, ce_sum, steps = e + 1, torch.zeros_like(ce_sum), 0
 
-    recipe = Recipe(
-        epochs=cfg.epochs,
-        lr=cfg.lr,
-        momentum=cfg.momentum,
-        weight_decay=cfg.weight_decay,
-        nesterov=False,
-        batch_size=cfg.batch_size,
-        schedule=cfg.schedule,
-        augment=cfg.augment,
-    )
+    recipe = Recipe.of(cfg)
     res = fit(
         model,
         data.need("retain"),
