@@ -12,6 +12,7 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
+from helpers import flat
 
 from sure_unlearn.data.types import LabeledData
 from sure_unlearn.errors import ConfigError, DataError
@@ -62,21 +63,17 @@ class Spy(LabeledData):
         return s
 
 
-def params(m: torch.nn.Module) -> torch.Tensor:
-    return torch.cat([p.detach().flatten() for p in m.parameters()])
-
-
 @pytest.mark.parametrize("name", METHODS.available())
 def test_contract(name, tiny_model, tiny, tiny_data):
     spec = METHODS.get(name)
     spies = {k: Spy(tiny[k]) for k in ("forget", "retain", "val")}
     data = dataclasses.replace(tiny_data, **spies, original_recipe=FAST_RECIPE)
-    before = params(tiny_model).clone()
+    before = flat(tiny_model).clone()
     out = run_method(name, tiny_model, data, fast_config(name), ctx())
     assert type(out) is type(tiny_model) and out.num_classes == tiny_model.num_classes
-    assert torch.equal(params(tiny_model), before), "the caller's model must not be modified"
+    assert torch.equal(flat(tiny_model), before), "the caller's model must not be modified"
     if spec.changes_model:
-        assert not torch.allclose(params(out), before), f"{name} returned the model unchanged"
+        assert not torch.allclose(flat(out), before), f"{name} returned the model unchanged"
     for k, spy in spies.items():
         if k not in spec.may_read:
             assert not spy.seen, f"{name} read the {k} set, which it may not"
@@ -111,7 +108,7 @@ def test_finetune_trains_on_retain_and_changes_weights(tiny_model, tiny, tiny_da
     spy = Spy(tiny["retain"])
     out = run_method("finetune", tiny_model, dataclasses.replace(tiny_data, retain=spy), fast_config("finetune"), ctx())
     assert spy.seen == set(tiny["retain"].idx.tolist())  # one full epoch over D_r
-    assert (params(out) - params(tiny_model)).abs().max() > 1e-3
+    assert (flat(out) - flat(tiny_model)).abs().max() > 1e-3
 
 
 def test_retrain_never_sees_a_forget_sample(tiny_model, tiny, tiny_data):
@@ -121,11 +118,11 @@ def test_retrain_never_sees_a_forget_sample(tiny_model, tiny, tiny_data):
     assert not forget.seen
     assert retain.seen and not (retain.seen & set(tiny["forget"].idx.tolist()))
     # it starts from scratch: far from the original, not a small step away
-    assert (params(out) - params(tiny_model)).norm() > 0.5 * params(tiny_model).norm()
+    assert (flat(out) - flat(tiny_model)).norm() > 0.5 * flat(tiny_model).norm()
 
 
 def test_methods_are_deterministic_given_the_seed(tiny_model, tiny_data):
     a = run_method("sure", tiny_model, tiny_data, fast_config("sure"), ctx(1))
     b = run_method("sure", tiny_model, tiny_data, fast_config("sure"), ctx(1))
-    assert torch.equal(params(a), params(b))
-    assert np.isfinite(params(a).numpy()).all()
+    assert torch.equal(flat(a), flat(b))
+    assert np.isfinite(flat(a).numpy()).all()

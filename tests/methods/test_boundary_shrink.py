@@ -6,15 +6,12 @@ from __future__ import annotations
 import copy
 
 import torch
+from helpers import flat
 from torch import nn
 
 import sure_unlearn.methods.boundary_shrink as bs
 from sure_unlearn.methods import RunContext, make_config, run_method
 from sure_unlearn.train import accuracy
-
-
-def params(m: nn.Module) -> torch.Tensor:
-    return torch.cat([p.detach().flatten() for p in m.parameters()])
 
 
 def run(model, data, seed=0, **overrides):
@@ -29,18 +26,18 @@ def test_labels_come_from_fgsm_on_the_frozen_original(tiny_model, tiny_data, mon
 
     def spy(frozen, x, y, epsilon, quantize=False):
         out = real(frozen, x, y, epsilon, quantize)
-        calls.append((params(frozen).clone(), frozen.training, x.clone(), y.clone(), out.clone()))
+        calls.append((flat(frozen).clone(), frozen.training, x.clone(), y.clone(), out.clone()))
         return out
 
     monkeypatch.setattr(bs, "nearest_incorrect_labels", spy)
     out, _ = run(tiny_model, tiny_data, epochs=3, lr=0.05, batch_size=8, augment=False)
-    assert len(calls) == 9 and not torch.allclose(params(out), params(tiny_model))
+    assert len(calls) == 9 and not torch.allclose(flat(out), flat(tiny_model))
 
     original = copy.deepcopy(tiny_model).eval()
     flipped = 0
     for theta, training, x, y, y_nbi in calls:
         # the attacked model is the original at every step, although the trained one moves away from it
-        assert not training and torch.equal(theta, params(tiny_model))
+        assert not training and torch.equal(theta, flat(tiny_model))
         x_req = x.clone().requires_grad_(True)
         nn.functional.cross_entropy(original(x_req), y).backward()
         x_adv = (x + 0.1 * x_req.grad.sign()).clamp(0, 1)

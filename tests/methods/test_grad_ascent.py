@@ -5,30 +5,19 @@ from __future__ import annotations
 import dataclasses
 
 import torch
+from helpers import flat, mean_ce
 
 from sure_unlearn.methods import RunContext, make_config, run_method
-
-
-def forget_ce(model, data) -> float:
-    model.eval()
-    with torch.no_grad():
-        x, y = data.batch(torch.arange(len(data)))
-        return float(torch.nn.functional.cross_entropy(model(x), y))
-
-
-def flat(m: torch.nn.Module) -> torch.Tensor:
-    return torch.cat([p.detach().flatten() for p in m.parameters()])
-
 
 # the tiny problem needs a much larger step than the class-wise default 1e-4 to move in a few steps
 FAST = {"epochs": 3, "lr": 0.1, "batch_size": 32, "augment": False}
 
 
 def test_forget_loss_rises(tiny_model, tiny_data):
-    before = forget_ce(tiny_model, tiny_data.forget)
+    before = mean_ce(tiny_model, tiny_data.forget)
     ctx = RunContext(torch.Generator().manual_seed(0))
     out = run_method("grad_ascent", tiny_model, tiny_data, make_config("grad_ascent", FAST), ctx)
-    after = forget_ce(out, tiny_data.forget)
+    after = mean_ce(out, tiny_data.forget)
     assert after > before + 1.0, (before, after)
     assert ctx.info["epochs"] == 3 and ctx.info["forget_ce_last_epoch"] > 0
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import flat
 from torch import nn
 
 from sure_unlearn.errors import ConfigError
@@ -14,10 +15,6 @@ from sure_unlearn.methods import RunContext, make_config, run_method
 from sure_unlearn.methods.influence import per_sample_grads, reference_recursion, woodbury_solve
 from sure_unlearn.models import build_model
 from sure_unlearn.models.base import wrap_model
-
-
-def flat(m: nn.Module) -> torch.Tensor:
-    return torch.cat([p.detach().flatten() for p in m.parameters()])
 
 
 def grads_by_loop(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

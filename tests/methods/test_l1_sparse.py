@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from helpers import flat
 
 from sure_unlearn.errors import ConfigError
 from sure_unlearn.methods import RunContext, make_config, run_method
@@ -23,10 +24,6 @@ def test_schedule_values():
 def run(name, model, data, **overrides):
     ctx = RunContext(torch.Generator().manual_seed(0))
     return run_method(name, model, data, make_config(name, {**SHARED, **overrides}), ctx), ctx
-
-
-def flat(m: torch.nn.Module) -> torch.Tensor:
-    return torch.cat([p.detach().flatten() for p in m.parameters()])
 
 
 def test_penalty_shrinks_the_l1_norm_and_is_the_only_difference_to_finetune(tiny_model, tiny_data):
