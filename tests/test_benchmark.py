@@ -84,7 +84,11 @@ def test_features_and_split_indices_are_saved(smoke_run):
         assert f[f"{s}_logits"].shape[1] == 4
     assert np.array_equal(f["forget_idx"], split["forget"])
     assert not np.intersect1d(split["retain"], split["forget"]).size
-    assert (out / "res" / "summary.md").read_text().count("| sure |") == len(SCENARIOS)
+    # one row in the metrics table and one in the similarity table (CKA) of every scenario
+    assert (out / "res" / "summary.md").read_text().count("| sure |") == 2 * len(SCENARIOS)
+    for scenario in SCENARIOS:
+        for name in ("cka.json", "embed.npz"):
+            assert (out / "res" / scenario / "sure" / "seed0" / name).is_file()
 
 
 @pytest.mark.slow
@@ -150,3 +154,28 @@ def test_cli_train_unlearn_evaluate_round_trip(tmp_path, capsys):
     forget.write_text(str(holdout[0]))  # a sample the model never trained on cannot be forgotten
     assert main(["unlearn", "--checkpoint", str(ckpt), "--forget", str(forget), "--out", str(new), *common]) == 2
     assert "never in the model's training set" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_attacks_are_written_per_run_and_resume_without_training(tmp_path, monkeypatch):
+    from sure_unlearn.attacks.pipeline import METRIC_KEYS
+    from sure_unlearn.config import AttackConfig
+
+    cfg = PRESETS.get("smoke")().with_overrides(
+        methods=("finetune",), attacks=AttackConfig(shadows=4, models=3, methods=("finetune",))
+    )
+    summary = Benchmark(cfg, tmp_path / "res", cache_dir=tmp_path / "cache").run()
+    for r in summary["runs"]:
+        assert set(METRIC_KEYS) <= set(r["metrics"]), r["method"]
+        assert 0 <= r["metrics"]["ulira_auc"] <= 1 and 0 <= r["metrics"]["forget_score"] <= 1
+        npz = np.load(tmp_path / "res" / r["scenario"] / r["method"] / f"seed{r['seed']}" / "attacks.npz")
+        assert len(npz["labels"]) == len(npz["score_ulira"]) == 2 * 20  # forget set + as many never-seen
+    # a rerun reads every result back: no model is trained and no method runs
+    monkeypatch.setattr(bench_mod, "fit", lambda *a, **k: pytest.fail("retrained a cached model"))
+    monkeypatch.setattr(bench_mod, "run_method", lambda *a, **k: pytest.fail("re-ran a finished method"))
+    again = Benchmark(cfg, tmp_path / "res", cache_dir=tmp_path / "cache").run()
+    assert again["runs"] == json.loads(json.dumps(summary, default=float))["runs"]
+    with pytest.raises(ConfigError, match="attacks.methods"):
+        Benchmark(cfg.with_overrides(attacks=AttackConfig(shadows=4, methods=("sure",))), tmp_path / "x")
+    with pytest.raises(ConfigError, match="even"):
+        Benchmark(cfg.with_overrides(attacks=AttackConfig(shadows=3)), tmp_path / "x")

@@ -62,3 +62,8 @@ def test_cache_recovers_from_a_corrupt_entry(tmp_path):
 def test_content_key_depends_on_array_content():
     assert content_key(x=np.arange(4)) != content_key(x=np.arange(1, 5))
     assert content_key(x=np.arange(4)) == content_key(x=np.arange(4))
+
+
+def test_content_key_takes_zero_dimensional_arrays_like_batchnorm_counters():
+    # a BatchNorm state dict holds 0-d num_batches_tracked: the key must hash it by value
+    assert content_key(x=np.array(3)) == content_key(x=np.array(3)) != content_key(x=np.array(4))

@@ -22,20 +22,22 @@ from typing import Any
 import numpy as np
 import torch
 
-from sure_unlearn.checkpoints import ModelCache, atomic_write_text, content_key
+from sure_unlearn.checkpoints import ModelCache, atomic_write_bytes, atomic_write_text, content_key
 from sure_unlearn.config import BenchmarkConfig
 from sure_unlearn.data import load_dataset
 from sure_unlearn.data.types import NO_AUGMENT, DatasetBundle, LabeledData
 from sure_unlearn.errors import ConfigError
-from sure_unlearn.evaluate import evaluate, save_features
+from sure_unlearn.evaluate import collect, evaluate, save_features
 from sure_unlearn.methods import METHODS, RunContext, UnlearnData, make_config, run_method
 from sure_unlearn.metrics import gaps as metric_gaps
 from sure_unlearn.models import ModelSpec, SplitModel, build_model
-from sure_unlearn.report import write_summary
-from sure_unlearn.splits import SCENARIOS, Split, make_split
+from sure_unlearn.report import PlotMode, write_summary
+from sure_unlearn.similarity import cka_to_references, layer_grams, probe_set
+from sure_unlearn.splits import SCENARIOS, Split, make_split, matched_sample
 from sure_unlearn.train import fit
 
 ORIGINAL, ORACLE = "original", "retrain"
+ORACLE_REF = "oracle"  # the name CKA metrics use for the retrained model (cka_to_oracle)
 
 
 def default_cache_dir() -> Path:
@@ -66,6 +68,29 @@ class Prepared:
     split: Split
     sets: dict[str, LabeledData]  # forget/retain/test/val with *true* labels, for evaluation
     train_sets: dict[str, LabeledData]  # train/forget/retain with *training* labels, val, for learning
+    probe: LabeledData  # D_f then as many never-seen test samples of its distribution (CKA, embeddings)
+
+
+@dataclass
+class References:
+    """One (scenario, seed) ready for unlearning: the split, the original, the oracle and the methods' data."""
+
+    scenario: str
+    seed: int
+    prep: Prepared
+    original: SplitModel
+    oracle: SplitModel
+    o_meta: dict[str, Any]
+    r_meta: dict[str, Any]
+    data: UnlearnData
+    base_key: str
+    metrics: dict[str, dict[str, float]] | None = None  # the original's and oracle's, memoised
+    attacks: Any = None  # the (scenario, seed)'s ShadowAttacks, built on first use
+    grams: dict[str, dict[str, np.ndarray]] | None = None  # per-layer Grams of original and oracle on the probe
+
+    @property
+    def oracle_s(self) -> float:
+        return float(self.r_meta["train_s"])
 
 
 class Benchmark:
@@ -88,6 +113,11 @@ class Benchmark:
         for s in cfg.scenarios.values():
             SCENARIOS.get(s.name)
         self.method_cfgs = {m: make_config(m, cfg.hparams.get(m)) for m in cfg.methods}
+        cfg.attacks.validate()
+        not_run = set(cfg.attacks.methods) - set(cfg.methods) - {ORIGINAL, ORACLE}
+        if not_run:
+            raise ConfigError(f"attacks.methods names {sorted(not_run)}, which the benchmark does not run; "
+                              f"add them to methods or drop them from attacks.methods")
         unknown = set(cfg.hparams) - set(cfg.methods) - set(METHODS.available())
         if unknown:
             raise ConfigError(f"hyperparameters given for unknown method(s) {sorted(unknown)}")
@@ -129,7 +159,9 @@ class Benchmark:
             "retain": on_device(tr, split.retain, split.labels, aug),
             "val": on_device(tr, split.val, None, aug),
         }
-        return Prepared(split, sets, train_sets)
+        like_forget = matched_sample(tr.y[split.forget], te.y, split.test, np.random.default_rng([seed, 0xC4A]))
+        probe = probe_set(sets["forget"], on_device(te, like_forget), seed)
+        return Prepared(split, sets, train_sets, probe)
 
     def new_model(self, seed: int) -> SplitModel:
         with torch.random.fork_rng(devices=[]):
@@ -137,14 +169,20 @@ class Benchmark:
             model = build_model(self.cfg.model, self.spec, **self.cfg.model_kwargs)
         return model.to(self.device)
 
-    def trained(self, kind: str, seed: int, train_idx: np.ndarray, labels: np.ndarray, data: LabeledData) -> tuple[SplitModel, dict[str, Any]]:
-        """The original or oracle for ``seed``, trained on ``data`` (= ``train_idx``), from the cache if there."""
+    def model_key(self, seed: int, train_idx: np.ndarray, labels: np.ndarray) -> str:
+        """The cache key of a model of this config trained from ``seed`` on ``train_idx`` with ``labels``
+        (everything that determines it; shared with DDP training, ``sure_unlearn.distributed``)."""
         c = self.cfg
-        key = content_key(
+        return content_key(
             dataset=c.dataset, dataset_kwargs=c.dataset_kwargs, n_train=len(self.data.train),
             model=c.model, model_kwargs=c.model_kwargs, recipe=c.recipe, train_idx=train_idx,
             labels=labels[train_idx], seed=seed,
         )
+
+    def trained(self, kind: str, seed: int, train_idx: np.ndarray, labels: np.ndarray, data: LabeledData) -> tuple[SplitModel, dict[str, Any]]:
+        """The original or oracle for ``seed``, trained on ``data`` (= ``train_idx``), from the cache if there."""
+        c = self.cfg
+        key = self.model_key(seed, train_idx, labels)
         model = self.new_model(seed)
         meta = self.models.load(kind, key, model)
         if meta is not None:
@@ -161,16 +199,29 @@ class Benchmark:
     def run_dir(self, scenario: str, method: str, seed: int) -> Path:
         return self.out / scenario / method / f"seed{seed}"
 
-    def record(self, prep: Prepared, scenario: str, method: str, seed: int, model: SplitModel,
+    def record(self, refs: References, method: str, model: SplitModel,
                hparams: dict[str, Any], runtime: dict[str, float], info: dict[str, Any]) -> dict[str, Any]:
+        scenario, seed = refs.scenario, refs.seed
         metrics, outs = evaluate(
-            model, prep.sets, forget_classes=prep.split.forget_classes, seed=seed,
+            model, refs.prep.sets, forget_classes=refs.prep.split.forget_classes, seed=seed,
             z_layer="", batch_size=self.cfg.eval_batch_size,
         )
         metrics.update(runtime)
         d = self.run_dir(scenario, method, seed)
         if self.save_features:
             save_features(d / "features.npz", outs)
+        # where in the network the representation moved: linear CKA per layer to the oracle and the original
+        if refs.grams is None:
+            refs.grams = {ORACLE_REF: layer_grams(refs.oracle, refs.prep.probe),
+                          ORIGINAL: layer_grams(refs.original, refs.prep.probe)}
+        cka, per_layer = cka_to_references(model, refs.prep.probe, refs.grams)
+        metrics.update(cka)
+        atomic_write_text(d / "cka.json", json.dumps(per_layer, default=float))
+        # a sample for 2-D embeddings in reports: forget vs never-seen representations
+        probe = collect(model, refs.prep.probe, self.cfg.eval_batch_size)
+        m = len(refs.prep.probe) // 2
+        embed = {"forget_z": probe.z[:m], "test_z": probe.z[m:], "forget_y": probe.y[:m], "test_y": probe.y[m:]}
+        atomic_write_bytes(d / "embed.npz", lambda f: np.savez(f, **embed))  # type: ignore[arg-type]
         return {"method": method, "scenario": scenario, "seed": seed, "hparams": hparams,
                 "metrics": metrics, "gaps": {}, "info": info}
 
@@ -188,7 +239,8 @@ class Benchmark:
             return None
         return run if run.get("key") == key else None
 
-    def run_scenario_seed(self, scenario: str, seed: int) -> list[dict[str, Any]]:
+    def references(self, scenario: str, seed: int) -> References:
+        """The split, the original and the oracle of one (scenario, seed), trained or from the cache."""
         c = self.cfg
         prep = self.prepare(scenario, seed)
         split = prep.split
@@ -197,49 +249,111 @@ class Benchmark:
                  f"val {len(split.val)}, test {len(split.test)}")
         original, o_meta = self.trained(ORIGINAL, seed, split.train, split.labels, prep.train_sets["train"])
         oracle, r_meta = self.trained(ORACLE, seed, split.retain, split.labels, prep.train_sets["retain"])
-        oracle_s = float(r_meta["train_s"])
-        base_key = content_key(split=[split.forget, split.retain, split.val, split.test], o=o_meta["key"], r=r_meta["key"])
-        recipe_h = {**dataclasses.asdict(c.recipe), "epochs": c.recipe.epochs}
-
-        runs = []
-        for name, model, meta in ((ORIGINAL, original, o_meta), (ORACLE, oracle, r_meta)):
-            key = content_key(base=base_key, method=name)
-            run = self.cached_run(scenario, name, seed, key)
-            if run is None:
-                runtime = {"runtime_s": float(meta["train_s"]), "rrt": float(meta["train_s"]) / oracle_s,
-                           "seconds_per_epoch": float(meta["seconds_per_epoch"])}
-                run = self.record(prep, scenario, name, seed, model, recipe_h, runtime, {"cached_model": meta["key"]})
-                self.write_run(run, key)
-            runs.append(run)
-
         data = UnlearnData(
             forget=prep.train_sets["forget"], retain=prep.train_sets["retain"], val=prep.train_sets["val"],
             num_classes=self.data.num_classes, original_recipe=c.recipe,
             init_state=self.new_model(seed).state_dict(),  # θ_init: the original's weights at step 0 (EU-k)
         )
+        base_key = content_key(split=[split.forget, split.retain, split.val, split.test], o=o_meta["key"], r=r_meta["key"])
+        return References(scenario, seed, prep, original, oracle, o_meta, r_meta, data, base_key)
+
+    def unlearn(self, refs: References, method: str, mcfg: Any) -> tuple[SplitModel, dict[str, Any], dict[str, float], dict[str, Any]]:
+        """Run ``method`` on a copy of the original: (model, hparams incl. epochs, runtime metrics, info)."""
+        hparams = dataclasses.asdict(mcfg)
+        ctx = RunContext(seeded_generator(self.device, method, refs.scenario, refs.seed), progress=self.progress)
+        start = time.perf_counter()
+        model = run_method(method, refs.original, refs.data, mcfg, ctx)
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        seconds = time.perf_counter() - start
+        info = dict(ctx.info)
+        epochs = int(info.pop("epochs", hparams.get("epochs", 0)))
+        spe = info.pop("seconds_per_epoch", seconds / epochs if epochs else None)
+        runtime = {"runtime_s": seconds, "rrt": seconds / refs.oracle_s}
+        if epochs > 0 and spe is not None:  # one-shot methods (SSD, IU) have no epochs to time
+            runtime["seconds_per_epoch"] = float(spe)
+        return model, {**hparams, "epochs": epochs}, runtime, info
+
+    def evaluate_run(self, refs: References, method: str, mcfg: Any) -> dict[str, Any]:
+        """Unlearn and evaluate without writing anything: a run dict whose ``gaps`` are to this seed's oracle.
+
+        The building block of hyperparameter search (``sure tune``): the original and oracle come from the
+        cache, and nothing of the trial touches the results directory.
+        """
+        oracle_metrics = self.reference_metrics(refs)[ORACLE]
+        model, hparams, runtime, info = self.unlearn(refs, method, mcfg)
+        metrics, _ = evaluate(model, refs.prep.sets, forget_classes=refs.prep.split.forget_classes,
+                              seed=refs.seed, z_layer="", batch_size=self.cfg.eval_batch_size)
+        metrics.update(runtime)
+        return {"method": method, "scenario": refs.scenario, "seed": refs.seed, "hparams": hparams,
+                "metrics": metrics, "gaps": metric_gaps(metrics, oracle_metrics), "info": info}
+
+    def reference_metrics(self, refs: References) -> dict[str, dict[str, float]]:
+        """The original's and the oracle's metrics for ``refs`` (computed once, then memoised)."""
+        if refs.metrics is None:
+            refs.metrics = {}
+            for name, model in ((ORIGINAL, refs.original), (ORACLE, refs.oracle)):
+                refs.metrics[name], _ = evaluate(model, refs.prep.sets, forget_classes=refs.prep.split.forget_classes,
+                                                 seed=refs.seed, z_layer="", batch_size=self.cfg.eval_batch_size)
+        return refs.metrics
+
+    def attacked(self, method: str) -> bool:
+        a = self.cfg.attacks
+        return a.enabled and (method in (ORIGINAL, ORACLE) or method in a.methods)
+
+    def attack(self, refs: References, run: dict[str, Any], model: SplitModel | None, key: str) -> None:
+        """Per-example attacks on one run (``attacks.npz`` beside its run.json), unless already there.
+
+        Shadow models are built once per (scenario, seed) and cached on disk, so every attacked method and
+        every rerun shares them. ``model`` None (a resumed run) re-runs the method as the benchmark did.
+        """
+        method, d = run["method"], self.run_dir(refs.scenario, run["method"], refs.seed)
+        settings = {"shadows": self.cfg.attacks.shadows, "models": self.cfg.attacks.models}
+        if run.get("attacks") == settings and (d / "attacks.npz").exists():
+            return
+        from sure_unlearn.attacks.pipeline import ShadowAttacks
+
+        if refs.attacks is None:
+            refs.attacks = ShadowAttacks(self, refs.prep, refs.scenario, refs.seed, n_shadows=settings["shadows"],
+                                         n_models=settings["models"], progress=self.progress)
+        metrics, arrays = refs.attacks.run(method, model, self.method_cfgs.get(method), refs.original, refs.oracle)
+        atomic_write_bytes(d / "attacks.npz", lambda f: np.savez(f, **arrays))  # type: ignore[arg-type]
+        run["metrics"].update(metrics)
+        run["attacks"] = settings
+        self.write_run(run, key)
+
+    def run_scenario_seed(self, scenario: str, seed: int) -> list[dict[str, Any]]:
+        c = self.cfg
+        refs = self.references(scenario, seed)
+        recipe_h = {**dataclasses.asdict(c.recipe), "epochs": c.recipe.epochs}
+
+        runs = []
+        for name, model, meta in ((ORIGINAL, refs.original, refs.o_meta), (ORACLE, refs.oracle, refs.r_meta)):
+            key = content_key(base=refs.base_key, method=name)
+            run = self.cached_run(scenario, name, seed, key)
+            if run is None:
+                runtime = {"runtime_s": float(meta["train_s"]), "rrt": float(meta["train_s"]) / refs.oracle_s,
+                           "seconds_per_epoch": float(meta["seconds_per_epoch"])}
+                run = self.record(refs, name, model, recipe_h, runtime, {"cached_model": meta["key"]})
+                self.write_run(run, key)
+            if self.attacked(name):
+                self.attack(refs, run, model, key)
+            runs.append(run)
+
         for method in c.methods:
             if method == ORACLE:
                 continue  # the cached oracle *is* the retrain run
             mcfg = self.method_cfgs[method]
-            hparams = dataclasses.asdict(mcfg)
-            key = content_key(base=base_key, method=method, hparams=hparams)
+            key = content_key(base=refs.base_key, method=method, hparams=dataclasses.asdict(mcfg))
             run = self.cached_run(scenario, method, seed, key)
+            unlearned: SplitModel | None = None
             if run is None:
                 self.log(f"  {method}: unlearning")
-                ctx = RunContext(seeded_generator(self.device, method, scenario, seed), progress=self.progress)
-                start = time.perf_counter()
-                model = run_method(method, original, data, mcfg, ctx)
-                if self.device.type == "cuda":
-                    torch.cuda.synchronize(self.device)
-                seconds = time.perf_counter() - start
-                info = dict(ctx.info)
-                epochs = int(info.pop("epochs", hparams.get("epochs", 0)))
-                spe = info.pop("seconds_per_epoch", seconds / epochs if epochs else None)
-                runtime = {"runtime_s": seconds, "rrt": seconds / oracle_s}
-                if epochs > 0 and spe is not None:  # one-shot methods (SSD, IU) have no epochs to time
-                    runtime["seconds_per_epoch"] = float(spe)
-                run = self.record(prep, scenario, method, seed, model, {**hparams, "epochs": epochs}, runtime, info)
+                unlearned, hparams, runtime, info = self.unlearn(refs, method, mcfg)
+                run = self.record(refs, method, unlearned, hparams, runtime, info)
                 self.write_run(run, key)
+            if self.attacked(method):
+                self.attack(refs, run, unlearned, key)
             runs.append(run)
         oracle_metrics = runs[1]["metrics"]
         for run in runs:
@@ -254,11 +368,12 @@ class Benchmark:
             for seed in self.cfg.seeds:
                 self.runs.extend(self.run_scenario_seed(scenario, seed))
                 self.write()
+        self.write(plots="all")  # ROC curves, CKA per layer and embeddings read every run's files: once, at the end
         return self.summary()
 
     def summary(self) -> dict[str, Any]:
         runs = [{k: r[k] for k in ("method", "scenario", "seed", "hparams", "metrics", "gaps")} for r in self.runs]
         return {"config": {**self.cfg.to_dict(), "device": str(self.device)}, "runs": runs}
 
-    def write(self) -> None:
-        write_summary(self.out, self.summary())
+    def write(self, plots: PlotMode = "cheap") -> None:
+        write_summary(self.out, self.summary(), plots=plots)

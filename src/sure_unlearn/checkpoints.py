@@ -43,6 +43,8 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, np.ndarray) and obj.ndim == 0:  # e.g. BatchNorm's num_batches_tracked
+        return obj.item()
     if isinstance(obj, np.ndarray):
         return {"sha256": hashlib.sha256(np.ascontiguousarray(obj).tobytes()).hexdigest(), "n": len(obj)}
     if isinstance(obj, np.integer | np.floating):

@@ -5,6 +5,9 @@
     sure train --preset cpu --out original.pt
     sure unlearn --checkpoint original.pt --forget forget.txt --method sure --out unlearned.pt
     sure evaluate --checkpoint unlearned.pt --forget forget.txt [--oracle oracle.pt]
+    sure tune --preset cpu --trials 20 --out runs/tune-cpu   # same search for every method; held-out seeds
+    sure sensitivity --preset cpu --methods sure            # ±20% heatmaps around the tuned optimum
+    sure stability --preset cpu --sizes 50,100,200          # tuned values at other forget-set sizes
     sure report runs/cpu
     sure list methods
 """
@@ -82,23 +85,46 @@ def add_common(p: argparse.ArgumentParser) -> None:
     g.add_argument("--no-progress", dest="progress", action="store_false", help="never show progress bars")
 
 
+def add_study_flags(p: argparse.ArgumentParser) -> None:
+    """Flags of tune, sensitivity and stability: what to search, and which study (where) holds it."""
+    p.add_argument("--preset", help="smoke | demo | cpu | paper")
+    p.add_argument("--config", help="a .json or .toml file of BenchmarkConfig fields (and 'preset')")
+    p.add_argument("--scenario", help="comma-separated scenarios (default: the preset's)")
+    p.add_argument("--methods", help="comma-separated methods (default: the preset's; sensitivity: sure)")
+    p.add_argument("--set", action="append", metavar="METHOD.KEY=VALUE",
+                   help="a hyperparameter outside the search space (searched ones are the search's)")
+    p.add_argument("--trials", type=int, default=20, help="completed trials per method, the same for all (default 20)")
+    p.add_argument("--storage", help="memory | sqlite:///PATH | journal:PATH (several workers, one machine) | "
+                   "postgresql://USER:PW@HOST/DB | mysql+pymysql://USER:PW@HOST/DB (default journal:OUT/tune/journal.log)")
+    p.add_argument("--study", help="study-name prefix (default: the preset's name): studies are PREFIX:SCENARIOS:METHOD")
+    p.add_argument("--out", help="results directory (default runs/tune-<preset>)")
+    p.add_argument("--objective", choices=["gap", "multi"], default="gap",
+                   help="gap: (gap_avg + gap_rep)/2 to the oracle; multi: forgetting and utility gaps, Pareto front")
+    p.add_argument("--tuning-seed", type=int, default=100, help="seed of the forget set the search sees (default 100)")
+    p.add_argument("--seed", type=int, default=0, help="the sampler's seed (default 0)")
+    p.add_argument("--per-scenario", action="store_true", help="one study per scenario, not one over all of them")
+    p.add_argument("--search-epochs", action="store_true", help="also search epochs in 1..the preset's budget")
+    p.add_argument("--max-failures", type=int, help="failed trials before a method's search stops (default: --trials)")
+    add_common(p)
+
+
 def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
 # ------------------------------------------------------------------------------------------ commands
-def cmd_benchmark(a: argparse.Namespace) -> int:
-    from sure_unlearn.benchmark import Benchmark
+def config_from_args(a: argparse.Namespace) -> Any:
+    """The :class:`BenchmarkConfig` named by ``--preset``/``--config`` and narrowed by ``--scenario``,
+    ``--methods``, ``--seeds`` and ``--set`` (shared by benchmark, tune, sensitivity and stability)."""
     from sure_unlearn.config import BenchmarkConfig, read_config_file
     from sure_unlearn.presets import PRESETS
-    from sure_unlearn.progress import want_progress
 
-    file_cfg = read_config_file(a.config) if a.config else {}
+    file_cfg = read_config_file(a.config) if getattr(a, "config", None) else {}
     preset = a.preset or file_cfg.get("preset") or ("demo" if a.command == "demo" else None)
     if preset is None and not file_cfg:
         raise ConfigError("choose --preset smoke|demo|cpu|paper or give --config FILE")
     cfg = BenchmarkConfig.from_dict(file_cfg, PRESETS.get(preset)() if preset else None)
-    if a.scenario:
+    if getattr(a, "scenario", None):
         names = a.scenario.split(",")
         missing = [s for s in names if s not in cfg.scenarios]
         if missing:
@@ -110,13 +136,31 @@ def cmd_benchmark(a: argparse.Namespace) -> int:
             defaults = _scenarios(100, 0, (0, 1))
             cfg = cfg.with_overrides(scenarios={**cfg.scenarios, **{s: defaults[s] for s in missing}})
         cfg = cfg.with_overrides(scenarios={s: cfg.scenarios[s] for s in names})
-    if a.methods:
+    if getattr(a, "methods", None):
         cfg = cfg.with_overrides(methods=tuple(m for m in a.methods.split(",") if m))
-    if a.seeds:
+    if getattr(a, "seeds", None):
         cfg = cfg.with_overrides(seeds=tuple(int(s) for s in a.seeds.split(",")))
-    if a.set:
+    shadows, models, attacked = (getattr(a, k, None) for k in ("shadows", "attack_models", "attack_methods"))
+    if shadows is not None or models is not None or attacked is not None:
+        import dataclasses
+
+        cfg = cfg.with_overrides(attacks=dataclasses.replace(
+            cfg.attacks,
+            shadows=cfg.attacks.shadows if shadows is None else shadows,
+            models=cfg.attacks.models if models is None else models,
+            methods=cfg.attacks.methods if attacked is None else tuple(m for m in attacked.split(",") if m),
+        ))
+    if getattr(a, "set", None):
         merged = {m: {**cfg.hparams.get(m, {}), **kv} for m, kv in parse_sets(a.set).items()}
         cfg = cfg.with_overrides(hparams={**cfg.hparams, **merged})
+    return cfg
+
+
+def cmd_benchmark(a: argparse.Namespace) -> int:
+    from sure_unlearn.benchmark import Benchmark
+    from sure_unlearn.progress import want_progress
+
+    cfg = config_from_args(a)
     out = Path(a.out or f"runs/{cfg.name}")
     bench = Benchmark(
         cfg, out, device=pick_device(a.device), data_root=a.data_root, cache_dir=a.cache_dir,
@@ -124,7 +168,7 @@ def cmd_benchmark(a: argparse.Namespace) -> int:
     )
     bench.run()
     print((out / "summary.md").read_text())
-    log(f"results in {out}/ (summary.json, summary.md, metrics.png, per-run run.json)")
+    log(f"results in {out}/ (summary.json, summary.md, PNG plots, per-run run.json)")
     return 0
 
 
@@ -260,6 +304,94 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
     return 0
 
 
+# ------------------------------------------------------------------ tune, sensitivity, stability (issue 5)
+def _ints(text: str | None) -> tuple[int, ...] | None:
+    if text is None:
+        return None
+    return () if text.strip().lower() == "none" else tuple(int(t) for t in text.split(",") if t.strip())
+
+
+def _study_setup(a: argparse.Namespace) -> tuple[Any, Any, Path, Any]:
+    """(config, TuneOptions, out, Benchmark factory) from the flags the three commands share."""
+    from sure_unlearn.benchmark import Benchmark
+    from sure_unlearn.progress import want_progress
+    from sure_unlearn.tune.study import TuneOptions
+
+    cfg = config_from_args(a)
+    out = Path(a.out or f"runs/tune-{cfg.name}")
+    opts = TuneOptions(
+        trials=a.trials, objective=a.objective, tuning_seed=a.tuning_seed, seed=a.seed,
+        storage=a.storage or f"journal:{out / 'tune' / 'journal.log'}", study=a.study,
+        per_scenario=a.per_scenario, search_epochs=a.search_epochs, max_failures=a.max_failures,
+    )
+    device, progress = pick_device(a.device), want_progress(a.progress)
+    try:
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.ERROR)  # our log has one line per trial, failures too
+    except ImportError:
+        pass
+
+    def factory(c: Any, d: Path) -> Any:
+        return Benchmark(c, d, device=device, data_root=a.data_root, cache_dir=a.cache_dir, progress=progress,
+                         log=log)
+
+    return cfg, opts, out, factory
+
+
+def cmd_tune(a: argparse.Namespace) -> int:
+    from sure_unlearn.progress import want_progress
+    from sure_unlearn.tune.results import best_table
+    from sure_unlearn.tune.study import check_eval_seeds, evaluate_tuned, tune
+
+    cfg, opts, out, factory = _study_setup(a)
+    seeds = _ints(a.eval_seeds)
+    seeds = cfg.seeds if seeds is None else seeds
+    check_eval_seeds(seeds, opts.tuning_seed)  # before any work
+    found = tune(factory, cfg, opts, out, log=log, progress=want_progress(a.progress))
+    print(best_table(found))
+    dirs = evaluate_tuned(factory, cfg, found, out, seeds, opts.tuning_seed) if seeds else []
+    for d in dirs:
+        print((d / "summary.md").read_text())
+    held_out = f"; held-out evaluation (seeds {list(seeds)}) in {', '.join(map(str, dirs))}" if dirs else ""
+    log(f"studies in {opts.storage}; trials and best values in {out}/tune/; tuned hyperparameters in "
+        f"{out}/tuned_hparams.json{held_out}")
+    return 0
+
+
+def cmd_sensitivity(a: argparse.Namespace) -> int:
+    from sure_unlearn.progress import want_progress
+    from sure_unlearn.tune.sensitivity import run_sensitivity
+    from sure_unlearn.tune.study import optima
+
+    a.methods = a.methods or "sure"  # the paper's Appendix E figure; any method with --methods
+    cfg, opts, out, factory = _study_setup(a)
+    progress = want_progress(a.progress)
+    names = a.params.split(",") if a.params else []
+    if a.params and len(names) != 2:
+        raise ConfigError(f"--params takes two hyperparameters, e.g. lr,alpha; got {a.params!r}")
+    optimum = optima(factory, cfg, opts, out, search=not a.no_tune, log=log, progress=progress)
+    pair = (names[0], names[1]) if names else None
+    dirs = run_sensitivity(factory, cfg, optimum, out, params=pair, points=a.grid, span=a.span,
+                           tuning_seed=opts.tuning_seed, log=log, progress=progress)
+    log(f"heatmaps and data in {', '.join(map(str, dirs))}")
+    return 0
+
+
+def cmd_stability(a: argparse.Namespace) -> int:
+    from sure_unlearn.progress import want_progress
+    from sure_unlearn.tune.stability import run_stability
+    from sure_unlearn.tune.study import optima
+
+    cfg, opts, out, factory = _study_setup(a)
+    optimum = optima(factory, cfg, opts, out, search=not a.no_tune, log=log, progress=want_progress(a.progress))
+    dirs = run_stability(factory, cfg, optimum, _ints(a.sizes) or (), out, tuning_seed=opts.tuning_seed, log=log)
+    for d in dirs:
+        print((d / "stability.md").read_text())
+    log(f"table, data and plots in {', '.join(map(str, dirs))}")
+    return 0
+
+
 def cmd_report(a: argparse.Namespace) -> int:
     from sure_unlearn.report import regenerate
 
@@ -302,8 +434,15 @@ def build_parser() -> argparse.ArgumentParser:
         b.add_argument("--set", action="append", metavar="METHOD.KEY=VALUE", help="override a hyperparameter")
         b.add_argument("--out", help="results directory (default runs/<preset>)")
         b.add_argument("--save-features", action="store_true", help="write features.npz for every run")
+        b.add_argument("--shadows", type=int, help="per-example attacks (U-LiRA, rep-LiRA): M shadow models (even, ≥ 4; 0 = off)")
+        b.add_argument("--attack-models", type=int, help="models per side for the ε-score (≥ 3)")
+        b.add_argument("--attack-methods", help="comma-separated methods to attack (original and retrain always are)")
         add_common(b)
         b.set_defaults(fn=cmd_benchmark)
+
+    d = sub.add_parser("train-ddp", add_help=False,
+                       help="train a benchmark's original/oracle with DDP: torchrun --nproc_per_node=N $(which sure) train-ddp …")
+    d.add_argument("rest", nargs=argparse.REMAINDER, help="see: sure train-ddp --help")
 
     t = sub.add_parser("train", help="train an original model and save a checkpoint")
     t.add_argument("--preset", help="dataset, model and recipe from a preset (default demo)")
@@ -331,6 +470,30 @@ def build_parser() -> argparse.ArgumentParser:
     add_common(e)
     e.set_defaults(fn=cmd_evaluate)
 
+    help_study = {
+        "tune": "Bayesian search (Optuna): the same budget and objective for every method, held-out evaluation",
+        "sensitivity": "heatmaps of every metric on a ±20% grid of two hyperparameters around the optimum",
+        "stability": "the tuned hyperparameters at other forget-set sizes and seeds: table and plot",
+    }
+    for name, fn in (("tune", cmd_tune), ("sensitivity", cmd_sensitivity), ("stability", cmd_stability)):
+        s = sub.add_parser(name, help=help_study[name])
+        add_study_flags(s)
+        if name == "tune":
+            s.add_argument("--eval-seeds", help="seeds of the held-out evaluation (default: the preset's seeds; "
+                           "'none' to skip); never the tuning seed")
+        else:
+            s.add_argument("--seeds", help="seeds to evaluate on (default: the preset's); never the tuning seed")
+            s.add_argument("--no-tune", action="store_true",
+                           help="use the config's hyperparameters (and --set) instead of the study's optimum")
+        if name == "sensitivity":
+            s.add_argument("--params", help="the two hyperparameters, e.g. lr,alpha (default: the first two of "
+                           "each method's search space; SURE: lr,alpha)")
+            s.add_argument("--grid", type=int, default=5, help="points per axis, odd (default 5)")
+            s.add_argument("--span", type=float, default=0.2, help="relative half-width of the grid (default 0.2 = ±20%%)")
+        if name == "stability":
+            s.add_argument("--sizes", default="50,100,200", help="forget-set sizes n (default 50,100,200)")
+        s.set_defaults(fn=fn)
+
     r = sub.add_parser("report", help="regenerate summary.md and plots from a results directory")
     r.add_argument("dir")
     r.set_defaults(fn=cmd_report)
@@ -342,6 +505,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["train-ddp"]:  # its own parser (it runs under torchrun, once per process)
+        from sure_unlearn.distributed import main as ddp_main
+
+        return ddp_main(argv[1:])
     a = build_parser().parse_args(argv)
     if getattr(a, "threads", None):
         torch.set_num_threads(a.threads)

@@ -15,6 +15,30 @@ from sure_unlearn.train import Recipe
 
 
 @dataclass(frozen=True)
+class AttackConfig:
+    """Per-example attacks (U-LiRA, representation LiRA, the NeurIPS 2023 ε-score); off when ``shadows`` is 0.
+
+    Their cost is models: ``shadows`` shadow originals (shared by every attacked method and cached), plus
+    ``shadows`` unlearning runs per attacked method inside the shadow pipeline; the ε-score adds ``models``
+    retrained oracles (cached, shared) and ``models`` − 1 extra unlearning runs per method.
+    """
+
+    shadows: int = 0  # M shadow originals (even, ≥ 4: each target is IN exactly M/2 of them); 0 = off
+    models: int = 4  # N unlearned and N retrained models for the ε-score (≥ 3: ε_max = ⌈ln(N − 1)⌉)
+    methods: tuple[str, ...] = ()  # which methods are attacked (original and the oracle always are)
+
+    def validate(self) -> None:
+        if self.shadows and (self.shadows < 4 or self.shadows % 2):
+            raise ConfigError(f"attacks.shadows must be 0 (off) or an even number ≥ 4, got {self.shadows}")
+        if self.shadows and self.models < 3:
+            raise ConfigError(f"attacks.models must be ≥ 3 (with N = 2, ε_max = 0 and every score is 0), got {self.models}")
+
+    @property
+    def enabled(self) -> bool:
+        return self.shadows > 0
+
+
+@dataclass(frozen=True)
 class BenchmarkConfig:
     """Everything a benchmark run depends on. ``scenarios`` maps a scenario name to its settings."""
 
@@ -32,6 +56,7 @@ class BenchmarkConfig:
     hparams: dict[str, dict[str, Any]] = field(default_factory=dict)  # per-method overrides
     seeds: tuple[int, ...] = (0,)
     eval_batch_size: int = 512
+    attacks: AttackConfig = field(default_factory=AttackConfig)
 
     def with_overrides(self, **changes: Any) -> BenchmarkConfig:
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -62,6 +87,11 @@ class BenchmarkConfig:
                 v = {name: _scenario(name, s) for name, s in v.items()}
             elif k in ("methods", "seeds"):
                 v = tuple(v)
+            elif k == "attacks" and isinstance(v, dict):
+                afields = {f.name for f in dataclasses.fields(AttackConfig)}
+                if set(v) - afields:
+                    raise ConfigError(f"unknown attacks key(s) {sorted(set(v) - afields)}; known: {sorted(afields)}")
+                v = dataclasses.replace(base.attacks, **{**v, **({"methods": tuple(v["methods"])} if "methods" in v else {})})
             changes[k] = v
         return dataclasses.replace(base, **changes)
 

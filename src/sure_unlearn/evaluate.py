@@ -16,26 +16,38 @@ from sure_unlearn.checkpoints import atomic_write_bytes
 from sure_unlearn.data.types import LabeledData
 from sure_unlearn.metrics import EvalInputs, SplitOutputs, evaluate_metrics
 from sure_unlearn.models.base import SplitModel, capture
+from sure_unlearn.train import Engine
 
 SPLITS = ("forget", "retain", "test", "val")
 
 
 @torch.no_grad()
-def collect(model: SplitModel, data: LabeledData, batch_size: int = 512, z_layer: str = "") -> SplitOutputs:
-    """Logits and ``z`` (the head's input, or ``z_layer``'s output) of every sample, eval mode, un-augmented."""
-    was = model.training
-    model.eval()
+def collect(
+    model: SplitModel,
+    data: LabeledData,
+    batch_size: int = 512,
+    z_layer: str = "",
+    engine: Engine | None = None,
+) -> SplitOutputs:
+    """Logits and ``z`` (the head's input, or ``z_layer``'s output) of every sample, eval mode, un-augmented.
+
+    ``engine`` (default :meth:`~sure_unlearn.train.Engine.for_eval`: channels-last for conv nets, fp32)
+    sets layout and precision; the forward runs on :meth:`Engine.inference`'s copy of the model (BatchNorm
+    folded into the convolutions). Outputs are fp32 whatever they were computed in.
+    """
+    eng = (engine or Engine.for_eval()).resolve(model)
+    fast = eng.inference(model)  # the caller's model is left as it is
     zs, logits = [], []
     for x, _ in data.batches(batch_size, shuffle=False):
-        if z_layer:
-            with capture(model, [z_layer]) as got:
-                out = model(x)
-            z = got[z_layer]
-        else:
-            z, out = model.features_and_logits(x)
+        with eng.autocast():
+            if z_layer:
+                with capture(fast, [z_layer]) as got:
+                    out = fast(eng.inputs(x))
+                z = got[z_layer]
+            else:
+                z, out = fast.features_and_logits(eng.inputs(x))
         zs.append(z.float())
         logits.append(out.float())
-    model.train(was)
     k = model.num_classes
     return SplitOutputs(
         logits=torch.cat(logits).cpu().numpy() if logits else np.zeros((0, k), np.float32),

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sure_unlearn.config import BenchmarkConfig
+from sure_unlearn.config import AttackConfig, BenchmarkConfig
 from sure_unlearn.registry import Registry
 from sure_unlearn.splits import ScenarioConfig
 from sure_unlearn.train import Recipe
@@ -43,6 +43,19 @@ def budget(epochs: int, **extra: dict[str, object]) -> dict[str, dict[str, objec
     for m, kv in extra.items():
         out[m] = {**out.get(m, {}), **kv}
     return out
+
+
+def tuned(name: str, hparams: dict[str, dict[str, object]]) -> dict[str, dict[str, object]]:
+    """``hparams`` with the values ``sure tune --preset <name>`` found on top, when the study's result is
+    committed as ``sure_unlearn/tuned/<name>.json`` (a ``tuned_hparams.json`` written by ``sure tune``)."""
+    import json
+    from importlib import resources
+
+    path = resources.files("sure_unlearn") / "tuned" / f"{name}.json"
+    if not path.is_file():
+        return hparams
+    found = json.loads(path.read_text())["hparams"]
+    return {m: {**hparams.get(m, {}), **found.get(m, {})} for m in dict.fromkeys([*hparams, *found])}
 
 
 def _scenarios(n: int, cls: int | str, classes: tuple[int | str, int | str]) -> dict[str, ScenarioConfig]:
@@ -103,8 +116,26 @@ def cpu() -> BenchmarkConfig:
         test_subset=2000,
         scenarios={k: v for k, v in _scenarios(100, "cat", ("cat", "dog")).items() if k in ("partial_class", "random")},
         methods=all_methods(),
-        hparams=budget(3),  # 25% of the original's epochs for every iterative method (SURE's paper: 20 of 150)
+        # SURE: the cost options measured in benchmarks/results/speed_sure.jsonl (issue 6): a frozen trunk
+        # through layer3 (cached activations), half the retain set per epoch, the domain batch sized to
+        # visit the forget set once per epoch — rrt ≈ 0.05 at a smaller gap to the oracle than the defaults
+        hparams=tuned("cpu", budget(3, sure={"freeze_blocks": 4, "retain_fraction": 0.5, "domain_batch_size": 0})),  # 25% of the original's epochs for every iterative method (SURE's paper: 20 of 150)
         seeds=(0,),
+    )
+
+
+@PRESETS.register("attacks")
+def attacks() -> BenchmarkConfig:
+    """The ``cpu`` preset's data, model and recipe with per-example attacks (U-LiRA, representation LiRA,
+    the ε-score) on FineTune and SURE: partial_class, seeds 0 and 1, 6 shadow models and 4 models per side
+    for the ε-score. Costs ≈ 12 extra trainings of the original per seed (shadows and retrained models,
+    cached and shared) plus 9 unlearning runs per attacked method."""
+    base = cpu()
+    return BenchmarkConfig(
+        **{**base.__dict__, "name": "attacks", "methods": ("finetune", "sure"), "seeds": (0, 1),
+           "scenarios": {"partial_class": base.scenarios["partial_class"]},
+           "hparams": {m: base.hparams[m] for m in ("finetune", "sure")},
+           "attacks": AttackConfig(shadows=6, models=4, methods=("finetune", "sure"))},
     )
 
 

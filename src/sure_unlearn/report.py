@@ -1,7 +1,18 @@
-"""Tables (and plots) from results files alone: ``summary.json`` → ``summary.md`` (+ PNGs).
+"""Tables and plots from results files alone: ``sure report DIR`` rebuilds ``summary.md`` and every PNG.
 
-Nothing here computes a metric: it reads runs and formats them, so a report can be regenerated at any time
-with ``sure report DIR``.
+Nothing here computes a metric: it reads what the benchmark wrote and formats it, so a report can be
+regenerated at any time. Inputs (SPEC §9 and the per-run files of the attacks and similarity analyses):
+
+- ``DIR/summary.json``: ``{"config", "runs": [{method, scenario, seed, hparams, metrics, gaps}]}``, with the
+  model before unlearning as method ``original`` and the oracle as ``retrain``;
+- in each run directory ``DIR/<scenario>/<method>/seed<k>/``, when present: ``cka.json`` (``layers``,
+  ``to_oracle``, ``to_original``), ``attacks.npz`` (``labels``: 1 = forgotten target, 0 = never seen;
+  ``score_<attack>``: higher = more likely a forgotten member) and ``embed.npz`` (``forget_z``, ``test_z``,
+  ``forget_y``, ``test_y``).
+
+Any per-run file may be missing (older runs, attacks not enabled): its plot is skipped and ``summary.md``
+says which plots exist. Outputs in ``DIR``: ``summary.md`` and, with matplotlib (the ``plots`` extra),
+per scenario ``bars_<s>.png``, ``tradeoff_<s>.png``, ``cka_<s>.png``, ``roc_<s>.png``, ``embed_<s>.png``.
 """
 
 from __future__ import annotations
@@ -9,23 +20,60 @@ from __future__ import annotations
 import json
 import math
 from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+import numpy as np
+
+from sure_unlearn import plots as figures
 from sure_unlearn.checkpoints import atomic_write_text
+from sure_unlearn.errors import DataError
+from sure_unlearn.metrics.core import GAP_AVG_KEYS, GAP_REP_KEYS
 
-# (metric key, column title, scale) — rep_auc is shown in 0–1, the rest in percent
+Runs = list[dict[str, Any]]
+PlotMode = Literal["none", "cheap", "all"]
+ORIGINAL, ORACLE = "original", "retrain"
+
 COLUMNS: list[tuple[str, str]] = [
     ("forget_acc", "forget acc"), ("retain_acc", "retain acc"), ("test_acc", "test acc"), ("val_acc", "val acc"),
     ("mia_efficacy", "MIA-eff"), ("mia_loss", "MIA-loss"), ("rep_mia_knn", "rep k-NN"),
     ("rep_mia_linear", "rep lin"), ("rep_auc", "rep AUC"),
-]
+]  # fmt: skip
 GAP_COLUMNS = [("gap_avg", "gap avg"), ("gap_rep", "gap rep")]
 TIME_COLUMNS = [("runtime_s", "time (s)"), ("rrt", "RRT")]
+# the second table: per-example attacks, the challenge's forget score, similarity to the references (all 0–1)
+ATTACK_COLUMNS: list[tuple[str, str]] = [
+    ("ulira_auc", "U-LiRA AUC"), ("ulira_tpr_1fpr", "U-LiRA TPR@1%"), ("ulira_tpr_01fpr", "U-LiRA TPR@0.1%"),
+    ("rep_lira_auc", "rep-LiRA AUC"), ("rep_lira_tpr_1fpr", "rep-LiRA TPR@1%"),
+    ("rep_lira_tpr_01fpr", "rep-LiRA TPR@0.1%"), ("forget_score", "forget score"),
+    ("cka_to_oracle", "CKA→oracle"), ("cka_to_original", "CKA→original"),
+]  # fmt: skip
+ZERO_ONE = {"rep_auc"} | {k for k, _ in ATTACK_COLUMNS}
+BAR_KEYS = [(k, t) for k, t in COLUMNS if k != "val_acc"] + [
+    ("ulira_auc", "U-LiRA AUC"), ("rep_lira_auc", "rep-LiRA AUC"), ("forget_score", "forget score"),
+    ("cka_to_oracle", "CKA to oracle (z)"), ("gap_avg", "gap avg (↓)"), ("gap_rep", "gap rep (↓)"),
+]  # fmt: skip
+TRADEOFF_PANELS = [("rep_auc", "rep AUC (0.5 = erased)"), ("forget_acc", "forget accuracy (%)"),
+                   ("ulira_auc", "U-LiRA AUC (0.5 = private)")]  # fmt: skip
 
 
-def mean_std(values: list[float]) -> tuple[float, float]:
-    vals = [v for v in values if isinstance(v, int | float) and not math.isnan(v)]
+def digits(key: str) -> int:
+    """Decimal places of a metric in the tables: 3 for the 0–1 ones (AUCs, TPRs, scores, CKA), else 1."""
+    return 3 if key in ZERO_ONE else 1
+
+
+def mean_std(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (ddof 1; 0 for one value) of the finite values; NaNs if none.
+
+    >>> mean_std([1.0, 3.0, float("nan")])
+    (2.0, 1.4142135623730951)
+    """
+    vals = [
+        float(v)
+        for v in values
+        if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+    ]
     if not vals:
         return float("nan"), float("nan")
     m = sum(vals) / len(vals)
@@ -33,48 +81,107 @@ def mean_std(values: list[float]) -> tuple[float, float]:
     return m, s
 
 
-def fmt(values: list[float], digits: int) -> str:
+def fmt(values: Sequence[float], places: int) -> str:
+    """``mean ± std`` over seeds (just the mean for one seed), ``–`` when there is no value.
+
+    >>> fmt([1.0, 3.0], 1), fmt([0.5], 3), fmt([], 1)
+    ('2.0 ± 1.4', '0.500', '–')
+    """
     m, s = mean_std(values)
     if math.isnan(m):
         return "–"
-    return f"{m:.{digits}f}" if len(values) < 2 else f"{m:.{digits}f} ± {s:.{digits}f}"
+    n = sum(1 for v in values if isinstance(v, int | float) and math.isfinite(v))
+    return f"{m:.{places}f}" if n < 2 else f"{m:.{places}f} ± {s:.{places}f}"
 
 
-def method_order(runs: list[dict[str, Any]]) -> list[str]:
-    seen: list[str] = []
-    for r in runs:
-        if r["method"] not in seen:
-            seen.append(r["method"])
-    first = [m for m in ("original", "retrain") if m in seen]
+def method_order(runs: Runs) -> list[str]:
+    """Methods in order of appearance, with ``original`` and the oracle ``retrain`` first."""
+    seen = list(dict.fromkeys(r["method"] for r in runs))
+    first = [m for m in (ORIGINAL, ORACLE) if m in seen]
     return first + [m for m in seen if m not in first]
 
 
-def table(runs: list[dict[str, Any]], scenario: str) -> str:
-    """A markdown table for one scenario: each metric as mean ± std over seeds, with |gap| to the oracle."""
-    by_method: dict[str, list[dict[str, Any]]] = defaultdict(list)
+def scenarios_of(runs: Runs) -> list[str]:
+    """Scenario names in order of first appearance."""
+    return list(dict.fromkeys(r["scenario"] for r in runs))
+
+
+def by_method(runs: Runs, scenario: str) -> dict[str, Runs]:
+    """One scenario's runs grouped by method, in :func:`method_order`."""
+    groups: dict[str, Runs] = defaultdict(list)
     for r in runs:
         if r["scenario"] == scenario:
-            by_method[r["method"]].append(r)
-    head = ["method"] + [t for _, t in COLUMNS + GAP_COLUMNS + TIME_COLUMNS]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for m in method_order(runs):
-        rs = by_method.get(m)
-        if not rs:
-            continue
-        cells = [m]
-        for key, _ in COLUMNS:
-            digits = 3 if key == "rep_auc" else 1
-            cell = fmt([r["metrics"].get(key, float("nan")) for r in rs], digits)
-            if m != "retrain" and key in rs[0]["gaps"]:
-                cell += f" ({fmt([r['gaps'][key] for r in rs], digits)})"
-            cells.append(cell)
-        cells += [fmt([r["gaps"].get(k, float("nan")) for r in rs], 2) if m != "retrain" else "0" for k, _ in GAP_COLUMNS]
-        cells += [fmt([r["metrics"].get(k, float("nan")) for r in rs], 1 if k == "runtime_s" else 3) for k, _ in TIME_COLUMNS]
-        lines.append("| " + " | ".join(cells) + " |")
+            groups[r["method"]].append(r)
+    return {m: groups[m] for m in method_order(runs) if m in groups}
+
+
+def _values(rs: Runs, part: str, key: str) -> list[float]:
+    return [r.get(part, {}).get(key, float("nan")) for r in rs]
+
+
+def gap_of_means(rs: Runs, oracle: Runs, keys: Sequence[str]) -> float:
+    """Mean over ``keys`` of |mean over seeds(method) − mean over seeds(oracle)| (rep_auc ×100, in points).
+
+    REFERENCES §3.4: SalUn's tables report this *gap of means*; the tables' gap columns show the *mean of
+    per-seed gaps* (each seed against its own oracle), and both are given when there are several seeds.
+    """
+    diffs = []
+    for k in keys:
+        d = abs(mean_std(_values(rs, "metrics", k))[0] - mean_std(_values(oracle, "metrics", k))[0])
+        diffs.append(100.0 * d if k == "rep_auc" else d)
+    return float(np.mean(diffs)) if diffs else float("nan")
+
+
+def _cell(rs: Runs, key: str, method: str) -> str:
+    cell = fmt(_values(rs, "metrics", key), digits(key))
+    if method != ORACLE and any(key in r.get("gaps", {}) for r in rs):
+        cell += f" ({fmt(_values(rs, 'gaps', key), digits(key))})"
+    return cell
+
+
+def _row(cells: Sequence[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def table(runs: Runs, scenario: str) -> str:
+    """The main markdown table of one scenario: each metric as mean ± std over seeds, |gap| in brackets.
+
+    Gap columns are the mean ± std of per-seed gaps; with several seeds, two more columns give the gap
+    of means (:func:`gap_of_means`). ``seeds`` counts the runs behind each row.
+    """
+    groups = by_method(runs, scenario)
+    multi = any(len(rs) > 1 for rs in groups.values())
+    head = ["method"] + [t for _, t in COLUMNS + GAP_COLUMNS]
+    head += ["gap avg (of means)", "gap rep (of means)"] if multi else []
+    head += [t for _, t in TIME_COLUMNS] + ["seeds"]
+    lines = [_row(head), "|" + "---|" * len(head)]
+    for m, rs in groups.items():
+        cells = [m] + [_cell(rs, k, m) for k, _ in COLUMNS]
+        cells += ["0" if m == ORACLE else fmt(_values(rs, "gaps", k), 2) for k, _ in GAP_COLUMNS]
+        if multi:
+            oracle = groups.get(ORACLE, [])
+            cells += ["0" if m == ORACLE or not oracle else f"{gap_of_means(rs, oracle, keys):.2f}"
+                      for keys in (GAP_AVG_KEYS, GAP_REP_KEYS)]  # fmt: skip
+        cells += [fmt(_values(rs, "metrics", k), 1 if k == "runtime_s" else 3) for k, _ in TIME_COLUMNS]
+        lines.append(_row(cells + [str(len(rs))]))
     return "\n".join(lines)
 
 
-def markdown(summary: dict[str, Any]) -> str:
+def attack_table(runs: Runs, scenario: str) -> str:
+    """Per-example attacks, forget score and CKA (those present), mean ± std over seeds; '' if none."""
+    groups = by_method(runs, scenario)
+    keys = [(k, t) for k, t in ATTACK_COLUMNS if any(k in r["metrics"] for rs in groups.values() for r in rs)]
+    if not keys:
+        return ""
+    head = ["method"] + [t for _, t in keys] + ["seeds"]
+    lines = [_row(head), "|" + "---|" * len(head)]
+    for m, rs in groups.items():
+        lines.append(_row([m] + [_cell(rs, k, m) for k, _ in keys] + [str(len(rs))]))
+    return "\n".join(lines)
+
+
+def markdown(summary: dict[str, Any], plot_lines: Sequence[str] = ()) -> str:
+    """``summary.md``: a header with the definitions, per scenario the tables, then ``plot_lines``."""
     runs = summary["runs"]
     cfg = summary.get("config", {})
     seeds = sorted({r["seed"] for r in runs})
@@ -85,61 +192,197 @@ def markdown(summary: dict[str, Any]) -> str:
         f"device `{cfg.get('device')}`, seeds {seeds}.",
         "",
         "Accuracies and attacks in percent, rep AUC in 0–1 (0.5 = a fresh probe cannot tell forget from test "
-        "representations). In brackets: |method − oracle| (`retrain`). gap avg = mean gap over UA, MIA-eff, "
-        "retain acc, test acc; gap rep = mean gap over rep k-NN, rep lin, 100·rep AUC. "
-        "RRT = runtime / oracle training time. Values are mean ± std over seeds.",
+        "representations). Values are mean ± std over seeds (sample std; `seeds` = runs per row). In "
+        "brackets: |method − oracle| (`retrain`), the mean over seeds of each seed's gap to its own oracle. "
+        "gap avg = mean gap over UA, MIA-eff, retain acc, test acc; gap rep = mean gap over rep k-NN, rep "
+        "lin, 100·rep AUC; with several seeds, the *(of means)* columns give |mean(method) − mean(oracle)| "
+        "averaged the same way (SalUn's convention). RRT = runtime / oracle training time.",
     ]
-    for scenario in dict.fromkeys(r["scenario"] for r in runs):
+    if any(k in r["metrics"] for r in runs for k, _ in ATTACK_COLUMNS):
+        out += [
+            "",
+            "Second table (0–1): U-LiRA and rep-LiRA are per-example likelihood-ratio attacks on forgotten "
+            "targets vs never-seen examples, on outputs and on representations (AUC, TPR at 1% and 0.1% FPR; "
+            "the oracle's values are the target, ≈ 0.5 AUC); forget score is the NeurIPS 2023 challenge's "
+            "forget quality (higher = better); CKA→oracle / CKA→original is linear CKA at z with the oracle / "
+            "the original on the probe set (forget ∪ an equal number of unseen same-distribution samples).",
+        ]
+    for scenario in scenarios_of(runs):
         out += ["", f"## {scenario}", "", table(runs, scenario)]
+        extra = attack_table(runs, scenario)
+        if extra:
+            out += ["", f"Attacks and representation similarity ({scenario}):", "", extra]
+    if plot_lines:
+        out += ["", "## Plots", "", *plot_lines]
     return "\n".join(out) + "\n"
 
 
-def plot_bars(summary: dict[str, Any], path: Path) -> bool:
-    """Per-metric bars per method with the oracle's value as a dashed line; False if matplotlib is absent."""
+# ---- reading per-run files ----------------------------------------------------------------------------
+
+
+def run_dir(out: Path, scenario: str, method: str, seed: int) -> Path:
+    """``DIR/<scenario>/<method>/seed<k>``, where a run's ``run.json`` and its per-run files live."""
+    return out / scenario / method / f"seed{seed}"
+
+
+def _load(path: Path, notes: list[str]) -> Any:
+    """A ``.json`` or ``.npz`` file's contents, None if absent; an unreadable file is noted and skipped."""
+    if not path.is_file():
+        return None
     try:
-        import matplotlib
+        if path.suffix == ".json":
+            return json.loads(path.read_text())
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except (OSError, ValueError) as e:
+        notes.append(f"- skipped unreadable `{path}`: {e}")
+        return None
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return False
+
+def stats_of(groups: Mapping[str, Runs]) -> dict[str, dict[str, tuple[float, float]]]:
+    """method → key → (mean, std) over seeds, for every metric and the two aggregate gaps."""
+    out: dict[str, dict[str, tuple[float, float]]] = {}
+    for m, rs in groups.items():
+        keys = {k for r in rs for k in r["metrics"]}
+        out[m] = {k: mean_std(_values(rs, "metrics", k)) for k in keys}
+        out[m].update({k: mean_std(_values(rs, "gaps", k)) for k, _ in GAP_COLUMNS})
+    return out
+
+
+def cka_values(
+    out: Path, scenario: str, groups: Mapping[str, Runs], notes: list[str]
+) -> tuple[list[str], dict[str, dict[str, np.ndarray]]]:
+    """Layers and, per reference (``oracle``, ``original``) and method, the mean per-layer CKA over seeds."""
+    layers: list[str] = []
+    acc: dict[str, dict[str, list[np.ndarray]]] = defaultdict(lambda: defaultdict(list))
+    for m, rs in groups.items():
+        for r in rs:
+            rec = _load(run_dir(out, scenario, m, r["seed"]) / "cka.json", notes)
+            if not isinstance(rec, dict) or not rec.get("layers"):
+                continue
+            layers = layers or list(rec["layers"])
+            if list(rec["layers"]) != layers:
+                notes.append(f"- `{scenario}/{m}/seed{r['seed']}/cka.json` has other layers; left out")
+                continue
+            for ref in ("oracle", "original"):
+                if f"to_{ref}" in rec:
+                    acc[ref][m].append(
+                        np.array([np.nan if v is None else v for v in rec[f"to_{ref}"]], float)
+                    )
+    means = {ref: {m: np.nanmean(v, axis=0) for m, v in per.items()} for ref, per in acc.items()}
+    return layers, means
+
+
+def attack_scores(
+    out: Path, scenario: str, groups: Mapping[str, Runs], notes: list[str]
+) -> dict[str, dict[str, list[tuple[np.ndarray, np.ndarray]]]]:
+    """attack → method → [(labels, scores) per seed] from each run's ``attacks.npz``."""
+    res: dict[str, dict[str, list[tuple[np.ndarray, np.ndarray]]]] = defaultdict(lambda: defaultdict(list))
+    for m, rs in groups.items():
+        for r in rs:
+            z = _load(run_dir(out, scenario, m, r["seed"]) / "attacks.npz", notes)
+            if not z or "labels" not in z:
+                continue
+            for key, s in z.items():
+                if key.startswith("score_") and s.shape == z["labels"].shape:
+                    res[key.removeprefix("score_")][m].append((z["labels"], s))
+    return res
+
+
+def embed_panels(
+    out: Path, scenario: str, groups: Mapping[str, Runs], notes: list[str]
+) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """(title, forget z, test z) per method from ``embed.npz`` of the method's lowest seed that has one."""
+    panels = []
+    for m, rs in groups.items():
+        for r in sorted(rs, key=lambda r: r["seed"]):
+            z = _load(run_dir(out, scenario, m, r["seed"]) / "embed.npz", notes)
+            if z and "forget_z" in z and "test_z" in z:
+                auc = r["metrics"].get("rep_auc")
+                extra = f", rep AUC {auc:.2f}" if isinstance(auc, int | float) else ""
+                panels.append((f"{m} (seed {r['seed']}{extra})", z["forget_z"], z["test_z"]))
+                break
+    return panels
+
+
+# ---- writing ------------------------------------------------------------------------------------------
+
+KINDS = {
+    "bars": "per-metric bars, mean ± std over seeds, the oracle's value dashed",
+    "tradeoff": "forgetting vs test accuracy, one point per method, the oracle (star) is the target",
+    "cka": "linear CKA per layer to the oracle and to the original (mean over seeds)",
+    "roc": "attack ROC curves, log-log, one panel per method and attack (mean TPR over seeds)",
+    "embed": "2-D PCA of forget vs test representations, one panel per model (lowest seed)",
+}
+CHEAP = ("bars", "tradeoff")  # drawn from summary.json alone, after every run
+
+
+def _draw(kind: str, path: Path, out: Path, sc: str, groups: Mapping[str, Runs], notes: list[str]) -> bool:
+    methods, stats = list(groups), stats_of(groups)
+    draw: dict[str, Callable[[], bool]] = {
+        "bars": lambda: figures.bars(path, sc, methods, stats, BAR_KEYS),
+        "tradeoff": lambda: figures.tradeoff(path, sc, methods, stats, TRADEOFF_PANELS),
+        "cka": lambda: figures.cka(path, sc, methods, *cka_values(out, sc, groups, notes)),
+        "roc": lambda: figures.roc(path, sc, methods, attack_scores(out, sc, groups, notes)),
+        "embed": lambda: figures.embeddings(path, sc, embed_panels(out, sc, groups, notes)),
+    }
+    return draw[kind]()
+
+
+def write_plots(out: Path, summary: dict[str, Any], mode: PlotMode = "all") -> list[str]:
+    """Draw the plots of ``mode`` for every scenario; returns the markdown lines that list them.
+
+    ``cheap`` draws what needs only ``summary.json`` (bars, trade-off); ``all`` also reads the per-run
+    files (CKA, ROC, embeddings); ``none`` draws nothing.
+    """
+    if mode == "none":
+        return []
+    if figures.pyplot() is None:
+        return ["No plots: matplotlib is not installed (`pip install 'sure-unlearn[plots]'`)."]
     runs = summary["runs"]
-    scenarios = list(dict.fromkeys(r["scenario"] for r in runs))
-    keys = ["forget_acc", "test_acc", "mia_efficacy", "mia_loss", "rep_mia_linear", "rep_auc"]
-    fig, axes = plt.subplots(len(scenarios), len(keys), figsize=(3.2 * len(keys), 3.0 * len(scenarios)), squeeze=False)
-    for i, sc in enumerate(scenarios):
-        methods = method_order([r for r in runs if r["scenario"] == sc])
-        for j, key in enumerate(keys):
-            ax = axes[i][j]
-            vals = [mean_std([r["metrics"][key] for r in runs if r["scenario"] == sc and r["method"] == m]) for m in methods]
-            colors = ["tab:gray" if m == "original" else "tab:green" if m == "retrain" else "tab:blue" for m in methods]
-            ax.bar(range(len(methods)), [v[0] for v in vals], yerr=[v[1] for v in vals], color=colors, capsize=3)
-            if "retrain" in methods:
-                ax.axhline(vals[methods.index("retrain")][0], color="tab:green", ls="--", lw=1)
-            ax.set_xticks(range(len(methods)), methods, rotation=45, ha="right", fontsize=8)
-            ax.set_title(f"{sc}: {key}", fontsize=9)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return True
+    kinds = list(KINDS) if mode == "all" else list(CHEAP)
+    drawn: dict[str, list[str]] = {k: [] for k in kinds}
+    missed: dict[str, list[str]] = {k: [] for k in kinds}
+    notes: list[str] = []
+    for sc in scenarios_of(runs):
+        groups = by_method(runs, sc)
+        for kind in kinds:
+            name = f"{kind}_{sc}.png"
+            (drawn if _draw(kind, out / name, out, sc, groups, notes) else missed)[kind].append(name)
+    lines = []
+    for kind, what in KINDS.items():
+        need = {"cka": "`cka.json`", "roc": "`attacks.npz`", "embed": "`embed.npz`"}.get(
+            kind, "values to draw"
+        )
+        if kind not in kinds:
+            lines.append(f"- {kind}: not redrawn after each run; `sure report DIR` draws it ({what}).")
+            continue
+        if drawn[kind]:
+            lines.append(f"- {', '.join(f'`{n}`' for n in drawn[kind])}: {what}.")
+        if missed[kind]:
+            lines.append(f"- no {', '.join(f'`{n}`' for n in missed[kind])}: no run there has {need}.")
+    return lines + notes
 
 
-def write_summary(out: Path, summary: dict[str, Any]) -> None:
-    """``summary.json`` and ``summary.md`` (atomically), and ``metrics.png`` when matplotlib is installed."""
+def write_summary(out: Path, summary: dict[str, Any], plots: PlotMode = "cheap") -> None:
+    """``summary.json`` and ``summary.md`` (atomically) and the plots of ``plots`` (see :func:`write_plots`).
+
+    The benchmark calls this after every run, so the default ``cheap`` redraws only the bars and the
+    trade-off, which need nothing but ``summary``; :func:`regenerate` (``sure report DIR``) draws all.
+    """
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=1, default=float))
-    atomic_write_text(out / "summary.md", markdown(summary))
-    if summary["runs"]:
-        plot_bars(summary, out / "metrics.png")
+    lines = write_plots(out, summary, plots) if summary["runs"] else []
+    atomic_write_text(out / "summary.md", markdown(summary, lines))
 
 
 def regenerate(out: Path) -> str:
-    """Rebuild ``summary.md`` and the plots of a results directory from its ``summary.json``."""
+    """Rebuild ``summary.md`` and every plot of a results directory from its files; returns the markdown."""
     path = out / "summary.json"
     if not path.is_file():
-        from sure_unlearn.errors import DataError
-
         raise DataError(f"no summary.json in {out}; run `sure benchmark --out {out}` first")
-    summary = json.loads(path.read_text())
-    write_summary(out, summary)
-    return markdown(summary)
+    try:
+        summary = json.loads(path.read_text())
+    except ValueError as e:
+        raise DataError(f"{path} is not valid JSON ({e}); rerun the benchmark to rewrite it") from e
+    write_summary(out, summary, plots="all")
+    return (out / "summary.md").read_text()

@@ -163,6 +163,22 @@ def stratified_subset(y: np.ndarray, n: int | None, rng: np.random.Generator, po
     return np.sort(np.concatenate(picked))
 
 
+def matched_sample(like_y: np.ndarray, y: np.ndarray, pool: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Indices of ``pool`` with the class counts of ``like_y`` (as many as exist per class), e.g. test
+    samples "of the same distribution" as the forget set for probes, embeddings and attack negatives.
+
+    >>> pool = np.arange(10); y = np.array([0, 0, 0, 1, 1, 1, 2, 2, 2, 2])
+    >>> picked = matched_sample(np.array([1, 1, 2]), y, pool, np.random.default_rng(0))
+    >>> sorted(y[picked].tolist())
+    [1, 1, 2]
+    """
+    picked = []
+    for c, n in zip(*np.unique(like_y, return_counts=True), strict=True):
+        members = pool[y[pool] == c]
+        picked.append(rng.choice(members, size=min(int(n), len(members)), replace=False))
+    return np.sort(np.concatenate(picked)) if picked else np.zeros(0, np.int64)
+
+
 def make_split(
     train_y: np.ndarray,
     test_y: np.ndarray,

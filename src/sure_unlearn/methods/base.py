@@ -4,7 +4,9 @@ A method is registered with the inputs it *needs* and the ones it *may read*; :f
 the first (a clear error naming the method and the missing input) and enforces the second by handing the
 method only those sets, so a method can never peek at data its definition excludes.
 
-    @register_method("finetune", needs={"retain"}, summary="continue training on the retain set")
+    SPACE = {"lr": Float(1e-4, 1e-1, log=True)}  # what `sure tune` searches (sure_unlearn.tune.space)
+
+    @register_method("finetune", needs={"retain"}, summary="continue training on the retain set", space=SPACE)
     def finetune(model: SplitModel, data: UnlearnData, cfg: FineTuneConfig, ctx: RunContext) -> SplitModel:
         ...
 """
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, Protocol, TypeVar
 
@@ -23,6 +25,7 @@ from sure_unlearn.data.types import LabeledData
 from sure_unlearn.errors import ConfigError, DataError
 from sure_unlearn.models.base import SplitModel
 from sure_unlearn.registry import Registry
+from sure_unlearn.tune.space import Param, check_space
 
 Input = Literal["forget", "retain", "val"]
 INPUTS: tuple[Input, ...] = ("forget", "retain", "val")
@@ -83,6 +86,8 @@ class MethodSpec(Generic[C]):
     summary: str
     # False only for methods that may legitimately return the model unchanged.
     changes_model: bool = True
+    # The hyperparameters `sure tune` searches, and over what range (empty: nothing to tune).
+    space: Mapping[str, Param] = field(default_factory=dict)
 
 
 METHODS: Registry[MethodSpec[Any]] = Registry("method")
@@ -96,14 +101,19 @@ def register_method(
     may_read: set[str] | None = None,
     summary: str,
     changes_model: bool = True,
+    space: Mapping[str, Param] | None = None,
 ) -> Callable[[UnlearnFn[Any]], UnlearnFn[Any]]:
-    """Register an unlearning function with its config class and the inputs it needs / may read."""
+    """Register an unlearning function with its config class, the inputs it needs / may read, and the
+    search space of its hyperparameters (config field → :class:`~sure_unlearn.tune.space.Float` …)."""
     reads = frozenset(may_read if may_read is not None else needs)
     if not set(needs) <= reads or not reads <= set(INPUTS):
         raise ValueError(f"{name}: needs {needs} must be within may_read {reads} ⊆ {INPUTS}")
+    space = dict(space or {})
+    check_space(space, {f.name for f in dataclasses.fields(config)}, name)
 
     def add(fn: UnlearnFn[Any]) -> UnlearnFn[Any]:
-        METHODS.register(name)(MethodSpec(name, fn, config, frozenset(needs), reads, summary, changes_model))
+        spec: MethodSpec[Any] = MethodSpec(name, fn, config, frozenset(needs), reads, summary, changes_model, space)
+        METHODS.register(name)(spec)
         return fn
 
     return add

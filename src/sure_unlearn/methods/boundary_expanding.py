@@ -22,6 +22,7 @@ from torch import nn
 from sure_unlearn.methods.base import RunContext, UnlearnData, register_method
 from sure_unlearn.models.base import SplitModel
 from sure_unlearn.train import Recipe, fit
+from sure_unlearn.tune.space import Float
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,12 @@ class BoundaryExpandingConfig:
     weight_decay: float = 0.0  # authors' optimiser has none (the port's shared wrapper: 5e-4)
     batch_size: int = 64  # authors' main.py --batch_size 64 (port: 256)
     augment: bool = True  # the forget loaders of both codes use the training transform
+
+
+# What `sure tune` searches; every other field keeps its default above.
+SPACE = {
+    "lr": Float(1e-7, 1e-3, log=True),  # published grids reach 1e-8
+}
 
 
 def replace_head(model: SplitModel, new: nn.Linear) -> None:
@@ -77,6 +84,7 @@ def prune_head(wide: nn.Linear) -> nn.Linear:
     config=BoundaryExpandingConfig,
     needs={"forget"},
     summary="BE: train forget samples into an extra shadow class, then prune it (Chen et al. 2023)",
+    space=SPACE,
 )
 def boundary_expanding(
     model: SplitModel, data: UnlearnData, cfg: BoundaryExpandingConfig, ctx: RunContext

@@ -23,6 +23,7 @@ from sure_unlearn.errors import ConfigError
 from sure_unlearn.methods.base import RunContext, UnlearnData, register_method
 from sure_unlearn.models.base import SplitModel
 from sure_unlearn.train import Recipe, fit, model_device
+from sure_unlearn.tune.space import Float
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,13 @@ class BoundaryShrinkConfig:
     def validate(self) -> None:
         if self.epsilon < 0:
             raise ConfigError(f"epsilon must be ≥ 0, got {self.epsilon}")
+
+
+# What `sure tune` searches; every other field keeps its default above.
+SPACE = {
+    "lr": Float(1e-7, 1e-3, log=True),  # published grids reach 1e-8
+    "epsilon": Float(0.01, 0.3, log=True),  # FGSM bound, 0.1 in both codes
+}
 
 
 def nearest_incorrect_labels(
@@ -60,6 +68,7 @@ def nearest_incorrect_labels(
     config=BoundaryShrinkConfig,
     needs={"forget"},
     summary="BS: fine-tune forget samples towards their FGSM nearest-but-incorrect class (Chen et al. 2023)",
+    space=SPACE,
 )
 def boundary_shrink(
     model: SplitModel, data: UnlearnData, cfg: BoundaryShrinkConfig, ctx: RunContext

@@ -21,6 +21,7 @@ from sure_unlearn.errors import ConfigError
 from sure_unlearn.methods.base import RunContext, UnlearnData, register_method
 from sure_unlearn.models.base import SplitModel
 from sure_unlearn.train import Recipe, fit
+from sure_unlearn.tune.space import Float
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,12 @@ class CFkConfig:
     def validate(self) -> None:
         if self.blocks < 0 or (self.blocks == 0 and not self.layers and not self.include_head):
             raise ConfigError("cf_k/eu_k: nothing to train; set blocks ≥ 1, layers, or include_head")
+
+
+# What `sure tune` searches; every other field keeps its default above.
+SPACE = {
+    "lr": Float(1e-4, 1e-1, log=True),  # Unlearn-WorstCase searches [1e-4, 1e-1]
+}
 
 
 def select_blocks(model: SplitModel, blocks: int, layers: Sequence[str] | str = ()) -> list[str]:
@@ -120,7 +127,11 @@ def finetune_blocks(
 
 
 @register_method(
-    "cf_k", config=CFkConfig, needs={"retain"}, summary="CF-k: fine-tune only the last k blocks on D_r"
+    "cf_k",
+    config=CFkConfig,
+    needs={"retain"},
+    summary="CF-k: fine-tune only the last k blocks on D_r",
+    space=SPACE,
 )
 def cf_k(model: SplitModel, data: UnlearnData, cfg: CFkConfig, ctx: RunContext) -> SplitModel:
     names = select_blocks(model, cfg.blocks, cfg.layers)

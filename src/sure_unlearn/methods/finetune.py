@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from sure_unlearn.methods.base import RunContext, UnlearnData, register_method
 from sure_unlearn.models.base import SplitModel
 from sure_unlearn.train import Recipe, fit
+from sure_unlearn.tune.space import Float
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,20 @@ class FineTuneConfig:
     augment: bool = True
 
 
-@register_method("finetune", config=FineTuneConfig, needs={"retain"}, summary="FT: continue training on the retain set")
+# What `sure tune` searches; every other field keeps its default above.
+SPACE = {
+    "lr": Float(1e-4, 1e-1, log=True),  # OPTML grid [1e-4, 1e-1]
+    "weight_decay": Float(1e-5, 1e-2, log=True),  # around the shared 5e-4
+}
+
+
+@register_method(
+    "finetune",
+    config=FineTuneConfig,
+    needs={"retain"},
+    summary="FT: continue training on the retain set",
+    space=SPACE,
+)
 def finetune(model: SplitModel, data: UnlearnData, cfg: FineTuneConfig, ctx: RunContext) -> SplitModel:
     recipe = Recipe.of(cfg)
     res = fit(model, data.need("retain"), recipe, ctx.generator, progress=ctx.progress, desc="finetune")

@@ -18,6 +18,7 @@ from torch import nn
 from sure_unlearn.methods.base import RunContext, UnlearnData, register_method
 from sure_unlearn.models.base import SplitModel
 from sure_unlearn.train import Recipe, fit
+from sure_unlearn.tune.space import Float
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,12 @@ class GradAscentConfig:
     augment: bool = True  # the reference's forget loader uses the training transform
 
 
+# What `sure tune` searches; every other field keeps its default above.
+SPACE = {
+    "lr": Float(1e-5, 1e-1, log=True),  # the grid of Unlearn-Sparse #5; η is scenario-dependent
+}
+
+
 def negated_cross_entropy(model: SplitModel, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """−CE(f(x), y): descending it ascends the forget loss."""
     return -nn.functional.cross_entropy(model(x), y)
@@ -44,6 +51,7 @@ def negated_cross_entropy(model: SplitModel, x: torch.Tensor, y: torch.Tensor) -
     needs={"forget"},
     may_read={"forget"},
     summary="GA/NegGrad: ascend the cross-entropy on the forget set only",
+    space=SPACE,
 )
 def grad_ascent(model: SplitModel, data: UnlearnData, cfg: GradAscentConfig, ctx: RunContext) -> SplitModel:
     recipe = Recipe.of(cfg)

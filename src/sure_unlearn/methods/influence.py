@@ -31,6 +31,7 @@ from sure_unlearn.data.types import LabeledData
 from sure_unlearn.errors import ConfigError
 from sure_unlearn.methods.base import RunContext, UnlearnData, register_method
 from sure_unlearn.models.base import SplitModel
+from sure_unlearn.tune.space import Float
 
 MODES = ("exact", "reference")
 
@@ -52,6 +53,13 @@ class InfluenceConfig:
             raise ConfigError(f"influence mode must be one of {MODES}, got {self.mode!r}")
         if self.damping <= 0 or self.num_samples < 1 or self.reference_n < 1:
             raise ConfigError("influence needs damping > 0, num_samples ≥ 1 and reference_n ≥ 1")
+
+
+# What `sure tune` searches; every other field keeps its default above.
+SPACE = {
+    "step_size": Float(1e-2, 1e2, log=True),  # α has no agreed value (REFERENCES §2.12)
+    "damping": Float(1e-2, 1e2, log=True),  # λ of the damped Fisher (exact mode)
+}
 
 
 def per_sample_grads(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -138,6 +146,7 @@ def _grad_blocks(
     config=InfluenceConfig,
     needs={"forget", "retain"},
     summary="IU: one-shot Newton step θ + α·F̂⁻¹v removing D_f (WoodFisher)",
+    space=SPACE,
 )
 def influence(model: SplitModel, data: UnlearnData, cfg: InfluenceConfig, ctx: RunContext) -> SplitModel:
     forget, retain = data.need("forget"), data.need("retain")

@@ -21,6 +21,7 @@ from sure_unlearn.errors import ConfigError
 from sure_unlearn.methods.base import RunContext, UnlearnData, register_method
 from sure_unlearn.models.base import SplitModel
 from sure_unlearn.train import Recipe, fit
+from sure_unlearn.tune.space import Float
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,13 @@ class L1SparseConfig:
             raise ConfigError(f"l1_weight must be ≥ 0, got {self.l1_weight}")
         if self.no_l1_epochs < 0 or (self.epochs > 0 and self.no_l1_epochs >= self.epochs):
             raise ConfigError(f"no_l1_epochs must lie in [0, epochs={self.epochs}), got {self.no_l1_epochs}")
+
+
+# What `sure tune` searches; every other field keeps its default above.
+SPACE = {
+    "lr": Float(1e-4, 1e-1, log=True),
+    "l1_weight": Float(1e-6, 1e-3, log=True),  # γ of the summed ℓ1, around 1e-4
+}
 
 
 def l1_schedule(l1_weight: float, epochs: int, no_l1_epochs: int = 0) -> list[float]:
@@ -68,6 +76,7 @@ def l1_norm(model: nn.Module) -> torch.Tensor:
     config=L1SparseConfig,
     needs={"retain"},
     summary="L1Sparse: FT with a linearly decaying ℓ1 penalty",
+    space=SPACE,
 )
 def l1_sparse(model: SplitModel, data: UnlearnData, cfg: L1SparseConfig, ctx: RunContext) -> SplitModel:
     gammas = l1_schedule(cfg.l1_weight, cfg.epochs, cfg.no_l1_epochs)

@@ -26,6 +26,7 @@ from sure_unlearn.methods.base import RunContext, UnlearnData, register_method
 from sure_unlearn.models.base import SplitModel
 from sure_unlearn.progress import bar
 from sure_unlearn.train import make_optimizer, model_device
+from sure_unlearn.tune.space import Float
 
 
 @dataclass(frozen=True)
@@ -44,11 +45,19 @@ class NegGradPlusConfig:
             raise ConfigError(f"retain_weight must lie in [0, 1], got {self.retain_weight}")
 
 
+# What `sure tune` searches; every other field keeps its default above.
+SPACE = {
+    "lr": Float(1e-4, 1e-1, log=True),
+    "retain_weight": Float(0.5, 1.0),  # β; 0.95 (notebooks) … 0.9999 (MIA notebook)
+}
+
+
 @register_method(
     "neggrad_plus",
     config=NegGradPlusConfig,
     needs={"forget", "retain"},
     summary="NegGrad+: descend retain_weight·CE on D_r while ascending (1 − retain_weight)·CE on D_f",
+    space=SPACE,
 )
 def neggrad_plus(model: SplitModel, data: UnlearnData, cfg: NegGradPlusConfig, ctx: RunContext) -> SplitModel:
     forget, retain = data.need("forget"), data.need("retain")

@@ -33,6 +33,7 @@ from sure_unlearn.methods.base import RunContext, UnlearnData, register_method
 from sure_unlearn.models.base import SplitModel
 from sure_unlearn.progress import bar
 from sure_unlearn.train import make_optimizer, model_device
+from sure_unlearn.tune.space import Float
 
 LABEL_MODES = ("wrong", "any")
 RL_SCHEDULES = ("sequential", "summed")
@@ -55,6 +56,13 @@ class RandomLabelConfig:
         check_rl_settings(self)
         if self.retain_weight < 0 or self.lr < 0 or self.batch_size < 1 or self.forget_batch_size < 1:
             raise ConfigError(f"retain_weight and lr must be ≥ 0 and batch sizes ≥ 1: {self}")
+
+
+# What `sure tune` searches; every other field keeps its default above.
+SPACE = {
+    "lr": Float(1e-4, 1e-1, log=True),  # OPTML grid [1e-4, 1e-1]
+    "retain_weight": Float(0.1, 1.0),  # α ∈ (0, 1] (Unlearn-Saliency #21)
+}
 
 
 def check_rl_settings(cfg: RandomLabelConfig) -> None:
@@ -162,6 +170,7 @@ def random_label_loop(
     config=RandomLabelConfig,
     needs={"forget", "retain"},
     summary="RL: train on D_f with random (wrong) labels and on D_r with true labels",
+    space=SPACE,
 )
 def random_label(model: SplitModel, data: UnlearnData, cfg: RandomLabelConfig, ctx: RunContext) -> SplitModel:
     info = random_label_loop(

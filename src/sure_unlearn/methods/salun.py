@@ -29,6 +29,7 @@ from sure_unlearn.methods.base import RunContext, UnlearnData, register_method
 from sure_unlearn.methods.random_label import RandomLabelConfig, random_label_loop
 from sure_unlearn.models.base import SplitModel
 from sure_unlearn.train import make_optimizer, model_device
+from sure_unlearn.tune.space import Float
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,13 @@ class SalunConfig(RandomLabelConfig):
         super().validate()
         if not 0.0 < self.mask_ratio <= 1.0:
             raise ConfigError(f"mask_ratio is the salient share, in (0, 1]; got {self.mask_ratio}")
+
+
+# What `sure tune` searches; every other field keeps its default above.
+SPACE = {
+    "lr": Float(1e-3, 1e-1, log=True),  # users needed 6e-3 … 5e-2
+    "mask_ratio": Float(0.1, 0.9),  # salient share s (paper: 0.5)
+}
 
 
 def top_fraction(scores: dict[str, torch.Tensor], ratio: float) -> dict[str, torch.Tensor]:
@@ -97,6 +105,7 @@ def saliency_mask(
     config=SalunConfig,
     needs={"forget", "retain"},
     summary="SalUn: RandomLabel on the forget-salient half of the weights; the rest stay exactly θ_o",
+    space=SPACE,
 )
 def salun(model: SplitModel, data: UnlearnData, cfg: SalunConfig, ctx: RunContext) -> SplitModel:
     forget, retain = data.need("forget"), data.need("retain")

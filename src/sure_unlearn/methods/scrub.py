@@ -32,6 +32,7 @@ from sure_unlearn.methods.base import RunContext, UnlearnData, register_method
 from sure_unlearn.models.base import SplitModel
 from sure_unlearn.progress import bar
 from sure_unlearn.train import make_optimizer, model_device
+from sure_unlearn.tune.space import Float
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,13 @@ class ScrubConfig:
             raise ConfigError("batch_size and forget_batch_size must be ≥ 1")
         if self.temperature <= 0:
             raise ConfigError(f"temperature must be > 0, got {self.temperature}")
+
+
+# What `sure tune` searches; every other field keeps its default above.
+SPACE = {
+    "lr": Float(1e-5, 1e-2, log=True),  # around the notebooks' 5e-4
+    "kd_weight": Float(1e-3, 1.0, log=True),  # α: 0.001 (large-scale) … 0.5 (MIA notebook)
+}
 
 
 def kd_distance(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -137,6 +145,7 @@ def scrub_epochs(
     config=ScrubConfig,
     needs={"forget", "retain"},
     summary="SCRUB: max-steps away from the original on D_f, distillation + CE on D_r",
+    space=SPACE,
 )
 def scrub(model: SplitModel, data: UnlearnData, cfg: ScrubConfig, ctx: RunContext) -> SplitModel:
     start = time.perf_counter()

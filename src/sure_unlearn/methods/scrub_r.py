@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import torch
 
 from sure_unlearn.methods.base import RunContext, UnlearnData, register_method
-from sure_unlearn.methods.scrub import ScrubConfig, scrub_epochs
+from sure_unlearn.methods.scrub import SPACE, ScrubConfig, scrub_epochs  # SCRUB's space; the rewind has none
 from sure_unlearn.models.base import SplitModel
 from sure_unlearn.train import accuracy
 
@@ -49,6 +49,7 @@ def _snapshot(model: SplitModel) -> dict[str, torch.Tensor]:
     config=ScrubRConfig,
     needs={"forget", "retain", "val"},
     summary="SCRUB+R: SCRUB, then rewind to the epoch whose forget error is closest to the held-out error",
+    space=SPACE,
     changes_model=False,  # k* = 0 (θ_o already errs on D_f as a held-out set would) legitimately returns θ_o
 )
 def scrub_r(model: SplitModel, data: UnlearnData, cfg: ScrubRConfig, ctx: RunContext) -> SplitModel:

@@ -25,6 +25,7 @@ from sure_unlearn.errors import ConfigError
 from sure_unlearn.methods.base import RunContext, UnlearnData, register_method
 from sure_unlearn.models.base import SplitModel
 from sure_unlearn.train import model_device
+from sure_unlearn.tune.space import Float
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,13 @@ class SSDConfig:
             raise ConfigError("selection_weight (α) and dampening (λ) must be ≥ 0")
         if self.batch_size < 1:
             raise ConfigError(f"batch_size must be ≥ 1, got {self.batch_size}")
+
+
+# What `sure tune` searches; every other field keeps its default above.
+SPACE = {
+    "selection_weight": Float(0.1, 100.0, log=True),  # α: the SSD authors' own Optuna range
+    "dampening": Float(0.1, 5.0, log=True),  # λ: the SSD authors' own Optuna range
+}
 
 
 def diagonal_fisher(model: nn.Module, data: LabeledData, batch_size: int) -> dict[str, torch.Tensor]:
@@ -77,6 +85,7 @@ def dampen(
     config=SSDConfig,
     needs={"forget", "retain"},
     summary="SSD: dampen weights far more important to D_f than to D (Foster et al. 2024), no training",
+    space=SPACE,
 )
 def ssd(model: SplitModel, data: UnlearnData, cfg: SSDConfig, ctx: RunContext) -> SplitModel:
     start = time.perf_counter()

@@ -1,0 +1,434 @@
+"""Shadow models for the per-example attacks: U-LiRA on outputs and on representations, and the
+NeurIPS 2023 challenge's forget score, for one (scenario, seed) of a :class:`~sure_unlearn.benchmark.
+Benchmark` (SPEC §7, REFERENCES §3.5–3.7, §5.5 "many-model metrics").
+
+**Targets.** T = D_f (label 1: the target model trained on them, then unlearned them) plus as many
+never-seen examples (label 0), drawn with a seed from the official test split with D_f's class
+distribution. Where the test split has fewer examples of a class than D_f, both sides use the same
+smaller, seeded subset of that class (the target model still forgot all of D_f). Each target carries
+the label it is trained with: in ``confusion`` D_f's labels are swapped, and the negatives get the same
+swap (true class a → b), so both sides are asked the same question. All statistics use that label.
+
+**Shadows** (M = ``n_shadows``, even). Every target is IN exactly M/2 shadows (a seeded random balanced
+assignment). Shadow m is trained with the benchmark's recipe from a fresh init (seed derived from m) on
+D_r ∪ IN_m, then "unlearns" IN_m with the *same method and hyperparameters* as the target, with
+retain = D_r and val = the split's val set. Its statistics on T give role 1 (IN_m: trained, then
+unlearned) or 0 (never seen). ``original`` unlearns nothing (the shadow itself); ``retrain``'s unlearned
+shadow m is R_{m+1}, a model trained on D_r alone (R_0, the benchmark's own oracle, is the target and
+is never its own shadow).
+
+**Retrained models** R_k: trained on D_r with the recipe, R_0 = the benchmark's oracle, R_k (k ≥ 1) with
+a seed derived from k. They serve both U-LiRA's ``retrain`` shadows and the challenge score.
+
+**Challenge score** (N = ``n_models``): φ on D_f under N unlearned models (the method applied to the
+target original with seeds 0..N−1; seed 0 is the benchmark's own target run) against R_0..R_{N−1}.
+For ``original`` every unlearned model is the original (a point mass: the peakiness guard gives 0).
+For ``retrain`` the pool R_0..R_{2N−1} is split into two halves, R_0..R_{N−1} as the "unlearned" models
+and R_N..R_{2N−1} as the retrained ones: the oracle's own score at this N, the reference for the others.
+
+**Cost and caching.** Shadow originals and retrained models are cached on disk by the benchmark's
+:class:`~sure_unlearn.checkpoints.ModelCache` (kinds ``shadow`` and ``shadow_retrain``) under a content key
+that includes the training indices (so the shadow's IN set) and the seed; every method shares them and
+a rerun trains nothing. Unlearned models are not kept: their statistics are (``<cache>/attacks/
+<key>.npz``, keyed by the starting model, method, hyperparameters, targets and reference set), so a
+rerun runs no method either. Per method: M method runs on shadows and N − 1 on the original; once per
+(scenario, seed): M shadow originals and up to max(N, M + 1) or 2N retrained models.
+
+**Representation statistic.** ``rep_margin`` needs each model's class means: they come from the same
+model on a seeded subsample of D_r (≤ ``n_reference``) plus the val set (so that a forgotten class,
+absent from D_r in ``full_class``, still has a mean).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import numpy as np
+import torch
+
+from sure_unlearn.attacks.challenge import epsilon_max, forget_score
+from sure_unlearn.attacks.stats import class_means, logit_confidence, rep_margin
+from sure_unlearn.attacks.ulira import ulira
+from sure_unlearn.benchmark import ORACLE, ORIGINAL, Benchmark, Prepared, seeded_generator
+from sure_unlearn.checkpoints import atomic_write_bytes, content_key
+from sure_unlearn.data.types import NO_AUGMENT, LabeledData
+from sure_unlearn.errors import ConfigError, DataError
+from sure_unlearn.evaluate import collect
+from sure_unlearn.methods import RunContext, UnlearnData, run_method
+from sure_unlearn.models.base import SplitModel
+from sure_unlearn.progress import track
+from sure_unlearn.splits import Split
+
+SHADOW, RETRAINED = "shadow", "shadow_retrain"
+STATS_VERSION = 1  # bump when a statistic's definition changes: cached statistics are then recomputed
+METRIC_KEYS = (
+    "ulira_auc",
+    "ulira_tpr_1fpr",
+    "ulira_tpr_01fpr",
+    "rep_lira_auc",
+    "rep_lira_tpr_1fpr",
+    "rep_lira_tpr_01fpr",
+    "forget_score",
+)
+
+
+def derived_seed(*parts: object) -> int:
+    """A seed in [0, 2³¹) from ``parts``, stable across runs (for shadow and retrained models)."""
+    return int(content_key(parts=[str(p) for p in parts]), 16) % (2**31)
+
+
+@dataclass(frozen=True)
+class Targets:
+    """The attacked examples: positives (D_f) first, then negatives (never seen, from the test split)."""
+
+    idx: np.ndarray  # index into the train split (positives) or the test split (negatives)
+    from_test: np.ndarray  # bool: idx is into the test split
+    labels: np.ndarray  # 1 = in D_f (trained on, then unlearned by the target), 0 = never seen
+    y: np.ndarray  # the label each target is trained with and scored on (swapped in `confusion`)
+
+    def __len__(self) -> int:
+        return len(self.idx)
+
+
+def make_targets(split: Split, train_y: np.ndarray, test_y: np.ndarray, seed: int) -> Targets:
+    """D_f plus never-seen test examples of the same classes, one negative per positive (seeded).
+
+    ``train_y``/``test_y`` are the *true* labels of the whole train and test splits.
+    """
+    forget = np.sort(split.forget)
+    label_map: dict[int, int] = {}
+    for c in np.unique(train_y[forget]):
+        used = np.unique(split.labels[forget[train_y[forget] == c]])
+        if len(used) != 1:
+            raise ConfigError(
+                f"the forget set's samples of class {int(c)} are trained with several labels {used.tolist()}; "
+                "the never-seen negatives could not be given the same labels"
+            )
+        label_map[int(c)] = int(used[0])
+    rng = np.random.default_rng([seed, 0x5EED])
+    pos, neg = [], []
+    for c in sorted(label_map):
+        p = forget[train_y[forget] == c]
+        cand = np.flatnonzero(test_y == c)
+        k = min(len(p), len(cand))
+        if k < len(p):
+            p = np.sort(rng.choice(p, size=k, replace=False))
+        pos.append(p)
+        neg.append(np.sort(rng.choice(cand, size=k, replace=False)))
+    p_idx, n_idx = np.concatenate(pos), np.concatenate(neg)
+    if len(p_idx) < 2:
+        raise DataError(
+            "the per-example attacks need at least 2 forget examples with never-seen test examples of "
+            f"the same class; found {len(p_idx)}"
+        )
+    y_neg = np.array([label_map[int(c)] for c in test_y[n_idx]], dtype=np.int64)
+    return Targets(
+        idx=np.r_[p_idx, n_idx].astype(np.int64),
+        from_test=np.r_[np.zeros(len(p_idx), bool), np.ones(len(n_idx), bool)],
+        labels=np.r_[np.ones(len(p_idx), np.int8), np.zeros(len(n_idx), np.int8)],
+        y=np.r_[split.labels[p_idx], y_neg].astype(np.int64),
+    )
+
+
+def balanced_roles(n_targets: int, n_shadows: int, seed: int) -> np.ndarray:
+    """M×N in {0, 1}: each column (target) has exactly M/2 ones, placed at random (seeded).
+
+    >>> r = balanced_roles(5, 4, seed=0)
+    >>> r.shape, r.sum(axis=0).tolist()
+    ((4, 5), [2, 2, 2, 2, 2])
+    """
+    if n_shadows < 2 or n_shadows % 2:
+        raise ConfigError(f"n_shadows must be even and ≥ 2 (half IN, half OUT per target), got {n_shadows}")
+    rng = np.random.default_rng([seed, 0xA11])
+    base = np.tile(np.r_[np.ones(n_shadows // 2), np.zeros(n_shadows // 2)].astype(np.int8), (n_targets, 1))
+    return rng.permuted(base, axis=1).T.copy()
+
+
+def _cat(parts: list[LabeledData]) -> LabeledData:
+    return LabeledData(
+        torch.cat([p.x for p in parts]),
+        torch.cat([p.y for p in parts]),
+        parts[0].augment,
+        torch.cat([p.idx for p in parts]),
+    )
+
+
+def model_digest(model: torch.nn.Module) -> str:
+    """A content key of a model's weights and buffers (for caching statistics of a model given by the caller)."""
+    state = model.state_dict()
+    return content_key(state={k: v.detach().cpu().numpy() for k, v in state.items()})
+
+
+class ShadowAttacks:
+    """The per-example attacks of one (scenario, seed); ``run(method, ...)`` scores one method.
+
+    ``n_shadows`` (M, even) shadow originals for U-LiRA; ``n_models`` (N ≥ 3) unlearned and retrained
+    models for the challenge score; ``n_reference`` caps the D_r subsample for class means. Use the
+    same ``prep`` the benchmark built for (scenario, seed).
+    """
+
+    def __init__(
+        self,
+        bench: Benchmark,
+        prep: Prepared,
+        scenario: str,
+        seed: int,
+        *,
+        n_shadows: int = 8,
+        n_models: int = 4,
+        n_reference: int = 1000,
+        progress: bool = False,
+    ) -> None:
+        epsilon_max(n_models)  # refuses N < 3, with the reason
+        if n_shadows < 4 or n_shadows % 2:
+            raise ConfigError(
+                f"n_shadows must be even and ≥ 4 (each target needs ≥ 2 IN and ≥ 2 OUT shadows to fit a "
+                f"spread), got {n_shadows}"
+            )
+        self.bench, self.prep, self.scenario, self.seed = bench, prep, scenario, seed
+        self.n_shadows, self.n_models, self.progress = n_shadows, n_models, progress
+        split, data = prep.split, bench.data
+        self.targets = make_targets(split, data.train.y, data.test.y, seed)
+        self.roles = balanced_roles(len(self.targets), n_shadows, seed)
+        t = self.targets
+        # labels over train ⧺ test (test index i at n_train + i): what each example is trained with
+        n_train = len(data.train)
+        test_labels = data.test.y.copy()
+        test_labels[t.idx[t.from_test]] = t.y[t.from_test]
+        self._labels_all = np.r_[split.labels, test_labels]
+        self._key_idx = np.where(t.from_test, n_train + t.idx, t.idx)
+        aug = prep.train_sets["retain"].augment
+        dev = bench.device
+
+        def part(augment: Any) -> LabeledData:
+            pos = LabeledData.from_arrays(data.train, t.idx[~t.from_test], augment, dev, split.labels)
+            neg = LabeledData.from_arrays(data.test, t.idx[t.from_test], augment, dev, test_labels)
+            return _cat([pos, neg])
+
+        self.train_targets, self.eval_targets = part(aug), part(NO_AUGMENT)
+        retain = prep.sets["retain"]
+        rng = np.random.default_rng([seed, 0x7EF])
+        rows = np.sort(rng.choice(len(retain), size=min(n_reference, len(retain)), replace=False))
+        self.reference = _cat([retain.subset(torch.from_numpy(rows)), prep.sets["val"]])
+        self.forget_eval = prep.train_sets["forget"]  # D_f with training labels (collect never augments)
+        self._stats_key = content_key(
+            v=STATS_VERSION,
+            targets=t.idx,
+            from_test=t.from_test,
+            y=t.y,
+            ref=self.reference.idx.numpy(),
+            ref_y=self.reference.y.cpu().numpy(),
+            forget=split.forget,
+            forget_y=split.labels[split.forget],
+        )
+
+    # ---------------------------------------------------------------- models (cached on disk)
+    def shadow(self, m: int) -> tuple[SplitModel, str]:
+        """Shadow original m, trained on D_r ∪ IN_m from a fresh init; (model, cache key)."""
+        split = self.prep.split
+        rows = np.flatnonzero(self.roles[m] == 1)
+        idx = np.r_[split.retain, self._key_idx[rows]]
+        data = _cat([self.prep.train_sets["retain"], self.train_targets.subset(torch.from_numpy(rows))])
+        model, meta = self.bench.trained(
+            SHADOW, derived_seed(SHADOW, self.seed, m), idx, self._labels_all, data
+        )
+        return model, str(meta["key"])
+
+    def retrained(self, k: int, oracle: SplitModel | None = None) -> tuple[SplitModel, str]:
+        """R_k, trained on D_r alone; R_0 is the benchmark's oracle (``oracle`` if given, else its cache)."""
+        split, b = self.prep.split, self.bench
+        if k == 0:
+            if oracle is not None:
+                return oracle, model_digest(oracle)
+            model, meta = b.trained(
+                ORACLE, self.seed, split.retain, split.labels, self.prep.train_sets["retain"]
+            )
+            return model, str(meta["key"])
+        model, meta = b.trained(
+            RETRAINED,
+            derived_seed(RETRAINED, self.seed, k),
+            split.retain,
+            split.labels,
+            self.prep.train_sets["retain"],
+        )
+        return model, str(meta["key"])
+
+    # ---------------------------------------------------------------- statistics
+    def statistics(self, model: SplitModel) -> dict[str, np.ndarray]:
+        """φ and the representation margin on the targets, and φ on D_f, under ``model``."""
+        bs = self.bench.cfg.eval_batch_size
+        k = model.num_classes
+        out, ref = collect(model, self.eval_targets, bs), collect(model, self.reference, bs)
+        y = self.targets.y
+        return {
+            "phi": logit_confidence(out.logits, y),
+            "rep": rep_margin(out.z, y, class_means(ref.z, ref.y, k)),
+            "forget_phi": logit_confidence(
+                collect(model, self.forget_eval, bs).logits, self.forget_eval.y.cpu().numpy()
+            ),
+        }
+
+    def _cached_stats(self, key: str, model: SplitModel | Callable[[], SplitModel]) -> dict[str, np.ndarray]:
+        """The statistics of ``model`` (or of the model ``model()`` builds, only on a cache miss) under ``key``."""
+        path = self.bench.cache_dir / "attacks" / f"stats-{content_key(key=key, base=self._stats_key)}.npz"
+        if path.exists():
+            try:
+                with np.load(path, allow_pickle=False) as f:
+                    return {k: f[k] for k in ("phi", "rep", "forget_phi")}
+            except (OSError, ValueError, KeyError):
+                path.unlink(missing_ok=True)  # unreadable: recompute
+        stats = self.statistics(model if isinstance(model, SplitModel) else model())
+        atomic_write_bytes(path, lambda f: np.savez(f, **stats))  # type: ignore[arg-type]
+        return stats
+
+    def _unlearn(
+        self,
+        method: str,
+        model: SplitModel,
+        forget: LabeledData,
+        init_seed: int,
+        cfg: Any,
+        gen: torch.Generator,
+    ) -> SplitModel:
+        b = self.bench
+        data = UnlearnData(
+            forget=forget,
+            retain=self.prep.train_sets["retain"],
+            val=self.prep.train_sets["val"],
+            num_classes=b.data.num_classes,
+            original_recipe=b.cfg.recipe,
+            init_state=b.new_model(init_seed).state_dict(),
+        )
+        return run_method(method, model, data, cfg, RunContext(gen, progress=False))
+
+    def unlearned_shadow_stats(self, method: str, cfg: Any) -> dict[str, np.ndarray]:
+        """M×N φ and representation margins of the M shadows after each unlearned its IN set."""
+        rows: list[dict[str, np.ndarray]] = []
+        desc = f"U-LiRA shadows ({method})"
+        for m in track(range(self.n_shadows), self.n_shadows, desc, self.progress):
+            if method == ORACLE:
+                model, key = self.retrained(m + 1)
+                rows.append(self._cached_stats(f"{key}|identity", model))
+                continue
+            shadow, key = self.shadow(m)
+            if method == ORIGINAL:
+                rows.append(self._cached_stats(f"{key}|identity", shadow))
+                continue
+            forget = self.train_targets.subset(torch.from_numpy(np.flatnonzero(self.roles[m] == 1)))
+            gen = seeded_generator(self.bench.device, SHADOW, method, self.scenario, self.seed, m)
+            seed_m = derived_seed(SHADOW, self.seed, m)
+            rows.append(
+                self._cached_stats(
+                    content_key(model=key, method=method, cfg=cfg),
+                    partial(self._unlearn, method, shadow, forget, seed_m, cfg, gen),
+                )
+            )
+        return {k: np.stack([r[k] for r in rows]) for k in ("phi", "rep")}
+
+    def challenge_models_phi(
+        self,
+        method: str,
+        cfg: Any,
+        target_forget_phi: np.ndarray,
+        original: SplitModel,
+        oracle: SplitModel | None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(N×F φ on D_f under the unlearned models, N×F under the retrained models).
+
+        ``target_forget_phi``: φ on D_f under the benchmark's own unlearned model (unlearning seed 0).
+        """
+        n = self.n_models
+
+        def retrained_phi(ks: range) -> np.ndarray:
+            out = []
+            for k in ks:
+                model, key = self.retrained(k, oracle)
+                out.append(self._cached_stats(f"{key}|identity", model)["forget_phi"])
+            return np.stack(out)
+
+        if method == ORACLE:  # two halves of the retrained pool
+            return retrained_phi(range(n)), retrained_phi(range(n, 2 * n))
+        if method == ORIGINAL:  # nothing unlearned: every "unlearned" model is the original
+            return np.tile(target_forget_phi, (n, 1)), retrained_phi(range(n))
+        unlearned = [target_forget_phi]
+        digest = model_digest(original)
+        init_seed = self.seed
+        for j in track(range(1, n), n - 1, f"challenge runs ({method})", self.progress):
+            gen = seeded_generator(self.bench.device, method, self.scenario, self.seed, "challenge", j)
+            stats = self._cached_stats(
+                content_key(model=digest, method=method, cfg=cfg, run=j),
+                partial(self._unlearn, method, original, self.prep.train_sets["forget"], init_seed, cfg, gen),
+            )
+            unlearned.append(stats["forget_phi"])
+        return np.stack(unlearned), retrained_phi(range(n))
+
+    # ---------------------------------------------------------------- the attacks
+    def run(
+        self,
+        method: str,
+        target_model: SplitModel | None,
+        method_cfg: Any,
+        original: SplitModel,
+        oracle: SplitModel | None = None,
+    ) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+        """Metrics (:data:`METRIC_KEYS` plus ``attacks_s``) and arrays for ``attacks.npz``.
+
+        ``method`` is a registered method, ``original`` (no unlearning) or ``retrain`` (the oracle).
+        ``target_model`` is the benchmark's unlearned model (for ``original``/``retrain``: the original /
+        the oracle, also taken when None); None for another method runs it as the benchmark does
+        (generator ``seeded_generator(device, method, scenario, seed)``). ``method_cfg`` is the target's
+        config (ignored for ``original`` and ``retrain``).
+        """
+        start = time.perf_counter()
+        if method == ORIGINAL:
+            target_model = original
+        elif method == ORACLE:
+            if target_model is None:
+                target_model = oracle if oracle is not None else self.retrained(0)[0]
+        elif target_model is None:
+            target_model = self._unlearn(
+                method,
+                original,
+                self.prep.train_sets["forget"],
+                self.seed,
+                method_cfg,
+                seeded_generator(self.bench.device, method, self.scenario, self.seed),
+            )
+        self.bench.log(f"  attacks on {method}: {self.n_shadows} shadows, {self.n_models} models")
+        shadows = self.unlearned_shadow_stats(method, method_cfg)
+        target = self.statistics(target_model)
+        t = self.targets
+        metrics, score = ulira(target["phi"], t.labels, shadows["phi"], self.roles)
+        rep_metrics, rep_score = ulira(target["rep"], t.labels, shadows["rep"], self.roles, prefix="rep_lira")
+        unlearned_phi, retrained_phi = self.challenge_models_phi(
+            method, method_cfg, target["forget_phi"], original, oracle
+        )
+        f_score, eps = forget_score(unlearned_phi, retrained_phi)
+        metrics = {
+            **metrics,
+            **rep_metrics,
+            "forget_score": f_score,
+            "attacks_s": time.perf_counter() - start,
+        }
+        arrays = {
+            "labels": t.labels,
+            "idx": t.idx,
+            "from_test": t.from_test,
+            "y": t.y,
+            "roles": self.roles,
+            "score_ulira": score,
+            "score_rep_lira": rep_score,
+            "target_phi": target["phi"],
+            "target_rep": target["rep"],
+            "shadow_phi": shadows["phi"],
+            "shadow_rep": shadows["rep"],
+            "eps": eps,
+            "forget_idx": self.forget_eval.idx.numpy(),
+            "challenge_unlearned_phi": unlearned_phi,
+            "challenge_retrained_phi": retrained_phi,
+        }
+        return metrics, arrays

@@ -1,0 +1,137 @@
+"""A study's results as files a report can read: ``trials.csv``, ``best.json``, ``pareto.csv``.
+
+``trials.csv`` has one row per trial: number, state, the objective value(s), the sampled hyperparameters
+(``param:<name>``), each scenario's gaps and metrics (``<scenario>:gap:<name>``,
+``<scenario>:metric:<name>``), the worker, the duration and, for a failed trial, its error.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from sure_unlearn.checkpoints import atomic_write_text
+from sure_unlearn.tune import objective as obj
+
+
+def write_json(path: Path, data: Any) -> None:
+    atomic_write_text(path, json.dumps(data, indent=1, default=float) + "\n")
+
+
+def write_csv(path: Path, rows: Sequence[dict[str, Any]]) -> None:
+    """Rows as CSV; the header is the union of keys in first-seen order."""
+    header: dict[str, None] = {}
+    for r in rows:
+        header.update(dict.fromkeys(r))
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(header), lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    atomic_write_text(path, buf.getvalue())
+
+
+def trial_row(t: Any, scenarios: Sequence[str], mode: str) -> dict[str, Any]:
+    row: dict[str, Any] = {"number": t.number, "state": t.state.name}
+    for i, name in enumerate(obj.NAMES[mode]):
+        row[name] = t.values[i] if t.values is not None else ""
+    row.update({f"param:{k}": v for k, v in t.params.items()})
+    for s in scenarios:
+        res = t.user_attrs.get(s, {})
+        row.update({f"{s}:gap:{k}": v for k, v in res.get("gaps", {}).items()})
+        row.update({f"{s}:metric:{k}": v for k, v in res.get("metrics", {}).items()})
+    dur = t.duration.total_seconds() if t.duration is not None else ""
+    row.update(
+        worker=t.user_attrs.get("worker", ""),
+        duration_s=dur,
+        surplus=bool(t.user_attrs.get("surplus")),
+        error=t.user_attrs.get("error", ""),
+    )
+    return row
+
+
+def trial_writer(d: Path, scenarios: Sequence[str], mode: str) -> Callable[[Any, Any], None]:
+    """An Optuna callback that rewrites ``d/trials.csv`` from the whole study after every trial (so every
+    worker's file shows every worker's trials)."""
+
+    def write(study: Any, trial: Any) -> None:
+        write_csv(d / "trials.csv", [trial_row(t, scenarios, mode) for t in study.get_trials(deepcopy=False)])
+
+    return write
+
+
+def scalar_distance(t: Any, scenarios: Sequence[str]) -> float:
+    """The default objective of a trial, from its recorded gaps (used to pick from a Pareto front)."""
+    vals = [obj.distance(t.user_attrs[s]["gaps"]) for s in scenarios if s in t.user_attrs]
+    return sum(vals) / len(vals) if vals else math.inf
+
+
+def best_record(study: Any, scenarios: Sequence[str], mode: str, base: dict[str, Any]) -> dict[str, Any]:
+    """best.json: the best complete trial (ties: the earliest) — for ``multi``, the Pareto-front trial with
+    the smallest default distance — with its params, value(s) and per-scenario gaps; plus the front."""
+    from optuna.trial import TrialState
+
+    trials = study.get_trials(deepcopy=False)
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    record: dict[str, Any] = {
+        "objective": mode,
+        "names": list(obj.NAMES[mode]),
+        "n_complete": len(complete),
+        "n_fail": sum(t.state == TrialState.FAIL and not t.user_attrs.get("surplus") for t in trials),
+        "params": {},
+        "trial": None,
+    }
+    if not complete:
+        return record
+    if mode == "gap":
+        best = min(complete, key=lambda t: (t.values[0], t.number))
+    else:
+        front = sorted(study.best_trials, key=lambda t: t.number)
+        best = min(front, key=lambda t: (scalar_distance(t, scenarios), t.number))
+        record["pareto"] = [{"trial": t.number, "values": list(t.values), "params": t.params} for t in front]
+    record.update(
+        trial=best.number,
+        values=list(best.values),
+        params=dict(best.params),
+        hparams={**base, **best.params},
+        distance=scalar_distance(best, scenarios),
+        gaps={s: best.user_attrs[s]["gaps"] for s in scenarios if s in best.user_attrs},
+    )
+    return record
+
+
+def write_pareto(d: Path, record: dict[str, Any]) -> None:
+    """``pareto.csv``: the non-dominated trials of a two-objective study."""
+    rows = [
+        {
+            "trial": p["trial"],
+            **dict(zip(record["names"], p["values"], strict=True)),
+            **{f"param:{k}": v for k, v in p["params"].items()},
+        }
+        for p in record.get("pareto", [])
+    ]
+    write_csv(d / "pareto.csv", rows)
+
+
+def best_table(found: dict[str, dict[str, dict[str, Any]]]) -> str:
+    """Markdown: per scenario group and method, the best objective value, trial counts and values."""
+    lines = [
+        "| scenarios | method | objective | best | trial | complete | failed | hyperparameters |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for key, records in found.items():
+        for m, r in records.items():
+            vals = ", ".join(f"{v:.2f}" for v in r.get("values", [])) or "–"
+            params = ", ".join(
+                f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in r["params"].items()
+            )
+            trial = "–" if r["trial"] is None else r["trial"]
+            lines.append(
+                f"| {key} | {m} | {r['objective']} | {vals} | {trial} | {r['n_complete']} | {r['n_fail']} | "
+                f"{params or '–'} |"
+            )
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,474 @@
+"""``sure tune``: the same Bayesian search, budget and objective for every method (SPEC §8, issue 5).
+
+For each method (and each scenario, or all scenarios jointly) one Optuna study:
+
+1. The forget set is drawn with the **tuning seed** (default 100, outside every preset's seeds). Its
+   original and oracle are trained once and cached; every trial unlearns a copy of that original.
+2. A trial samples the method's declared space (:mod:`~sure_unlearn.tune.space`), unlearns, evaluates every
+   metric and returns the objective (:mod:`~sure_unlearn.tune.objective`: the distance to the oracle).
+3. **Budget** = ``trials`` *completed* trials per method: every method is judged on as many evaluated
+   configurations. A failed trial (a library error, a diverged run, an objective that is not finite) is
+   recorded as FAIL with its error and does not count; the search goes on, up to ``max_failures``.
+   TPE learns nothing from a failed trial, so spaces are declared inside each config's valid range; a
+   region where runs diverge costs failed trials (each logged), never budget.
+4. **Resume**: studies are created with ``load_if_exists``; re-running the same command runs only the
+   trials still missing. A trial interrupted by Ctrl-C is recorded as FAIL and run again.
+5. **Workers** sharing a storage (:mod:`~sure_unlearn.tune.storage`) together complete exactly the budget:
+   a worker starts a trial only while ``complete + running < budget``, and a trial that finds the budget
+   already taken by trials numbered before it (two workers asking at once) ends at once as FAIL with
+   ``surplus`` set, before any sampling. A worker whose peers hold the last trials waits for them.
+
+The tuned values are judged elsewhere: :func:`evaluate_tuned` runs the ordinary benchmark on other seeds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sure_unlearn.checkpoints import atomic_write_text, content_key
+from sure_unlearn.config import BenchmarkConfig
+from sure_unlearn.errors import ConfigError, SureError
+from sure_unlearn.methods import METHODS, make_config
+from sure_unlearn.progress import bar
+from sure_unlearn.tune import objective as obj
+from sure_unlearn.tune import results
+from sure_unlearn.tune.space import Param, describe, suggest, with_epochs
+from sure_unlearn.tune.storage import make_storage, redact, release_stale, worker_id
+
+# What a trial may raise and still leave the study running: our own errors (ConfigError for a sampled
+# config that cannot work), numerical trouble (NaN inputs to an attack, overflow) and torch's RuntimeErrors
+# (e.g. out of memory). Everything else is a bug and stops the study.
+CATCH: tuple[type[BaseException], ...] = (SureError, ValueError, ArithmeticError, RuntimeError)
+
+Log = Callable[[str], None]
+BenchFactory = Callable[[BenchmarkConfig, Path], Any]  # (config, results dir) -> Benchmark
+
+
+class TrialFailure(SureError):
+    """A trial that cannot give a value (objective not finite) or finds the budget already taken."""
+
+
+def require_optuna() -> None:
+    try:
+        import optuna  # noqa: F401
+    except ImportError:
+        raise ConfigError("hyperparameter search needs Optuna: pip install 'sure-unlearn[tune]'") from None
+
+
+@dataclass(frozen=True)
+class TuneOptions:
+    """How to search; every method gets the same."""
+
+    trials: int = 20  # completed trials per method (and per scenario group)
+    objective: str = "gap"  # "gap": distance to the oracle; "multi": (forgetting, utility), Pareto front
+    tuning_seed: int = 100  # the forget set the search sees; results are reported on other seeds
+    seed: int = 0  # the sampler's seed
+    storage: str | None = None  # see storage.py; None: in memory
+    study: str | None = None  # study-name prefix (default: the config's name)
+    per_scenario: bool = False  # one study per scenario instead of one over all scenarios jointly
+    search_epochs: bool = False  # also search epochs in {1..the config's epochs} (default: fixed budget)
+    max_failures: int | None = None  # failed trials before a method's search gives up (default: trials)
+    startup_trials: int | None = None  # random trials before TPE (default: min(10, max(2, trials // 4)))
+    poll_s: float = 2.0  # how often a worker waiting for its peers' last trials looks again
+
+    def __post_init__(self) -> None:
+        if self.trials < 0:
+            raise ConfigError(f"--trials must be ≥ 0, got {self.trials}")
+        if self.objective not in obj.MODES:
+            raise ConfigError(f"--objective must be one of {obj.MODES}, got {self.objective!r}")
+
+    @property
+    def n_startup(self) -> int:
+        return self.startup_trials if self.startup_trials is not None else min(10, max(2, self.trials // 4))
+
+    @property
+    def failures_allowed(self) -> int:
+        return self.max_failures if self.max_failures is not None else max(self.trials, 1)
+
+
+def groups(cfg: BenchmarkConfig, opts: TuneOptions) -> list[tuple[str, ...]]:
+    """The scenario sets that get their own studies: each scenario, or all of them together."""
+    names = tuple(cfg.scenarios)
+    return [(s,) for s in names] if opts.per_scenario else [names]
+
+
+def group_key(scenarios: Sequence[str]) -> str:
+    return "+".join(scenarios)
+
+
+def study_name(cfg: BenchmarkConfig, opts: TuneOptions, key: str, method: str) -> str:
+    """``<prefix>:<scenarios>:<method>`` (``:multi`` appended for the two-objective search)."""
+    name = f"{opts.study or cfg.name}:{key}:{method}"
+    return name + (":multi" if opts.objective == "multi" else "")
+
+
+def space_for(cfg: BenchmarkConfig, method: str, opts: TuneOptions) -> dict[str, Param]:
+    """The method's declared space (plus ``epochs`` capped by the config's budget with ``search_epochs``)."""
+    space = dict(METHODS.get(method).space)
+    if not space:
+        raise ConfigError(
+            f"method {method!r} declares no search space (retrain is the oracle); drop it from --methods"
+        )
+    if opts.search_epochs:
+        base = make_config(method, cfg.hparams.get(method))
+        if hasattr(base, "epochs") and base.epochs > 0:
+            space = with_epochs(space, int(base.epochs))
+    return space
+
+
+def setup_of(
+    cfg: BenchmarkConfig, opts: TuneOptions, scenarios: Sequence[str], method: str, space: dict[str, Param]
+) -> dict[str, Any]:
+    """What a study's trials depend on; a resumed study must match it (the budget may grow)."""
+    setup = {
+        "method": method,
+        "scenarios": {s: dataclasses.asdict(cfg.scenarios[s]) for s in scenarios},
+        "tuning_seed": opts.tuning_seed,
+        "objective": opts.objective,
+        # every fixed hyperparameter, defaults included: a changed default makes old trials incomparable
+        "fixed_hparams": {
+            k: v
+            for k, v in dataclasses.asdict(make_config(method, cfg.hparams.get(method))).items()
+            if k not in space
+        },
+        "space": describe(space),
+        "data_model_recipe": content_key(
+            dataset=cfg.dataset,
+            dataset_kwargs=cfg.dataset_kwargs,
+            model=cfg.model,
+            model_kwargs=cfg.model_kwargs,
+            recipe=dataclasses.asdict(cfg.recipe),
+            train_subset=cfg.train_subset,
+            test_subset=cfg.test_subset,
+            holdout_fraction=cfg.holdout_fraction,
+        ),
+    }
+    return json.loads(json.dumps(setup, default=str))  # the form it takes in storage
+
+
+def open_study(storage: Any, name: str, opts: TuneOptions, setup: dict[str, Any]) -> Any:
+    """Create the study, or load it and check that it was made for the same setup."""
+    import optuna
+
+    from sure_unlearn.tune.sampler import TrialSeededTPE
+
+    directions = [optuna.study.StudyDirection.MINIMIZE] * len(obj.NAMES[opts.objective])
+    study = optuna.create_study(
+        storage=storage,
+        study_name=name,
+        directions=directions,
+        load_if_exists=True,
+        sampler=TrialSeededTPE(opts.seed, opts.n_startup),
+    )
+    old = study.user_attrs.get("setup")
+    if old is None:
+        study.set_user_attr("setup", setup)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names(list(obj.NAMES[opts.objective]))
+    elif old != setup:
+        diff = sorted(k for k in set(old) | set(setup) if old.get(k) != setup.get(k))
+        raise ConfigError(
+            f"study {name!r} in {redact(opts.storage)} was made for another setup (differs in {diff}); "
+            "pass another --study name or --storage, or restore the original settings"
+        )
+    return study
+
+
+def make_objective(
+    bench: Any,
+    refs: dict[str, Any],
+    method: str,
+    space: dict[str, Param],
+    base: dict[str, Any],
+    opts: TuneOptions,
+) -> Callable[[Any], float | tuple[float, ...]]:
+    """The function Optuna calls: claim a slot of the budget, sample, unlearn, evaluate, score."""
+
+    def objective(trial: Any) -> float | tuple[float, ...]:
+        claim(trial, opts.trials)
+        try:
+            params = suggest(trial, space)
+            mcfg = make_config(method, {**base, **params})
+            runs = [bench.evaluate_run(refs[s], method, mcfg) for s in refs]
+            for r in runs:
+                trial.set_user_attr(
+                    r["scenario"], {"gaps": _floats(r["gaps"]), "metrics": _floats(r["metrics"])}
+                )
+            vals = obj.values(runs, opts.objective)
+            if not obj.finite(vals):
+                raise TrialFailure(f"the objective is {vals}, not finite (did the run diverge?)")
+        except CATCH as e:
+            trial.set_user_attr("error", f"{type(e).__name__}: {e}")
+            raise
+        return vals[0] if len(vals) == 1 else vals
+
+    return objective
+
+
+def claim(trial: Any, budget: int) -> None:
+    """Record this worker on the trial; fail it at once if the budget is already taken.
+
+    Taken = every COMPLETE trial plus the RUNNING ones numbered before this one. Trial numbers are handed
+    out by the storage, so two workers that asked at the same moment agree on which of them is surplus.
+    """
+    from optuna.trial import TrialState
+
+    trial.set_user_attr("worker", worker_id())
+    trials = trial.study.get_trials(deepcopy=False)
+    taken = sum(
+        t.state == TrialState.COMPLETE or (t.state == TrialState.RUNNING and t.number < trial.number)
+        for t in trials
+    )
+    if taken >= budget:
+        trial.set_user_attr("surplus", True)
+        raise TrialFailure(f"the budget of {budget} trials is already taken by other workers")
+
+
+def counts(study: Any) -> tuple[int, int, int]:
+    """(complete, running, failed) — failed counts only trials whose objective raised an error."""
+    from optuna.trial import TrialState
+
+    trials = study.get_trials(deepcopy=False)
+    done = sum(t.state == TrialState.COMPLETE for t in trials)
+    running = sum(t.state == TrialState.RUNNING for t in trials)
+    failed = sum(t.state == TrialState.FAIL and "error" in t.user_attrs for t in trials)
+    return done, running, failed
+
+
+def run_budget(
+    study: Any,
+    objective: Callable[[Any], Any],
+    opts: TuneOptions,
+    *,
+    callbacks: Iterable[Any] = (),
+    log: Log,
+    progress: bool = False,
+    desc: str = "",
+) -> bool:
+    """Run trials until ``opts.trials`` are complete (False if ``max_failures`` trials failed first)."""
+    shown, waiting = 0, False
+    with bar(total=opts.trials, desc=desc, enabled=progress) as b:
+        while True:
+            for n in release_stale(study):
+                log(f"  trial {n}: its worker is gone; recorded as FAIL")
+            done, running, failed = counts(study)
+            b.update(max(min(done, opts.trials) - shown, 0))
+            shown = max(shown, min(done, opts.trials))
+            if done >= opts.trials:
+                return True
+            if failed >= opts.failures_allowed:
+                log(
+                    f"  {study.study_name}: {failed} trials failed (see trials.csv, column error); giving up "
+                    f"with {done} of {opts.trials} complete"
+                )
+                return False
+            if done + running >= opts.trials:
+                if not waiting:
+                    log(f"  {study.study_name}: waiting for {running} trial(s) running in other workers")
+                    waiting = True
+                time.sleep(opts.poll_s)
+                continue
+            study.optimize(objective, n_trials=1, catch=CATCH, callbacks=list(callbacks))
+
+
+def log_trial(log: Log, names: Sequence[str]) -> Callable[[Any, Any], None]:
+    """An Optuna callback writing one line per finished trial."""
+
+    def callback(study: Any, trial: Any) -> None:
+        params = " ".join(
+            f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in trial.params.items()
+        )
+        if trial.values is not None:
+            vals = ", ".join(f"{n} {v:.2f}" for n, v in zip(names, trial.values, strict=True))
+            log(f"  trial {trial.number}: {vals}  {params}")
+        elif not trial.user_attrs.get("surplus"):
+            log(f"  trial {trial.number}: FAIL {trial.user_attrs.get('error', '(interrupted)')}  {params}")
+
+    return callback
+
+
+def tune_method(
+    bench: Any,
+    refs: dict[str, Any],
+    cfg: BenchmarkConfig,
+    opts: TuneOptions,
+    method: str,
+    out: Path,
+    *,
+    storage: Any = None,
+    space: dict[str, Param] | None = None,
+    callbacks: Iterable[Any] = (),
+    log: Log | None = None,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Run (or resume) one method's study over the scenarios of ``refs``; write its files; return best.json."""
+    log = log or (lambda msg: None)
+    scenarios = list(refs)
+    key = group_key(scenarios)
+    space = space if space is not None else space_for(cfg, method, opts)
+    name = study_name(cfg, opts, key, method)
+    study = open_study(storage, name, opts, setup_of(cfg, opts, scenarios, method, space))
+    d = out / key / method
+    names = obj.NAMES[opts.objective]
+    write = results.trial_writer(d, scenarios, opts.objective)
+    log(f"[tune {method} on {key}] study {name!r}: {describe(space)}")
+    ok = run_budget(
+        study,
+        make_objective(bench, refs, method, space, cfg.hparams.get(method, {}), opts),
+        opts,
+        callbacks=[log_trial(log, names), write, *callbacks],
+        log=log,
+        progress=progress,
+        desc=f"tune {method}",
+    )
+    write(study, None)
+    record = results.best_record(study, scenarios, opts.objective, base=cfg.hparams.get(method, {}))
+    record.update(
+        method=method,
+        scenarios=scenarios,
+        study=name,
+        storage=redact(opts.storage),
+        tuning_seed=opts.tuning_seed,
+        budget=opts.trials,
+        space=describe(space),
+        complete=ok,
+        objective_formula=obj.FORMULA[opts.objective],
+    )
+    results.write_json(d / "best.json", record)
+    if opts.objective == "multi":
+        results.write_pareto(d, record)
+    return record
+
+
+def tune(
+    factory: BenchFactory,
+    cfg: BenchmarkConfig,
+    opts: TuneOptions,
+    out: Path,
+    *,
+    callbacks: Iterable[Any] = (),
+    log: Log | None = None,
+    progress: bool = False,
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """Search every method of ``cfg`` on every scenario group; returns {group: {method: best record}}.
+
+    Files: ``out/tune/<group>/<method>/{trials.csv, best.json[, pareto.csv]}``, the tuning split under
+    ``out/tune/<scenario>/seed<k>/``, and ``out/tuned_hparams.json`` (``out/tune/<group>/tuned_hparams.json``
+    per group when there are several): ``{"hparams": …}``, a config file ``sure benchmark --config`` reads.
+    """
+    require_optuna()
+    log = log or (lambda msg: None)
+    storage = make_storage(opts.storage)
+    for m in cfg.methods:
+        space_for(cfg, m, opts)  # a method without a space fails before any training
+    bench = factory(cfg.with_overrides(seeds=(opts.tuning_seed,)), out / "tune")
+    found: dict[str, dict[str, dict[str, Any]]] = {}
+    for scenarios in groups(cfg, opts):
+        refs = {s: bench.references(s, opts.tuning_seed) for s in scenarios}
+        for r in refs.values():
+            bench.reference_metrics(r)  # the oracle's metrics, once, before the trials
+        found[group_key(scenarios)] = {
+            m: tune_method(
+                bench,
+                refs,
+                cfg,
+                opts,
+                m,
+                out / "tune",
+                storage=storage,
+                callbacks=callbacks,
+                log=log,
+                progress=progress,
+            )
+            for m in cfg.methods
+        }
+    results.write_json(out / "tune" / "best.json", found)
+    atomic_write_text(out / "tune" / "best.md", results.best_table(found))
+    for key, records in found.items():
+        where = out if len(found) == 1 else out / "tune" / key
+        results.write_json(where / "tuned_hparams.json", {"hparams": tuned_hparams(cfg, params_of(records))})
+    return found
+
+
+def optima(
+    factory: BenchFactory,
+    cfg: BenchmarkConfig,
+    opts: TuneOptions,
+    out: Path,
+    *,
+    search: bool = True,
+    log: Log | None = None,
+    progress: bool = False,
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """{group: {method: tuned values}}: from the study (run or resumed to its budget: a finished study
+    costs nothing), or with ``search=False`` empty, i.e. the config's own hyperparameters."""
+    if not search:
+        return {group_key(g): {m: {} for m in cfg.methods} for g in groups(cfg, opts)}
+    found = tune(factory, cfg, opts, out, log=log, progress=progress)
+    return {k: params_of(recs) for k, recs in found.items()}
+
+
+def tuned_hparams(cfg: BenchmarkConfig, tuned: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The config's per-method hyperparameters with each method's tuned values (``{method: params}``) on top."""
+    out = {m: dict(kv) for m, kv in cfg.hparams.items()}
+    for m, params in tuned.items():
+        if params:
+            out[m] = {**out.get(m, {}), **params}
+    return out
+
+
+def params_of(records: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """{method: best params} from {method: best record}."""
+    return {m: dict(rec.get("params") or {}) for m, rec in records.items()}
+
+
+def evaluate_tuned(
+    factory: BenchFactory,
+    cfg: BenchmarkConfig,
+    found: dict[str, dict[str, dict[str, Any]]],
+    out: Path,
+    seeds: Sequence[int],
+    tuning_seed: int,
+) -> list[Path]:
+    """The ordinary benchmark with the tuned hyperparameters on ``seeds`` (never the tuning seed).
+
+    Writes a results directory per scenario group (``out/eval``, or ``out/eval/<group>`` when there are
+    several) that ``sure report`` reads. Returns the directories.
+    """
+    check_eval_seeds(seeds, tuning_seed)
+    dirs = []
+    for key, records in found.items():
+        methods = tuple(m for m, rec in records.items() if rec.get("params"))
+        if not methods:
+            continue
+        scenarios = key.split("+")
+        ecfg = cfg.with_overrides(
+            hparams=tuned_hparams(cfg, params_of(records)),
+            seeds=tuple(seeds),
+            methods=methods,
+            scenarios={s: cfg.scenarios[s] for s in scenarios},
+        )
+        d = out / "eval" if len(found) == 1 else out / "eval" / key
+        factory(ecfg, d).run()
+        dirs.append(d)
+    return dirs
+
+
+def check_eval_seeds(seeds: Sequence[int], tuning_seed: int) -> None:
+    if tuning_seed in seeds:
+        raise ConfigError(
+            f"seeds {list(seeds)} include the tuning seed {tuning_seed}: results must come from forget sets "
+            "the search did not see; pick other --seeds/--eval-seeds or another --tuning-seed"
+        )
+
+
+def _floats(d: dict[str, Any]) -> dict[str, float]:
+    return {k: float(v) for k, v in d.items() if isinstance(v, int | float)}

@@ -1,0 +1,391 @@
+"""``sure tune``, ``sure sensitivity``, ``sure stability`` on the smoke preset (synthetic data, an MLP).
+
+The search improves on a poor first trial; two worker processes sharing a journal-file study complete
+exactly the budget; an interrupted study resumes without repeating finished trials; failing trials are
+recorded and the search goes on; sensitivity and stability write what they promise, with known values.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from sure_unlearn.benchmark import Benchmark
+from sure_unlearn.cli import main
+from sure_unlearn.config import BenchmarkConfig
+from sure_unlearn.errors import ConfigError
+from sure_unlearn.methods import METHODS, make_config, register_method
+from sure_unlearn.presets import PRESETS
+from sure_unlearn.tune import objective as obj
+from sure_unlearn.tune.sampler import TrialSeededTPE
+from sure_unlearn.tune.sensitivity import factors, run_sensitivity
+from sure_unlearn.tune.space import Float
+from sure_unlearn.tune.stability import run_stability
+from sure_unlearn.tune.storage import make_storage, release_stale
+from sure_unlearn.tune.study import TuneOptions, open_study, setup_of, study_name, tune, tune_method
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+SRC = Path(__file__).resolve().parents[1] / "src"
+TUNING_SEED = 100
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    """The smoke config, a cache shared by every test here, and the tuning seed's references."""
+    root = tmp_path_factory.mktemp("tune")
+    cache = root / "cache"
+    cfg = PRESETS.get("smoke")()
+
+    def factory(c, d):
+        return Benchmark(c, d, cache_dir=cache)
+
+    bench = factory(cfg.with_overrides(seeds=(TUNING_SEED,)), root / "bench")
+    refs = {"partial_class": bench.references("partial_class", TUNING_SEED)}
+    return cfg, cache, factory, bench, refs
+
+
+def opened(cfg, opts, method, storage, space=None):
+    """The study ``tune_method`` will run, opened first (to enqueue trials or plant an orphan)."""
+    space = dict(space if space is not None else METHODS.get(method).space)
+    name = study_name(cfg, opts, "partial_class", method)
+    return open_study(storage, name, opts, setup_of(cfg, opts, ["partial_class"], method, space))
+
+
+def test_search_improves_on_a_poor_first_trial_and_writes_a_config_benchmark_reads(smoke, tmp_path):
+    cfg, _, factory, bench, refs = smoke
+    cfg = cfg.with_overrides(methods=("random_label",))
+    opts = TuneOptions(trials=8, storage=f"journal:{tmp_path / 'j.log'}")
+    storage = make_storage(opts.storage)
+    name = study_name(cfg, opts, "partial_class", "random_label")
+    study = opened(cfg, opts, "random_label", storage)
+    # a poor start: a large step with almost no retain term over-forgets (forget acc 0 where the oracle has 100)
+    study.enqueue_trial({"lr": 0.1, "retain_weight": 0.1})
+    found = tune(factory, cfg, opts, tmp_path)
+    study = optuna.load_study(study_name=name, storage=storage)
+    trials = study.get_trials(states=(TrialState.COMPLETE,))
+    assert len(trials) == 8
+    first = next(t for t in trials if t.number == 0)
+    assert first.params == {"lr": 0.1, "retain_weight": 0.1}
+    best = found["partial_class"]["random_label"]
+    assert best["values"][0] < first.value - 5  # measured: 31.5 → under 12
+    assert best["trial"] != 0 and best["values"][0] == min(t.value for t in trials)
+    # the value is the documented objective of the recorded gaps
+    assert best["values"][0] == pytest.approx(obj.distance(best["gaps"]["partial_class"]))
+    # tuned_hparams.json is a config file: the preset's budget plus the tuned values
+    tuned = json.loads((tmp_path / "tuned_hparams.json").read_text())
+    merged = BenchmarkConfig.from_dict(tuned, PRESETS.get("smoke")())
+    assert merged.hparams["random_label"] == {**cfg.hparams["random_label"], **best["params"]}
+    assert merged.hparams["sure"] == cfg.hparams["sure"]  # untuned methods keep the preset's values
+    rows = list(csv.DictReader((tmp_path / "tune" / "partial_class" / "random_label" / "trials.csv").open()))
+    assert [int(r["number"]) for r in rows] == list(range(8))
+    assert float(rows[0]["distance"]) == pytest.approx(first.value)
+
+
+@pytest.mark.slow
+def test_two_workers_sharing_a_journal_complete_exactly_the_budget(smoke, tmp_path):
+    cfg, cache, *_ = smoke
+    budget, methods = 8, ("finetune", "grad_ascent")
+    journal = tmp_path / "journal.log"
+    cmd = [
+        sys.executable,
+        "-m",
+        "sure_unlearn.cli",
+        "tune",
+        "--preset",
+        "smoke",
+        "--methods",
+        ",".join(methods),
+        "--trials",
+        str(budget),
+        "--storage",
+        f"journal:{journal}",
+        "--out",
+        str(tmp_path / "out"),
+        "--cache-dir",
+        str(cache),
+        "--eval-seeds",
+        "none",
+        "--no-progress",
+        "--device",
+        "cpu",
+    ]
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "PYTHONPATH": f"{SRC}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+    }
+    workers = [
+        subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    outs = [w.communicate(timeout=300) for w in workers]
+    assert [w.returncode for w in workers] == [0, 0], [o[1][-2000:] for o in outs]
+    storage = make_storage(f"journal:{journal}")
+    contributors = set()
+    for m in methods:
+        study = optuna.load_study(study_name=f"smoke:partial_class:{m}", storage=storage)
+        trials = study.get_trials()
+        complete = [t for t in trials if t.state == TrialState.COMPLETE]
+        assert len(complete) == budget
+        assert len({t.number for t in trials}) == len(trials)  # no number twice
+        assert len({tuple(sorted(t.params.items())) for t in complete}) == budget  # no point evaluated twice
+        # the only failures allowed are surplus trials, ended before sampling when both asked at once
+        assert all(t.user_attrs.get("surplus") and not t.params for t in trials if t.state == TrialState.FAIL)
+        assert not [t for t in trials if t.state == TrialState.RUNNING]
+        contributors |= {t.user_attrs["worker"] for t in complete}
+    assert len(contributors) == 2, "both workers should have run trials"
+
+
+@pytest.mark.parametrize("url", ["journal:{}/j.log", "sqlite:///{}/studies.db"])
+def test_an_interrupted_study_resumes_without_repeating_finished_trials(smoke, tmp_path, monkeypatch, url):
+    cfg, _, factory, *_ = smoke
+    cfg = cfg.with_overrides(methods=("finetune",))
+    opts = TuneOptions(trials=6, storage=url.format(tmp_path))
+    calls = {"n": 0}
+    real = Benchmark.evaluate_run
+
+    def interrupt_fourth(self, refs, method, mcfg):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise KeyboardInterrupt  # Ctrl-C in the middle of trial 3
+        return real(self, refs, method, mcfg)
+
+    monkeypatch.setattr(Benchmark, "evaluate_run", interrupt_fourth)
+    with pytest.raises(KeyboardInterrupt):
+        tune(factory, cfg, opts, tmp_path)
+    storage = make_storage(opts.storage)
+    name = study_name(cfg, opts, "partial_class", "finetune")
+    before = optuna.load_study(study_name=name, storage=storage).get_trials()
+    assert [t.state for t in before] == [TrialState.COMPLETE] * 3 + [TrialState.FAIL]
+
+    monkeypatch.setattr(Benchmark, "evaluate_run", real)
+    tune(factory, cfg, opts, tmp_path)
+    after = optuna.load_study(study_name=name, storage=storage).get_trials()
+    assert sum(t.state == TrialState.COMPLETE for t in after) == 6
+    assert len(after) == 7  # 3 kept + the interrupted one + 3 new: nothing run twice
+    for old, new in zip(before[:3], after[:3], strict=True):
+        assert (new.number, new.params, new.value) == (old.number, old.params, old.value)
+    assert after[3].state == TrialState.FAIL and "error" not in after[3].user_attrs
+    # a third run has nothing left to do
+    tune(factory, cfg, opts, tmp_path)
+    assert len(optuna.load_study(study_name=name, storage=storage).get_trials()) == 7
+
+
+def test_a_trial_left_running_by_a_killed_worker_is_released(smoke, tmp_path):
+    cfg, _, factory, *_ = smoke
+    cfg = cfg.with_overrides(methods=("finetune",))
+    opts = TuneOptions(trials=3, storage=f"journal:{tmp_path / 'j.log'}")
+    storage = make_storage(opts.storage)
+    name = study_name(cfg, opts, "partial_class", "finetune")
+    study = opened(cfg, opts, "finetune", storage)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()  # reaped: its pid names no process (SIGKILL leaves a trial RUNNING just like this)
+    orphan = study.ask()
+    orphan.set_user_attr("worker", f"{socket.gethostname()}:{dead.pid}")
+    assert release_stale(study) == [orphan.number]
+    tune(factory, cfg, opts, tmp_path)
+    trials = optuna.load_study(study_name=name, storage=storage).get_trials()
+    assert trials[0].state == TrialState.FAIL
+    assert sum(t.state == TrialState.COMPLETE for t in trials) == 3
+
+
+def test_failing_trials_are_recorded_and_the_search_goes_on(smoke, tmp_path):
+    cfg, _, _, bench, refs = smoke
+    opts = TuneOptions(trials=3, study="x")
+    storage = optuna.storages.InMemoryStorage()
+    study = opened(cfg, opts, "neggrad_plus", storage)
+    # neggrad_plus checks retain_weight ∈ [0, 1]: a first trial outside it is a config that cannot run
+    with pytest.warns(UserWarning, match="out of range"):
+        study.enqueue_trial({"retain_weight": 1.4})
+        record = tune_method(bench, refs, cfg, opts, "neggrad_plus", tmp_path, storage=storage)
+    trials = study.get_trials()
+    assert [t.state for t in trials] == [TrialState.FAIL] + [TrialState.COMPLETE] * 3
+    assert "ConfigError" in trials[0].user_attrs["error"] and "retain_weight" in trials[0].user_attrs["error"]
+    assert record["n_complete"] == 3 and record["n_fail"] == 1
+    rows = list(csv.DictReader((tmp_path / "partial_class" / "neggrad_plus" / "trials.csv").open()))
+    assert rows[0]["state"] == "FAIL" and "retain_weight" in rows[0]["error"]
+
+    # a diverged run (SURE at lr 0.1, α 100: NaN representations) fails the trial, not the study
+    storage = optuna.storages.InMemoryStorage()
+    opts = TuneOptions(trials=2, study="x")
+    study = opened(cfg, opts, "sure", storage)
+    study.enqueue_trial({"lr": 0.1, "alpha": 100.0, "domain_lr": 0.1})
+    record = tune_method(bench, refs, cfg, opts, "sure", tmp_path, storage=storage)
+    first = study.get_trials()[0]
+    assert first.state == TrialState.FAIL and "NaN" in first.user_attrs["error"]
+    assert record["n_complete"] == 2
+
+
+def test_a_search_gives_up_after_max_failures(smoke, tmp_path):
+    cfg, _, _, bench, refs = smoke
+    space = {"retain_weight": Float(1.1, 2.0)}  # never valid
+    opts = TuneOptions(trials=3, max_failures=2, study="y")
+    lines = []
+    record = tune_method(
+        bench,
+        refs,
+        cfg,
+        opts,
+        "neggrad_plus",
+        tmp_path,
+        storage=optuna.storages.InMemoryStorage(),
+        space=space,
+        log=lines.append,
+    )
+    assert record["n_complete"] == 0 and record["n_fail"] == 2 and record["complete"] is False
+    assert record["params"] == {} and any("giving up" in m for m in lines)
+
+
+def test_resuming_with_another_setup_is_refused(smoke, tmp_path):
+    cfg, _, factory, *_ = smoke
+    cfg = cfg.with_overrides(methods=("finetune",))
+    tune(factory, cfg, TuneOptions(trials=1, storage=f"journal:{tmp_path / 'j.log'}"), tmp_path)
+    with pytest.raises(ConfigError, match="tuning_seed"):
+        tune(
+            factory,
+            cfg,
+            TuneOptions(trials=1, tuning_seed=7, storage=f"journal:{tmp_path / 'j.log'}"),
+            tmp_path,
+        )
+
+
+def test_multi_objective_writes_a_pareto_front(smoke, tmp_path):
+    cfg, _, _, bench, refs = smoke
+    opts = TuneOptions(trials=5, objective="multi", study="m")
+    record = tune_method(bench, refs, cfg, opts, "random_label", tmp_path, storage=None)
+    front = record["pareto"]
+    assert front and record["names"] == ["forgetting", "utility"]
+    vals = [p["values"] for p in front]
+    for a in vals:  # no trial of the front dominates another
+        assert not any(b != a and b[0] <= a[0] and b[1] <= a[1] for b in vals)
+    assert record["trial"] in [p["trial"] for p in front]
+    rows = list(csv.DictReader((tmp_path / "partial_class" / "random_label" / "pareto.csv").open()))
+    assert [int(r["trial"]) for r in rows] == [p["trial"] for p in front]
+
+
+def test_the_sampler_is_reproducible_and_differs_between_trials():
+    def run(seed):
+        study = optuna.create_study(sampler=TrialSeededTPE(seed, n_startup=3))
+        study.optimize(lambda t: (t.suggest_float("x", 1e-4, 1.0, log=True) - 0.01) ** 2, n_trials=6)
+        return [t.params["x"] for t in study.trials]
+
+    a, b, c = run(0), run(0), run(1)
+    assert a == b and a != c and len(set(a)) == 6
+
+
+def test_storage_urls():
+    assert make_storage(None) is None and make_storage("memory") is None
+    with pytest.raises(ConfigError, match="journal:PATH"):
+        make_storage("runs/tune.db")
+    assert isinstance(make_storage("sqlite:///:memory:"), optuna.storages.RDBStorage)
+
+
+def test_a_space_must_name_config_fields():
+    from dataclasses import dataclass
+
+    @dataclass(frozen=True)
+    class Cfg:
+        lr: float = 0.1
+
+    with pytest.raises(ValueError, match="momentum"):
+        register_method(
+            "bad_space", config=Cfg, needs={"retain"}, summary="", space={"momentum": Float(0.1, 0.9)}
+        )
+    assert "bad_space" not in METHODS.available()
+
+
+def test_every_tunable_method_declares_a_space_of_its_config_fields():
+    for name in METHODS.available():
+        spec = METHODS.get(name)
+        if name == "retrain":
+            assert not spec.space  # the oracle is not tuned
+            continue
+        assert spec.space, name
+        fields = set(make_config(name).__dataclass_fields__)
+        assert set(spec.space) <= fields, name
+        lr = spec.space.get("lr")
+        assert lr is None or lr.log, f"{name}: learning rates are searched on a log scale"
+
+
+def test_eval_seeds_must_not_include_the_tuning_seed(capsys):
+    assert main(["tune", "--preset", "smoke", "--eval-seeds", "0,100", "--storage", "memory"]) == 2
+    assert "tuning seed 100" in capsys.readouterr().err
+
+
+def test_sensitivity_heatmaps_around_the_optimum(smoke, tmp_path):
+    cfg, _, factory, *_ = smoke
+    assert factors() == [0.8, 0.9, 1.0, 1.1, 1.2]
+    cfg = cfg.with_overrides(methods=("sure",), seeds=(0,))
+    optimum = {"partial_class": {"sure": {"lr": 0.01, "alpha": 10.0}}}
+    [d] = run_sensitivity(factory, cfg, optimum, tmp_path, points=3, span=0.2, tuning_seed=TUNING_SEED)
+    data = json.loads((d / "sensitivity.json").read_text())
+    assert data["params"] == ["lr", "alpha"]  # SURE's first two searched hyperparameters
+    assert data["axis_values"]["lr"] == pytest.approx([0.008, 0.01, 0.012])
+    assert data["axis_values"]["alpha"] == pytest.approx([8.0, 10.0, 12.0])
+    assert {"test_acc", "rep_auc", "mia_efficacy", "gap_avg", "gap_rep", "distance"} <= set(data["metrics"])
+    for name in data["metrics"]:
+        assert (d / "heatmaps" / f"{name}.png").stat().st_size > 0
+        assert data["diff"][name][1][1] == 0
+        for i in range(3):
+            for j in range(3):
+                assert data["diff"][name][i][j] == pytest.approx(
+                    data["value"][name][i][j] - data["value"][name][1][1]
+                )
+    assert (d / "heatmaps.png").is_file()
+    # the centre cell is the optimum itself: the same numbers as a direct run of those hyperparameters
+    bench = factory(cfg, tmp_path / "check")
+    run = bench.evaluate_run(
+        bench.references("partial_class", 0),
+        "sure",
+        make_config("sure", {**cfg.hparams["sure"], "lr": 0.01, "alpha": 10.0}),
+    )
+    assert data["value"]["test_acc"][1][1] == run["metrics"]["test_acc"]
+    assert data["value"]["gap_rep"][1][1] == pytest.approx(run["gaps"]["gap_rep"])
+    assert len(list(csv.DictReader((d / "sensitivity.csv").open()))) == 9
+
+
+def test_stability_reuses_the_tuned_values_at_every_size(smoke, tmp_path):
+    cfg, _, factory, *_ = smoke
+    cfg = cfg.with_overrides(methods=("finetune",), seeds=(0,))
+    tuned = {"lr": 0.02}
+    [d] = run_stability(
+        factory, cfg, {"partial_class": {"finetune": tuned}}, (10, 20), tmp_path, tuning_seed=TUNING_SEED
+    )
+    data = json.loads((d / "stability.json").read_text())
+    assert {(r["method"], r["size"]) for r in data["rows"]} == {
+        (m, n) for m in ("original", "finetune") for n in (10, 20)
+    }
+    table = (d / "stability.md").read_text()
+    assert "| finetune | 10 |" in table and "| finetune | 20* |" in table  # the smoke preset tunes at n = 20
+    for n in (10, 20):
+        summary = json.loads((d / f"n{n}" / "summary.json").read_text())
+        ft = next(r for r in summary["runs"] if r["method"] == "finetune")
+        oracle = next(r for r in summary["runs"] if r["method"] == "retrain")
+        assert ft["hparams"]["lr"] == 0.02  # the tuned value, unchanged at every size
+        row = next(r for r in data["rows"] if r["method"] == "finetune" and r["size"] == n)
+        assert row["test_acc"][0] == pytest.approx(
+            abs(ft["metrics"]["test_acc"] - oracle["metrics"]["test_acc"])
+        )
+        assert row["distance"][0] == pytest.approx(obj.distance(ft["gaps"]))
+        split = json.loads((d / f"n{n}" / "config.json").read_text())["scenarios"]["partial_class"]
+        assert split["n"] == n
+    assert (d / "stability_partial_class.png").stat().st_size > 0
+
+
+def test_stability_needs_a_sized_scenario(smoke, tmp_path):
+    cfg, _, factory, *_ = smoke
+    from sure_unlearn.splits import ScenarioConfig
+
+    cfg = cfg.with_overrides(scenarios={"full_class": ScenarioConfig("full_class", cls=1)}, seeds=(0,))
+    with pytest.raises(ConfigError, match="full_class"):
+        run_stability(factory, cfg, {"full_class": {"finetune": {}}}, (10,), tmp_path)
