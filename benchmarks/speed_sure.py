@@ -271,7 +271,9 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--part", default="epoch,quality")
     p.add_argument("--scenario", default="partial_class")
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument(
+        "--threads", type=int, default=1, help="1 on a shared machine: 2 threads spin under contention"
+    )
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--seeds", default="0", help="seeds of SURE's own randomness (quality part)")
     p.add_argument("--configs", default="", help="JSON {name: SURE hparams} (default: before/after)")

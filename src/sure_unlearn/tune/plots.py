@@ -12,18 +12,9 @@ from typing import Any
 
 import numpy as np
 
+from sure_unlearn.plots import pyplot as _pyplot
+
 MISSING = "no plots drawn: matplotlib is not installed (pip install 'sure-unlearn[plots]'); the data files are written"
-
-
-def _pyplot() -> Any:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return None
-    return plt
 
 
 def digits(name: str) -> int:
