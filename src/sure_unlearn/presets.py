@@ -131,11 +131,12 @@ def attacks() -> BenchmarkConfig:
     for the ε-score. Costs ≈ 12 extra trainings of the original per seed (shadows and retrained models,
     cached and shared) plus 9 unlearning runs per attacked method."""
     base = cpu()
-    return BenchmarkConfig(
-        **{**base.__dict__, "name": "attacks", "methods": ("finetune", "sure"), "seeds": (0, 1),
-           "scenarios": {"partial_class": base.scenarios["partial_class"]},
-           "hparams": {m: base.hparams[m] for m in ("finetune", "sure")},
-           "attacks": AttackConfig(shadows=6, models=4, methods=("finetune", "sure"))},
+    methods = ("finetune", "sure")
+    return base.with_overrides(
+        name="attacks", methods=methods, seeds=(0, 1),
+        scenarios={"partial_class": base.scenarios["partial_class"]},
+        hparams={m: base.hparams[m] for m in methods},
+        attacks=AttackConfig(shadows=6, models=4, methods=methods),
     )
 
 
