@@ -38,7 +38,7 @@ from typing import Any
 
 import torch
 
-from sure_unlearn.benchmark import ORACLE, ORIGINAL, Benchmark, Prepared, seeded_generator
+from sure_unlearn.benchmark import ORACLE, ORIGINAL, Benchmark, Prepared, seeded_generator, trained_meta
 from sure_unlearn.checkpoints import atomic_write_text
 from sure_unlearn.config import BenchmarkConfig
 from sure_unlearn.data.types import NO_AUGMENT
@@ -199,13 +199,7 @@ def train_reference(
             train_acc=train_acc,
         )
     meta = {
-        "kind": kind,
-        "key": key,
-        "train_s": fr.seconds,
-        "seconds_per_epoch": fr.seconds_per_epoch,
-        "epochs": fr.epochs,
-        "device": str(bench.device),
-        "final_loss": fr.final_loss,
+        **trained_meta(kind, key, fr, bench.device),
         "world_size": 1,
         "engine": dataclasses.asdict(engine.resolve(model)),
     }

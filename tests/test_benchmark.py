@@ -89,6 +89,11 @@ def test_features_and_split_indices_are_saved(smoke_run):
     for scenario in SCENARIOS:
         for name in ("cka.json", "embed.npz"):
             assert (out / "res" / scenario / "sure" / "seed0" / name).is_file()
+    # the embedding sample is the probe's rows of the evaluation pass: forget rows and never-seen test rows
+    e = np.load(out / "res" / "random" / "sure" / "seed0" / "embed.npz")
+    for part in ("forget", "test"):
+        z, zs = e[f"{part}_z"], f[f"{part}_z"]
+        assert len(z) and all(np.equal(zs, row).all(axis=1).any() for row in z), part
 
 
 @pytest.mark.slow

@@ -36,11 +36,11 @@ def test_dann_ramp():
     assert ramp(0.1) < ramp(0.5) < ramp(1.0) < 1
 
 
-def test_domain_batches_are_balanced_and_drawn_from_forget_and_val(tiny_model, tiny_data, monkeypatch):
-    """Every step sees equally many forget and validation samples, next to a retain batch."""
+def _domain_batch_sizes(monkeypatch) -> list[int]:
+    """Spy: the size of every batch d sees (one per training step)."""
     import sure_unlearn.methods.sure as sure_mod
 
-    seen = []
+    seen: list[int] = []
     real = sure_mod.domain_classifier
 
     def spy(dim, hidden):
@@ -49,6 +49,12 @@ def test_domain_batches_are_balanced_and_drawn_from_forget_and_val(tiny_model, t
         return d
 
     monkeypatch.setattr(sure_mod, "domain_classifier", spy)
+    return seen
+
+
+def test_domain_batches_are_balanced_and_drawn_from_forget_and_val(tiny_model, tiny_data, monkeypatch):
+    """Every step sees equally many forget and validation samples, next to a retain batch."""
+    seen = _domain_batch_sizes(monkeypatch)
     cfg = make_config("sure", {"epochs": 2, "batch_size": 32, "domain_batch_size": 10})
     ctx = RunContext(torch.Generator().manual_seed(0))
     run_method("sure", tiny_model, tiny_data, cfg, ctx)
@@ -73,22 +79,6 @@ def test_z_layer_can_be_an_inner_layer(tiny_model, tiny_data):
     cfg = make_config("sure", {"epochs": 1, "batch_size": 32, "domain_batch_size": 8, "z_layer": "conv2"})
     out = run_method("sure", tiny_model, tiny_data, cfg, RunContext(torch.Generator().manual_seed(0)))
     assert out.num_classes == tiny_model.num_classes
-
-
-def _domain_batch_sizes(monkeypatch) -> list[int]:
-    """Spy: the size of every batch d sees (one per training step)."""
-    import sure_unlearn.methods.sure as sure_mod
-
-    seen: list[int] = []
-    real = sure_mod.domain_classifier
-
-    def spy(dim, hidden):
-        d = real(dim, hidden)
-        d.register_forward_pre_hook(lambda _m, args: seen.append(len(args[0])))
-        return d
-
-    monkeypatch.setattr(sure_mod, "domain_classifier", spy)
-    return seen
 
 
 def test_automatic_domain_batch_visits_the_forget_set_forget_passes_times_per_epoch(

@@ -27,14 +27,15 @@ from sure_unlearn.config import BenchmarkConfig
 from sure_unlearn.data import load_dataset
 from sure_unlearn.data.types import NO_AUGMENT, DatasetBundle, LabeledData
 from sure_unlearn.errors import ConfigError
-from sure_unlearn.evaluate import collect, evaluate, save_features
+from sure_unlearn.evaluate import evaluate, save_features
 from sure_unlearn.methods import METHODS, RunContext, UnlearnData, make_config, run_method
+from sure_unlearn.metrics import SplitOutputs
 from sure_unlearn.metrics import gaps as metric_gaps
 from sure_unlearn.models import ModelSpec, SplitModel, build_model
 from sure_unlearn.report import PlotMode, write_summary
 from sure_unlearn.similarity import cka_to_references, layer_grams, probe_set
 from sure_unlearn.splits import SCENARIOS, Split, make_split, matched_sample
-from sure_unlearn.train import fit
+from sure_unlearn.train import FitResult, fit
 
 ORIGINAL, ORACLE = "original", "retrain"
 ORACLE_REF = "oracle"  # the name CKA metrics use for the retrained model (cka_to_oracle)
@@ -59,6 +60,18 @@ def environment(device: torch.device) -> dict[str, Any]:
     if device.type == "cuda":
         env["gpu"] = torch.cuda.get_device_name(device)
     return env
+
+
+def rows_of(outs: SplitOutputs, idx: np.ndarray) -> SplitOutputs:
+    """The rows of ``outs`` whose dataset indices are ``idx``, in that order."""
+    order = np.argsort(outs.idx)
+    return outs.subset(order[np.searchsorted(outs.idx, idx, sorter=order)])
+
+
+def trained_meta(kind: str, key: str, res: FitResult, device: torch.device) -> dict[str, Any]:
+    """What the model cache records beside a trained original/oracle (shared with DDP and the GPU script)."""
+    return {"kind": kind, "key": key, "train_s": res.seconds, "seconds_per_epoch": res.seconds_per_epoch,
+            "epochs": res.epochs, "device": str(device), "final_loss": res.final_loss}
 
 
 @dataclass
@@ -190,8 +203,7 @@ class Benchmark:
             return model, meta
         self.log(f"  {kind}: training on {len(train_idx)} samples, {c.recipe.epochs} epochs")
         res = fit(model, data, c.recipe, seeded_generator(self.device, "train", seed), progress=self.progress, desc=kind)
-        meta = {"kind": kind, "key": key, "train_s": res.seconds, "seconds_per_epoch": res.seconds_per_epoch,
-                "epochs": res.epochs, "device": str(self.device), "final_loss": res.final_loss}
+        meta = trained_meta(kind, key, res, self.device)
         self.models.save(kind, key, model, meta)
         return model, meta
 
@@ -199,13 +211,15 @@ class Benchmark:
     def run_dir(self, scenario: str, method: str, seed: int) -> Path:
         return self.out / scenario / method / f"seed{seed}"
 
+    def evaluate(self, refs: References, model: SplitModel) -> tuple[dict[str, float], dict[str, SplitOutputs]]:
+        """Every metric of ``model`` on ``refs``' splits, and the cached forward pass they came from."""
+        return evaluate(model, refs.prep.sets, forget_classes=refs.prep.split.forget_classes, seed=refs.seed,
+                        z_layer="", batch_size=self.cfg.eval_batch_size)
+
     def record(self, refs: References, method: str, model: SplitModel,
                hparams: dict[str, Any], runtime: dict[str, float], info: dict[str, Any]) -> dict[str, Any]:
         scenario, seed = refs.scenario, refs.seed
-        metrics, outs = evaluate(
-            model, refs.prep.sets, forget_classes=refs.prep.split.forget_classes, seed=seed,
-            z_layer="", batch_size=self.cfg.eval_batch_size,
-        )
+        metrics, outs = self.evaluate(refs, model)
         metrics.update(runtime)
         d = self.run_dir(scenario, method, seed)
         if self.save_features:
@@ -217,10 +231,12 @@ class Benchmark:
         cka, per_layer = cka_to_references(model, refs.prep.probe, refs.grams)
         metrics.update(cka)
         atomic_write_text(d / "cka.json", json.dumps(per_layer, default=float))
-        # a sample for 2-D embeddings in reports: forget vs never-seen representations
-        probe = collect(model, refs.prep.probe, self.cfg.eval_batch_size)
+        # a sample for 2-D embeddings in reports: the probe's forget and never-seen halves, whose z the
+        # evaluation pass above already computed (the never-seen half is drawn from the test split)
         m = len(refs.prep.probe) // 2
-        embed = {"forget_z": probe.z[:m], "test_z": probe.z[m:], "forget_y": probe.y[:m], "test_y": probe.y[m:]}
+        idx = refs.prep.probe.idx.numpy()
+        forget, test = (rows_of(outs[s], part) for s, part in (("forget", idx[:m]), ("test", idx[m:])))
+        embed = {"forget_z": forget.z, "test_z": test.z, "forget_y": forget.y, "test_y": test.y}
         atomic_write_bytes(d / "embed.npz", lambda f: np.savez(f, **embed))  # type: ignore[arg-type]
         return {"method": method, "scenario": scenario, "seed": seed, "hparams": hparams,
                 "metrics": metrics, "gaps": {}, "info": info}
@@ -282,8 +298,7 @@ class Benchmark:
         """
         oracle_metrics = self.reference_metrics(refs)[ORACLE]
         model, hparams, runtime, info = self.unlearn(refs, method, mcfg)
-        metrics, _ = evaluate(model, refs.prep.sets, forget_classes=refs.prep.split.forget_classes,
-                              seed=refs.seed, z_layer="", batch_size=self.cfg.eval_batch_size)
+        metrics, _ = self.evaluate(refs, model)
         metrics.update(runtime)
         return {"method": method, "scenario": refs.scenario, "seed": refs.seed, "hparams": hparams,
                 "metrics": metrics, "gaps": metric_gaps(metrics, oracle_metrics), "info": info}
@@ -293,8 +308,7 @@ class Benchmark:
         if refs.metrics is None:
             refs.metrics = {}
             for name, model in ((ORIGINAL, refs.original), (ORACLE, refs.oracle)):
-                refs.metrics[name], _ = evaluate(model, refs.prep.sets, forget_classes=refs.prep.split.forget_classes,
-                                                 seed=refs.seed, z_layer="", batch_size=self.cfg.eval_batch_size)
+                refs.metrics[name], _ = self.evaluate(refs, model)
         return refs.metrics
 
     def attacked(self, method: str) -> bool:

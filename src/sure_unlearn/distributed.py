@@ -319,7 +319,7 @@ def _log(r: Rank, msg: str) -> None:
 
 def train_references(a: argparse.Namespace, r: Rank) -> list[dict[str, Any]]:
     """Train (or find cached) each ``--kind`` for ``a``'s config on this rank; the metas, as saved."""
-    from sure_unlearn.benchmark import ORACLE, ORIGINAL, Benchmark, seeded_generator
+    from sure_unlearn.benchmark import ORACLE, ORIGINAL, Benchmark, seeded_generator, trained_meta
     from sure_unlearn.cli import config_from_args
     from sure_unlearn.progress import want_progress
 
@@ -376,13 +376,7 @@ def train_references(a: argparse.Namespace, r: Rank) -> list[dict[str, Any]]:
                 desc=kind,
             )
             meta = {
-                "kind": kind,
-                "key": key,
-                "train_s": res.seconds,
-                "seconds_per_epoch": res.seconds_per_epoch,
-                "epochs": res.epochs,
-                "device": str(r.device),
-                "final_loss": res.final_loss,
+                **trained_meta(kind, key, res, r.device),
                 "world_size": r.world_size,
                 "backend": r.backend,
                 "sync_bn": a.sync_bn,

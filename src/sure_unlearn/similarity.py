@@ -36,18 +36,16 @@ the activations live on (MPS, which has no float64, falls back to the CPU).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
 from sure_unlearn.data.types import LabeledData
 from sure_unlearn.errors import ConfigError, DataError
 from sure_unlearn.metrics.cka import cka_from_grams
-from sure_unlearn.models.base import SplitModel
+from sure_unlearn.models.base import SplitModel, capture
 
 Z = "z"  # the head's input, as returned by features_and_logits
 MAX_PROBE = 1000
@@ -131,29 +129,6 @@ def _f64(t: torch.Tensor) -> torch.Tensor:
     return t.to(dev, torch.float64, copy=True)  # a copy: a later in-place op cannot alter it
 
 
-@contextmanager
-def _hooks(model: nn.Module, layers: Sequence[str], sink: _Sink) -> Iterator[None]:
-    """Forward hooks handing each named layer's output, flattened to N×D, to ``sink`` as it is computed."""
-    modules = dict(model.named_modules())
-
-    def hook(name: str) -> Callable[[nn.Module, object, object], None]:
-        def fn(_m: nn.Module, _i: object, out: object) -> None:
-            if not isinstance(out, torch.Tensor):
-                raise ConfigError(
-                    f"layer {name!r} returns a {type(out).__name__}, not a tensor; name another"
-                )
-            sink(name, out.detach().flatten(1))
-
-        return fn
-
-    handles = [modules[n].register_forward_hook(hook(n)) for n in layers]
-    try:
-        yield
-    finally:
-        for h in handles:
-            h.remove()
-
-
 @torch.no_grad()
 def layer_grams(
     model: SplitModel,
@@ -178,29 +153,33 @@ def layer_grams(
         raise DataError(f"CKA needs at least 2 probe samples, got {n}")
     sink = _Sink(n)
 
+    hooked = [m for m in names if m != Z]
+
     def forward(start: int, stop: int) -> None:
         x, _ = data.batch(torch.arange(start, stop, device=data.device))
-        z, _ = model.features_and_logits(x)
+        with capture(model, hooked) as got:
+            z, _ = model.features_and_logits(x)
+        for name in hooked:
+            sink(name, got[name])
         if Z in names:
             sink(Z, z.detach().flatten(1))
 
     was = model.training
     model.eval()
     try:
-        with _hooks(model, [m for m in names if m != Z], sink):
-            sink.start_rows(slice(0, 1))
-            forward(0, 1)  # one sample, to learn the widths and so the row-block size
-            block = int(max(1, min(n, max_bytes // (8 * sum(sink.widths.values())))))
-            for r0 in range(0, n, block):
-                r1 = min(n, r0 + block)
-                sink.start_rows(slice(r0, r1))
-                for s in range(r0, r1, batch_size):
-                    forward(s, min(s + batch_size, r1))
-                sink.close_rows()
-                for c0 in range(r1, n, batch_size):
-                    sink.cols = slice(c0, min(n, c0 + batch_size))
-                    forward(c0, min(n, c0 + batch_size))
-                sink.block = {}
+        sink.start_rows(slice(0, 1))
+        forward(0, 1)  # one sample, to learn the widths and so the row-block size
+        block = int(max(1, min(n, max_bytes // (8 * sum(sink.widths.values())))))
+        for r0 in range(0, n, block):
+            r1 = min(n, r0 + block)
+            sink.start_rows(slice(r0, r1))
+            for s in range(r0, r1, batch_size):
+                forward(s, min(s + batch_size, r1))
+            sink.close_rows()
+            for c0 in range(r1, n, batch_size):
+                sink.cols = slice(c0, min(n, c0 + batch_size))
+                forward(c0, min(n, c0 + batch_size))
+            sink.block = {}
     finally:
         model.train(was)
     return {m: sink.grams[m].cpu().numpy() for m in names}

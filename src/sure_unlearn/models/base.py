@@ -124,7 +124,7 @@ def wrap_model(module: nn.Module, head: str = "fc") -> SplitModel:
 
 @contextmanager
 def capture(model: nn.Module, layers: Sequence[str]) -> Iterator[dict[str, torch.Tensor]]:
-    """Capture the outputs of named sub-modules (flattened to ``N×D``) during forwards in the block.
+    """Capture the outputs of named sub-modules (flattened to ``N×D``, copied) during forwards in the block.
 
     Used when ``z`` is another layer than the penultimate (SURE's ``z_layer``) and for per-layer analyses.
     """
@@ -134,9 +134,12 @@ def capture(model: nn.Module, layers: Sequence[str]) -> Iterator[dict[str, torch
         raise ConfigError(f"no layer(s) {missing} in the model; layers: {[n for n in modules if n][:40]}...")
     out: dict[str, torch.Tensor] = {}
 
-    def hook(name: str) -> Callable[[nn.Module, object, torch.Tensor], None]:
-        def fn(_m: nn.Module, _i: object, o: torch.Tensor) -> None:
-            out[name] = o.flatten(1) if o.dim() > 2 else o
+    def hook(name: str) -> Callable[[nn.Module, object, object], None]:
+        def fn(_m: nn.Module, _i: object, o: object) -> None:
+            if not isinstance(o, torch.Tensor):
+                raise ConfigError(f"layer {name!r} returns a {type(o).__name__}, not a tensor; name another")
+            # a copy (differentiable): a later in-place op such as ReLU(inplace=True) must not alter it
+            out[name] = (o.flatten(1) if o.dim() > 2 else o).clone()
 
         return fn
 
