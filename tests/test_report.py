@@ -76,7 +76,7 @@ def write_results(out: Path, per_run_files: bool = True) -> dict:
 def row(md: str, method: str, after: str = "") -> list[str]:
     """The cells of ``method``'s row in the first table following the line that contains ``after``."""
     text = md[md.index(after) :] if after else md
-    line = next(ln for ln in text.splitlines() if ln.startswith(f"| {method} |"))
+    line = next(ln for ln in text.splitlines() if ln.startswith((f"| {method} |", f"| {method} † |")))
     return [c.strip() for c in line.strip("|").split("|")]
 
 
@@ -111,6 +111,8 @@ def test_tables_show_mean_std_over_seeds_gaps_and_seed_counts(tmp_path):
     assert dict(zip(cols, row(md, "retrain"), strict=True))["gap avg"] == "0"
     sure = dict(zip(cols, row(md, "sure"), strict=True))
     assert sure["rep AUC"] == "0.575 ± 0.035 (0.075 ± 0.035)"
+    # SURE trains on the validation set (its never-seen domain): flagged, FineTune is not
+    assert sure["method"] == "sure †" and ft["method"] == "finetune" and report.VAL_NOTE in md
     # the second table: only the attack/similarity keys present
     assert header(md, "Attacks and representation similarity") == [
         "method",
@@ -161,7 +163,7 @@ def test_without_matplotlib_the_tables_are_written_and_say_so(tmp_path, monkeypa
     monkeypatch.setattr(figures, "pyplot", lambda: None)
     write_results(tmp_path)
     md = report.regenerate(tmp_path)
-    assert "matplotlib is not installed" in md and "| sure |" in md
+    assert "matplotlib is not installed" in md and "| sure † |" in md
     assert not list(tmp_path.glob("*.png"))
 
 

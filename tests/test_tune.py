@@ -389,3 +389,51 @@ def test_stability_needs_a_sized_scenario(smoke, tmp_path):
     cfg = cfg.with_overrides(scenarios={"full_class": ScenarioConfig("full_class", cls=1)}, seeds=(0,))
     with pytest.raises(ConfigError, match="full_class"):
         run_stability(factory, cfg, {"full_class": {"finetune": {}}}, (10,), tmp_path)
+
+
+def test_a_tuned_file_sets_only_searched_values_and_rejects_stale_ones(tmp_path):
+    from sure_unlearn.presets import tuned
+
+    preset = {"finetune": {"epochs": 3}, "sure": {"epochs": 3, "freeze_blocks": 4}}
+    f = tmp_path / "cpu.json"
+    # what `sure tune` writes: the config's values (here a stale budget) with the tuned ones on top
+    f.write_text(json.dumps({"hparams": {"finetune": {"epochs": 9, "lr": 0.003},
+                                         "sure": {"epochs": 9, "freeze_blocks": 0, "alpha": 2.5}}}))
+    got = tuned("cpu", preset, f)
+    assert got == {"finetune": {"epochs": 3, "lr": 0.003}, "sure": {"epochs": 3, "freeze_blocks": 4, "alpha": 2.5}}
+    assert tuned("cpu", preset, tmp_path / "absent.json") == preset
+    f.write_text(json.dumps({"hparams": {"sure": {"alpha": 1e6}}}))  # outside SURE's declared α range
+    with pytest.raises(ConfigError, match="outside the search space"):
+        tuned("cpu", preset, f)
+    f.write_text(json.dumps({"hparams": {"no_such_method": {"lr": 0.1}}}))
+    with pytest.raises(Exception, match="no_such_method"):
+        tuned("cpu", preset, f)
+
+
+def test_the_cpu_preset_runs_the_committed_search_optimum():
+    """The committed study result (tuned/cpu.json, issue 5) covers every searched method of the preset,
+    lies in each space and is what the preset runs."""
+    from importlib import resources
+
+    data = json.loads((resources.files("sure_unlearn") / "tuned" / "cpu.json").read_text())["hparams"]
+    cfg = PRESETS.get("cpu")()
+    for m in cfg.methods:
+        space = METHODS.get(m).space
+        assert space, f"{m} declares no search space"
+        searched = {k: v for k, v in data[m].items() if k in space}
+        assert set(searched) == set(space), m
+        assert all(cfg.hparams[m][k] == v for k, v in searched.items()), m
+
+
+def test_a_call_for_some_methods_keeps_the_other_methods_results(smoke, tmp_path):
+    """`sure sensitivity` (SURE only) after a full `sure tune`: the study's summary keeps every method."""
+    cfg, _, factory, *_ = smoke
+    opts = TuneOptions(trials=2, storage=f"journal:{tmp_path / 'j.log'}")
+    tune(factory, cfg.with_overrides(methods=("finetune", "grad_ascent")), opts, tmp_path)
+    found = tune(factory, cfg.with_overrides(methods=("grad_ascent",)), opts, tmp_path)
+    assert list(found["partial_class"]) == ["grad_ascent"]  # the call's own result
+    best = json.loads((tmp_path / "tune" / "best.json").read_text())["partial_class"]
+    assert set(best) == {"finetune", "grad_ascent"}
+    hp = json.loads((tmp_path / "tuned_hparams.json").read_text())["hparams"]
+    assert hp["finetune"]["lr"] == best["finetune"]["params"]["lr"]
+    assert "| finetune |" in (tmp_path / "tune" / "best.md").read_text()

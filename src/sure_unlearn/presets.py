@@ -12,8 +12,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from sure_unlearn.config import AttackConfig, BenchmarkConfig
+from sure_unlearn.errors import ConfigError
 from sure_unlearn.registry import Registry
 from sure_unlearn.splits import ScenarioConfig
 from sure_unlearn.train import Recipe
@@ -45,17 +47,32 @@ def budget(epochs: int, **extra: dict[str, object]) -> dict[str, dict[str, objec
     return out
 
 
-def tuned(name: str, hparams: dict[str, dict[str, object]]) -> dict[str, dict[str, object]]:
+def tuned(name: str, hparams: dict[str, dict[str, object]], path: Path | None = None) -> dict[str, dict[str, object]]:
     """``hparams`` with the values ``sure tune --preset <name>`` found on top, when the study's result is
-    committed as ``sure_unlearn/tuned/<name>.json`` (a ``tuned_hparams.json`` written by ``sure tune``)."""
+    committed as ``sure_unlearn/tuned/<name>.json`` (a ``tuned_hparams.json`` written by ``sure tune``).
+
+    Only *searched* values are taken (each method's declared space): the budget and fixed options stay
+    the preset's, so editing the preset is never silently undone by a stale file. A method the file
+    names that no longer exists, or a value outside today's space, is an error, not a quiet default.
+    """
     import json
     from importlib import resources
 
-    path = resources.files("sure_unlearn") / "tuned" / f"{name}.json"
-    if not path.is_file():
+    from sure_unlearn.methods import METHODS
+    from sure_unlearn.tune.space import contains
+
+    src = path if path is not None else resources.files("sure_unlearn") / "tuned" / f"{name}.json"
+    if not src.is_file():
         return hparams
-    found = json.loads(path.read_text())["hparams"]
-    return {m: {**hparams.get(m, {}), **found.get(m, {})} for m in dict.fromkeys([*hparams, *found])}
+    out = {m: dict(kv) for m, kv in hparams.items()}
+    for m, kv in json.loads(src.read_text())["hparams"].items():
+        space = METHODS.get(m).space  # unknown method: a RegistryError naming the known ones
+        searched = {k: v for k, v in kv.items() if k in space}
+        bad = {k: v for k, v in searched.items() if not contains(space[k], v)}
+        if bad:
+            raise ConfigError(f"{src}: tuned {m} values {bad} are outside the search space; re-run sure tune")
+        out[m] = {**out.get(m, {}), **searched}
+    return out
 
 
 def _scenarios(n: int, cls: int | str, classes: tuple[int | str, int | str]) -> dict[str, ScenarioConfig]:
@@ -118,7 +135,8 @@ def cpu() -> BenchmarkConfig:
         methods=all_methods(),
         # SURE: the cost options measured in benchmarks/results/speed_sure.jsonl (issue 6): a frozen trunk
         # through layer3 (cached activations), half the retain set per epoch, the domain batch sized to
-        # visit the forget set once per epoch — rrt ≈ 0.05 at a smaller gap to the oracle than the defaults
+        # visit the forget set once per epoch — rrt ≈ 0.05 at a smaller gap to the oracle than the defaults.
+        # On top, every method's searched values from tuned/cpu.json (issue 5: benchmarks/results/tune-cpu/)
         hparams=tuned("cpu", budget(3, sure={"freeze_blocks": 4, "retain_fraction": 0.5, "domain_batch_size": 0})),  # 25% of the original's epochs for every iterative method (SURE's paper: 20 of 150)
         seeds=(0,),
     )

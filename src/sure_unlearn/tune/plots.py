@@ -91,6 +91,25 @@ def heatmaps(data: dict[str, Any], d: Path) -> list[Path]:
     return paths
 
 
+def line_styles(plt: Any, methods: list[str]) -> dict[str, dict[str, Any]]:
+    """The report's conventions for a line per method: the original dashed grey, SURE red and thick, the
+    others from tab20 without its reds and greens (the oracle's and SURE's colours)."""
+    from sure_unlearn.plots import COLOURS, ORIGINAL
+
+    cmap = plt.get_cmap("tab20")
+    palette = [cmap(i) for i in range(cmap.N) if i not in (4, 5, 6, 7)]
+    others = iter(palette * (1 + len(methods) // len(palette)))
+    out: dict[str, dict[str, Any]] = {}
+    for m in methods:
+        if m == ORIGINAL:
+            out[m] = {"color": COLOURS[ORIGINAL], "ls": "--", "lw": 1}
+        elif m == "sure":
+            out[m] = {"color": COLOURS["sure"], "lw": 2.2, "zorder": 5}
+        else:
+            out[m] = {"color": next(others), "lw": 1}
+    return out
+
+
 def stability_plots(data: dict[str, Any], d: Path) -> list[Path]:
     """Per scenario, one panel per metric: |gap| to the oracle against forget-set size, a line per method
     (error bars: std over seeds; the tuned size dotted; the untouched original dashed grey)."""
@@ -105,13 +124,10 @@ def stability_plots(data: dict[str, Any], d: Path) -> list[Path]:
         nr = math.ceil(len(keys) / cols)
         fig, axes = plt.subplots(nr, cols, figsize=(4.0 * cols, 3.2 * nr), squeeze=False)
         methods = list(dict.fromkeys(r["method"] for r in rows))
-        colours = plt.get_cmap("tab20" if len(methods) > 10 else "tab10")
+        style = line_styles(plt, methods)
         for ax, key in zip(axes.flat, keys, strict=False):
-            for i, m in enumerate(methods):
+            for m in methods:
                 rs = sorted((r for r in rows if r["method"] == m), key=lambda r: r["size"])
-                style = (
-                    {"color": "gray", "ls": "--"} if m == "original" else {"color": colours(i % colours.N)}
-                )
                 ax.errorbar(
                     [r["size"] for r in rs],
                     [r[key][0] for r in rs],
@@ -119,9 +135,8 @@ def stability_plots(data: dict[str, Any], d: Path) -> list[Path]:
                     marker="o",
                     ms=3,
                     capsize=2,
-                    lw=1,
                     label=m,
-                    **style,
+                    **style[m],
                 )
             ax.axvline(rows[0]["tuned_size"], color="k", ls=":", lw=0.8)
             ax.set_title(f"|Δ {key}|", fontsize=9)

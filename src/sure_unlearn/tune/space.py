@@ -96,6 +96,21 @@ def suggest(trial: Any, space: Space) -> dict[str, Any]:
     return out
 
 
+def contains(p: Param, value: Any) -> bool:
+    """Whether ``value`` is a point of ``p`` (a tuned value read back from a file).
+
+    >>> contains(Float(1e-4, 1e-1, log=True), 0.01), contains(Int(1, 3), 4), contains(Choice((True, False)), False)
+    (True, False, True)
+    """
+    if isinstance(p, Choice):
+        return value in p.options
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    if isinstance(p, Int) and value != int(value):
+        return False
+    return p.low <= value <= p.high
+
+
 def scaled(p: Param | None, value: Any, factor: float) -> Any:
     """``value × factor``, rounded for integers (at least 1 when ``value`` ≥ 1); choices cannot be scaled.
 

@@ -100,7 +100,7 @@ def markdown(data: dict[str, Any]) -> str:
     out = [
         "# Stability: tuned hyperparameters at other forget-set sizes",
         "",
-        f"Seeds {data['seeds']}. Each cell: |method − oracle| (mean ± std over seeds); distance = "
+        f"Seeds {data['seeds']}. Each cell: |method − oracle| (mean ± std over seeds when there are several); distance = "
         "(gap avg + gap rep)/2, the search's objective; rep AUC in 0–1, the rest in points. "
         "`*` marks the size the search was tuned on.",
     ]
@@ -114,8 +114,9 @@ def markdown(data: dict[str, Any]) -> str:
         ]
         for r in (r for r in data["rows"] if r["scenario"] == sc):
             star = "*" if r["size"] == r["tuned_size"] else ""
-            cells = [
-                f"{r[k][0]:.3f} ± {r[k][1]:.3f}" if k == "rep_auc" else f"{r[k][0]:.2f} ± {r[k][1]:.2f}"
+            places = {k: 3 if k == "rep_auc" else 2 for k in TABLE_KEYS}
+            cells = [  # one seed has no spread to show
+                f"{r[k][0]:.{places[k]}f}" + (f" ± {r[k][1]:.{places[k]}f}" if len(data["seeds"]) > 1 else "")
                 for k in TABLE_KEYS
             ]
             out.append(f"| {r['method']} | {r['size']}{star} | " + " | ".join(cells) + " |")

@@ -390,12 +390,27 @@ def tune(
             )
             for m in cfg.methods
         }
-    results.write_json(out / "tune" / "best.json", found)
-    atomic_write_text(out / "tune" / "best.md", results.best_table(found))
-    for key, records in found.items():
-        where = out if len(found) == 1 else out / "tune" / key
+    every = merged_with_earlier(out / "tune" / "best.json", found)
+    results.write_json(out / "tune" / "best.json", every)
+    atomic_write_text(out / "tune" / "best.md", results.best_table(every))
+    for key, records in every.items():
+        where = out if len(every) == 1 else out / "tune" / key
         results.write_json(where / "tuned_hparams.json", {"hparams": tuned_hparams(cfg, params_of(records))})
     return found
+
+
+def merged_with_earlier(path: Path, found: dict[str, dict[str, dict[str, Any]]]) -> dict[str, dict[str, dict[str, Any]]]:
+    """``found`` on top of the summary an earlier call wrote to ``path``: a call for some methods (``sure
+    sensitivity`` reads SURE's optimum; ``sure tune --methods a`` then ``--methods b``) keeps the other
+    methods' results instead of overwriting the study's summary with its subset."""
+    try:
+        earlier = json.loads(path.read_text()) if path.is_file() else {}
+    except ValueError:
+        earlier = {}  # a damaged summary is rebuilt from this call's studies
+    every = {key: dict(records) for key, records in earlier.items() if isinstance(records, dict)}
+    for key, records in found.items():
+        every[key] = {**records, **{m: r for m, r in every.get(key, {}).items() if m not in records}}
+    return every
 
 
 def optima(
