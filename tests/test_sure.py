@@ -198,6 +198,14 @@ def test_freeze_blocks_refuses_what_it_cannot_do(tiny_model, tiny_data, tiny_spe
 # fresh linear probe separates its 60 forget samples (cats) from unseen test cats (rep AUC ≈ 0.9).
 
 
+# SURE on the CIFAR case: the same budget and strength for the plain and the frozen-trunk test
+CIFAR_SURE = {"epochs": 3, "batch_size": 64, "domain_batch_size": 32, "augment": False, "alpha": 10.0, "lr": 0.001}
+
+
+def cifar_data(sets):
+    return UnlearnData(forget=sets["forget"], retain=sets["retain"], val=sets["val"], num_classes=10)
+
+
 @pytest.fixture(scope="module")
 def cifar_case():
     try:
@@ -247,15 +255,8 @@ def test_sure_erases_the_forget_set_from_representations_on_cifar10(cifar_case):
     m_orig, m_oracle = metrics(original), metrics(oracle)
     assert m_orig["rep_auc"] > 0.8, "the case must start with clearly separable representations"
     assert m_oracle["rep_auc"] < 0.7
-    data = UnlearnData(forget=sets["forget"], retain=sets["retain"], val=sets["val"], num_classes=10)
-    hp = {
-        "epochs": 3,
-        "batch_size": 64,
-        "domain_batch_size": 32,
-        "augment": False,
-        "alpha": 10.0,
-        "lr": 0.001,
-    }
+    data = cifar_data(sets)
+    hp = CIFAR_SURE
     m_sure = metrics(
         run_method(
             "sure", original, data, make_config("sure", hp), RunContext(torch.Generator().manual_seed(0))
@@ -290,16 +291,8 @@ def test_sure_with_a_frozen_first_layer_still_lowers_rep_auc_on_cifar10(cifar_ca
     def rep_auc(model):
         return evaluate(model, sets, forget_classes=split.forget_classes, seed=0)[0]["rep_auc"]
 
-    data = UnlearnData(forget=sets["forget"], retain=sets["retain"], val=sets["val"], num_classes=10)
-    hp = {
-        "epochs": 3,
-        "batch_size": 64,
-        "domain_batch_size": 32,
-        "augment": False,
-        "alpha": 10.0,
-        "lr": 0.001,
-        "freeze_blocks": 1,
-    }
+    data = cifar_data(sets)
+    hp = {**CIFAR_SURE, "freeze_blocks": 1}
     out = run_method(
         "sure", original, data, make_config("sure", hp), RunContext(torch.Generator().manual_seed(0))
     )

@@ -6,6 +6,7 @@ what to install.
 
 from __future__ import annotations
 
+import itertools
 import math
 from pathlib import Path
 from typing import Any
@@ -98,7 +99,7 @@ def line_styles(plt: Any, methods: list[str]) -> dict[str, dict[str, Any]]:
 
     cmap = plt.get_cmap("tab20")
     palette = [cmap(i) for i in range(cmap.N) if i not in (4, 5, 6, 7)]
-    others = iter(palette * (1 + len(methods) // len(palette)))
+    others = itertools.cycle(palette)
     out: dict[str, dict[str, Any]] = {}
     for m in methods:
         if m == ORIGINAL:

@@ -104,6 +104,7 @@ def markdown(data: dict[str, Any]) -> str:
         "(gap avg + gap rep)/2, the search's objective; rep AUC in 0–1, the rest in points. "
         "`*` marks the size the search was tuned on.",
     ]
+    places = {k: 3 if k == "rep_auc" else 2 for k in TABLE_KEYS}
     for sc in dict.fromkeys(r["scenario"] for r in data["rows"]):
         out += [
             "",
@@ -114,7 +115,6 @@ def markdown(data: dict[str, Any]) -> str:
         ]
         for r in (r for r in data["rows"] if r["scenario"] == sc):
             star = "*" if r["size"] == r["tuned_size"] else ""
-            places = {k: 3 if k == "rep_auc" else 2 for k in TABLE_KEYS}
             cells = [  # one seed has no spread to show
                 f"{r[k][0]:.{places[k]}f}" + (f" ± {r[k][1]:.{places[k]}f}" if len(data["seeds"]) > 1 else "")
                 for k in TABLE_KEYS
