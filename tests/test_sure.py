@@ -155,6 +155,30 @@ def test_early_stop_keeps_going_while_the_probe_separates_forget_from_val(tiny, 
     assert all(h["probe_auc"] > 0.9 for h in ctx.info["history"])
 
 
+def test_domain_warmup_trains_d_alone_before_the_adversarial_phase(tiny, tiny_model, tiny_data):
+    """Validation from another class, so forget and val differ in z. Warm-up alone (no epochs) teaches d
+    to tell them apart and leaves the model bit-identical; in the adversarial phase that follows, the
+    warmed d is right from the first step, where a fresh d is at chance."""
+    other = tiny["retain"].subset(torch.nonzero(tiny["retain"].y == 3).flatten())
+    data = dataclasses.replace(tiny_data, val=other)
+    base = {"batch_size": 32, "domain_batch_size": 8, "augment": False, "alpha": 0.0, "domain_lr": 0.05}
+    ctx = RunContext(torch.Generator().manual_seed(0))
+    warm_only = make_config("sure", {**base, "epochs": 0, "domain_warmup": 100})
+    out = run_method("sure", tiny_model, data, warm_only, ctx)
+    w = ctx.info["domain_warmup"]
+    assert w["bce_end"] < 0.5 * w["bce_start"] and w["acc_end"] >= 95.0
+    for a, b in zip(out.state_dict().values(), tiny_model.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+
+    def first_epoch_domain_acc(warmup: int) -> float:
+        ctx = RunContext(torch.Generator().manual_seed(0))
+        cfg = make_config("sure", {**base, "epochs": 1, "domain_warmup": warmup})
+        run_method("sure", tiny_model, data, cfg, ctx)
+        return ctx.info["history"][0]["domain_acc"]
+
+    assert first_epoch_domain_acc(100) >= 90.0 > first_epoch_domain_acc(0) + 20.0
+
+
 @pytest.mark.parametrize("augment", [False, True])  # cached trunk outputs / trunk re-run under no_grad
 def test_freeze_blocks_leaves_the_trunk_bit_identical_and_trains_the_rest(tiny_model, tiny_data, augment):
     cfg = make_config(
