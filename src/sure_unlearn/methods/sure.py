@@ -219,29 +219,13 @@ def _plan(
 
 
 def warm_up(
-    d: nn.Module,
-    cfg: SureConfig,
-    forget: LabeledData,
-    val: LabeledData,
-    representations: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]],
-    eng: Engine,
-    gen: torch.Generator,
-    set_train: Callable[[bool], None],
+    d: nn.Module, z_f: torch.Tensor, z_v: torch.Tensor, cfg: SureConfig, gen: torch.Generator
 ) -> dict[str, float]:
     """``domain_warmup`` full-batch steps of d alone (no reversal, the model untouched) on the original's
-    eval-mode z, computed once: n = min(|D_f|, |val|) forget (1) and n validation (0) samples per step,
-    a fresh draw from a side that has more. The first reversed gradients then point along a real
-    forget-vs-held-out difference instead of a freshly initialised d's random direction. Returns d's BCE
-    before and after, and its final accuracy."""
-
-    def encode(part: LabeledData) -> torch.Tensor:
-        batches = part.batches(512, shuffle=False)
-        return torch.cat([representations(eng.inputs(x))[0].float() for x, _ in batches])
-
-    set_train(False)
-    with torch.no_grad(), eng.autocast():
-        z_f, z_v = encode(forget), encode(val)
-    set_train(True)
+    eval-mode z of forget (``z_f``) and validation (``z_v``) samples, computed once: n = min(|D_f|, |val|)
+    forget (1) and n validation (0) samples per step, a fresh draw from a side that has more. The first
+    reversed gradients then point along a real forget-vs-held-out difference instead of a freshly
+    initialised d's random direction. Returns d's BCE before and after, and its final accuracy."""
     n = min(len(z_f), len(z_v))
 
     def draw(z: torch.Tensor) -> torch.Tensor:
@@ -360,18 +344,23 @@ def sure(model: SplitModel, data: UnlearnData, cfg: SureConfig, ctx: RunContext)
     bce, ce = nn.BCEWithLogitsLoss(), nn.CrossEntropyLoss()
 
     @torch.no_grad()
-    def held_out_auc() -> float:
-        """The early-stop probe: fresh, cross-validated, on eval-mode z of every forget and val sample."""
+    def domain_z() -> tuple[torch.Tensor, torch.Tensor]:
+        """Eval-mode z (fp32) of every forget and every validation sample."""
         set_train(False)
         zs = []
         for part in (forget, val):
             with eng.autocast():
                 z = [representations(eng.inputs(x))[0].float() for x, _ in part.batches(512, shuffle=False)]
-            zs.append(torch.cat(z).cpu().numpy())
+            zs.append(torch.cat(z))
         set_train(True)
-        return probe_auc(zs[0], zs[1])
+        return zs[0], zs[1]
 
-    warmup = warm_up(d, cfg, forget, val, representations, eng, gen, set_train) if cfg.domain_warmup else {}
+    def held_out_auc() -> float:
+        """The early-stop probe: fresh, cross-validated, on eval-mode z of every forget and val sample."""
+        z_f, z_v = domain_z()
+        return probe_auc(z_f.cpu().numpy(), z_v.cpu().numpy())
+
+    warmup = warm_up(d, *domain_z(), cfg, gen) if cfg.domain_warmup else {}
     forward = eng.compiled(representations)  # torch.compile only when the engine asks for it
     d.train()
     set_train(True)
