@@ -38,17 +38,24 @@ from typing import Any
 
 import torch
 
-from sure_unlearn.benchmark import ORACLE, ORIGINAL, Benchmark, Prepared, seeded_generator, trained_meta
-from sure_unlearn.checkpoints import atomic_write_text
-from sure_unlearn.config import BenchmarkConfig
 from sure_unlearn.data.types import NO_AUGMENT
-from sure_unlearn.distributed import model_key
-from sure_unlearn.evaluate import collect, evaluate
+from sure_unlearn.files import atomic_write_text
 from sure_unlearn.methods import RunContext, UnlearnData, run_method
 from sure_unlearn.metrics import gaps
 from sure_unlearn.models import SplitModel
-from sure_unlearn.presets import PRESETS
-from sure_unlearn.report import write_summary
+from sure_unlearn.protocol.benchmark import (
+    ORACLE,
+    ORIGINAL,
+    Benchmark,
+    Prepared,
+    seeded_generator,
+    trained_meta,
+)
+from sure_unlearn.protocol.config import BenchmarkConfig
+from sure_unlearn.protocol.distributed import model_key
+from sure_unlearn.protocol.evaluate import collect, evaluate
+from sure_unlearn.protocol.presets import PRESETS
+from sure_unlearn.report.tables import write_summary
 from sure_unlearn.train import Engine, accuracy, fit
 
 

@@ -15,12 +15,12 @@ import time
 
 import torch
 
-from sure_unlearn.benchmark import seeded_generator
 from sure_unlearn.data import load_dataset
+from sure_unlearn.data.splits import ScenarioConfig, make_split
 from sure_unlearn.data.types import NO_AUGMENT, LabeledData
 from sure_unlearn.models import ModelSpec, build_model
-from sure_unlearn.presets import PRESETS
-from sure_unlearn.splits import ScenarioConfig, make_split
+from sure_unlearn.protocol.benchmark import seeded_generator
+from sure_unlearn.protocol.presets import PRESETS
 from sure_unlearn.train import accuracy, fit
 
 

@@ -13,17 +13,17 @@ import pytest
 import torch
 
 import sure_unlearn.attacks.pipeline as pipeline_mod
-import sure_unlearn.benchmark as bench_mod
+import sure_unlearn.protocol.benchmark as bench_mod
 from sure_unlearn.attacks.challenge import EPSILON_CAP
 from sure_unlearn.attacks.pipeline import METRIC_KEYS, ShadowAttacks, balanced_roles, make_targets
-from sure_unlearn.benchmark import Benchmark, Prepared
-from sure_unlearn.config import BenchmarkConfig
 from sure_unlearn.data.readers import DATASETS
+from sure_unlearn.data.splits import ScenarioConfig, Split
 from sure_unlearn.data.types import NO_AUGMENT, DatasetBundle, ImageArrays
 from sure_unlearn.errors import ConfigError
 from sure_unlearn.methods import make_config
 from sure_unlearn.models import SplitModel
-from sure_unlearn.splits import ScenarioConfig, Split
+from sure_unlearn.protocol.benchmark import Benchmark, Prepared
+from sure_unlearn.protocol.config import BenchmarkConfig
 from sure_unlearn.train import Recipe, accuracy
 
 M, N_MODELS = 4, 3

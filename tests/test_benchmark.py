@@ -11,12 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sure_unlearn import benchmark as bench_mod
-from sure_unlearn.benchmark import Benchmark
+from sure_unlearn.protocol import benchmark as bench_mod
 from sure_unlearn.cli import main
+from sure_unlearn.data.splits import ScenarioConfig
 from sure_unlearn.errors import ConfigError, DataError
-from sure_unlearn.presets import PRESETS
-from sure_unlearn.splits import ScenarioConfig
+from sure_unlearn.protocol.benchmark import Benchmark
+from sure_unlearn.protocol.presets import PRESETS
 
 CONTRACT_METRICS = ["forget_acc", "retain_acc", "test_acc", "val_acc", "mia_efficacy", "mia_loss", "rep_mia_knn",
                     "rep_mia_linear", "rep_auc", "runtime_s", "rrt", "seconds_per_epoch"]
@@ -147,7 +147,7 @@ def test_cli_train_unlearn_evaluate_round_trip(tmp_path, capsys):
     common = ["--cache-dir", str(tmp_path / "cache"), "--no-progress"]
     assert main(["train", "--preset", "smoke", "--out", str(ckpt), *common]) == 0
     capsys.readouterr()
-    from sure_unlearn.checkpoints import load_checkpoint
+    from sure_unlearn.protocol.checkpoints import load_checkpoint
 
     train_idx = load_checkpoint(ckpt)[1]["train_idx"]
     forget.write_text(" ".join(map(str, train_idx[:15])))
@@ -165,7 +165,7 @@ def test_cli_train_unlearn_evaluate_round_trip(tmp_path, capsys):
 @pytest.mark.slow
 def test_attacks_are_written_per_run_and_resume_without_training(tmp_path, monkeypatch):
     from sure_unlearn.attacks.pipeline import METRIC_KEYS
-    from sure_unlearn.config import AttackConfig
+    from sure_unlearn.protocol.config import AttackConfig
 
     cfg = PRESETS.get("smoke")().with_overrides(
         methods=("finetune",), attacks=AttackConfig(shadows=4, models=3, methods=("finetune",))

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from sure_unlearn.checkpoints import ModelCache, content_key, load_checkpoint, load_into, save_checkpoint
 from sure_unlearn.errors import CheckpointError
+from sure_unlearn.files import content_key
+from sure_unlearn.protocol.checkpoints import ModelCache, load_checkpoint, load_into, save_checkpoint
 
 
 def net():

@@ -10,7 +10,13 @@ from sure_unlearn.errors import ConfigError, DataError
 from sure_unlearn.metrics.cka import center_gram, cka_from_grams, gram_linear, linear_cka
 from sure_unlearn.models import build_model
 from sure_unlearn.models.base import capture, wrap_model
-from sure_unlearn.similarity import cka_per_layer, cka_to_references, default_layers, layer_grams, probe_set
+from sure_unlearn.protocol.similarity import (
+    cka_per_layer,
+    cka_to_references,
+    default_layers,
+    layer_grams,
+    probe_set,
+)
 
 
 def hsic_cka_by_definition(x: np.ndarray, y: np.ndarray) -> float:

@@ -1,4 +1,4 @@
-"""DDP training (``sure_unlearn.distributed``) over two CPU processes with gloo.
+"""DDP training (``sure_unlearn.protocol.distributed``) over two CPU processes with gloo.
 
 One spawn of two ranks does all the distributed work (starting processes is the expensive part); each rank
 writes what it trained to ``tmp_path`` and the checks run here, in the parent:
@@ -7,7 +7,7 @@ writes what it trained to ``tmp_path`` and the checks run here, in the parent:
 (b) 2 ranks × half the batch give the single-process full-batch result for an MLP (no BatchNorm), with
     augmentation on: the averaged gradient is the full-batch gradient — and differ from training with the
     half batch, so the check can tell;
-(c) ``python -m sure_unlearn.distributed``'s ``main`` puts the smoke preset's original into the model cache
+(c) ``python -m sure_unlearn.protocol.distributed``'s ``main`` puts the smoke preset's original into the model cache
     under the key ``Benchmark.trained`` looks up, so the benchmark loads it instead of training.
 """
 
@@ -22,11 +22,11 @@ import torch
 import torch.multiprocessing as mp
 from helpers import flat
 
-from sure_unlearn.checkpoints import load_checkpoint
 from sure_unlearn.data import load_dataset
 from sure_unlearn.data.types import Augment, LabeledData
 from sure_unlearn.errors import ConfigError
 from sure_unlearn.models import ModelSpec, build_model
+from sure_unlearn.protocol.checkpoints import load_checkpoint
 from sure_unlearn.train import Recipe, fit
 
 RECIPE = Recipe(epochs=3, lr=0.1, batch_size=32, schedule="cosine", warmup=0.1, label_smoothing=0.1)
@@ -54,7 +54,7 @@ def worker(rank: int, world: int, port: int, tmp: str) -> None:
         SURE_CACHE=str(Path(tmp) / "cache"),
     )
     torch.set_num_threads(1)
-    from sure_unlearn.distributed import fit_distributed, main, process_group
+    from sure_unlearn.protocol.distributed import fit_distributed, main, process_group
 
     with process_group("cpu") as r:
         assert (r.rank, r.world_size, r.backend) == (rank, world, "gloo")
@@ -118,9 +118,9 @@ def test_indivisible_batch_is_refused(ran: Path) -> None:
 
 
 def test_command_fills_the_benchmark_cache(ran: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from sure_unlearn.benchmark import ORIGINAL, Benchmark
     from sure_unlearn.models.base import SplitModel
-    from sure_unlearn.presets import PRESETS
+    from sure_unlearn.protocol.benchmark import ORIGINAL, Benchmark
+    from sure_unlearn.protocol.presets import PRESETS
 
     state, meta = load_checkpoint(ran / "original.pt")
     assert meta["world_size"] == 2 and meta["epochs"] == 4 and meta["train_s"] > 0
@@ -129,7 +129,7 @@ def test_command_fills_the_benchmark_cache(ran: Path, monkeypatch: pytest.Monkey
     bench = Benchmark(PRESETS.get("smoke")(), ran / "bench", cache_dir=ran / "cache")
     prep = bench.prepare("partial_class", 0)
     monkeypatch.setattr(
-        "sure_unlearn.benchmark.fit", lambda *a, **k: pytest.fail("trained instead of cached")
+        "sure_unlearn.protocol.benchmark.fit", lambda *a, **k: pytest.fail("trained instead of cached")
     )
     model, cached = bench.trained(ORIGINAL, 0, prep.split.train, prep.split.labels, prep.train_sets["train"])
     assert cached == {k: meta[k] for k in cached} and cached["world_size"] == 2
@@ -139,7 +139,7 @@ def test_command_fills_the_benchmark_cache(ran: Path, monkeypatch: pytest.Monkey
 
 
 def test_not_under_torchrun(monkeypatch: pytest.MonkeyPatch) -> None:
-    from sure_unlearn.distributed import main, process_group
+    from sure_unlearn.protocol.distributed import main, process_group
 
     for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
         monkeypatch.delenv(k, raising=False)
@@ -149,14 +149,14 @@ def test_not_under_torchrun(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_fit_distributed_needs_a_group() -> None:
-    from sure_unlearn.distributed import fit_distributed
+    from sure_unlearn.protocol.distributed import fit_distributed
 
     with pytest.raises(ConfigError, match="process group"):
         fit_distributed(new_model("mlp"), train_data(), RECIPE, torch.Generator())
 
 
 def test_per_rank_batch() -> None:
-    from sure_unlearn.distributed import per_rank_batch
+    from sure_unlearn.protocol.distributed import per_rank_batch
 
     assert per_rank_batch(128, 4) == 32
     with pytest.raises(ConfigError, match="multiple of 3"):

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sure_unlearn import plots as figures
-from sure_unlearn import report
+from sure_unlearn.report import tables as report
 from sure_unlearn.errors import DataError
 from sure_unlearn.metrics import gaps
+from sure_unlearn.report import plots as figures
 
 mpimg = pytest.importorskip("matplotlib.image")
 

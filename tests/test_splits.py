@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
+from sure_unlearn.data.splits import ScenarioConfig, check_forget_indices, make_split, stratified_subset
 from sure_unlearn.errors import ConfigError, DataError
-from sure_unlearn.splits import ScenarioConfig, check_forget_indices, make_split, stratified_subset
 
 Y = np.repeat(np.arange(5), 100)  # 5 classes × 100
 TEST_Y = np.repeat(np.arange(5), 40)

@@ -13,13 +13,13 @@ import pytest
 import torch
 
 from sure_unlearn.data import load_dataset
+from sure_unlearn.data.splits import ScenarioConfig, make_split
 from sure_unlearn.data.types import NO_AUGMENT, LabeledData
 from sure_unlearn.errors import ConfigError, DataError
-from sure_unlearn.evaluate import evaluate
 from sure_unlearn.methods import RunContext, UnlearnData, make_config, run_method
 from sure_unlearn.methods.sure import grad_reverse, ramp
 from sure_unlearn.models import ModelSpec, SplitModel, build_model
-from sure_unlearn.splits import ScenarioConfig, make_split
+from sure_unlearn.protocol.evaluate import evaluate
 from sure_unlearn.train import Recipe, fit
 
 

@@ -9,8 +9,8 @@ import pytest
 import torch
 from helpers import flat
 
-from sure_unlearn.evaluate import collect
 from sure_unlearn.models import build_model
+from sure_unlearn.protocol.evaluate import collect
 from sure_unlearn.train import Engine, Recipe, fit
 
 

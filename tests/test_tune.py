@@ -19,12 +19,12 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from sure_unlearn.benchmark import Benchmark
 from sure_unlearn.cli import main
-from sure_unlearn.config import BenchmarkConfig
 from sure_unlearn.errors import ConfigError
 from sure_unlearn.methods import METHODS, make_config, register_method
-from sure_unlearn.presets import PRESETS
+from sure_unlearn.protocol.benchmark import Benchmark
+from sure_unlearn.protocol.config import BenchmarkConfig
+from sure_unlearn.protocol.presets import PRESETS
 from sure_unlearn.tune import objective as obj
 from sure_unlearn.tune.sampler import TrialSeededTPE
 from sure_unlearn.tune.sensitivity import factors, run_sensitivity
@@ -384,7 +384,7 @@ def test_stability_reuses_the_tuned_values_at_every_size(smoke, tmp_path):
 
 def test_stability_needs_a_sized_scenario(smoke, tmp_path):
     cfg, _, factory, *_ = smoke
-    from sure_unlearn.splits import ScenarioConfig
+    from sure_unlearn.data.splits import ScenarioConfig
 
     cfg = cfg.with_overrides(scenarios={"full_class": ScenarioConfig("full_class", cls=1)}, seeds=(0,))
     with pytest.raises(ConfigError, match="full_class"):
@@ -392,7 +392,7 @@ def test_stability_needs_a_sized_scenario(smoke, tmp_path):
 
 
 def test_a_tuned_file_sets_only_searched_values_and_rejects_stale_ones(tmp_path):
-    from sure_unlearn.presets import tuned
+    from sure_unlearn.protocol.presets import tuned
 
     preset = {"finetune": {"epochs": 3}, "sure": {"epochs": 3, "freeze_blocks": 4}}
     f = tmp_path / "cpu.json"

@@ -116,8 +116,8 @@ def log(msg: str) -> None:
 def config_from_args(a: argparse.Namespace) -> Any:
     """The :class:`BenchmarkConfig` named by ``--preset``/``--config`` and narrowed by ``--scenario``,
     ``--methods``, ``--seeds`` and ``--set`` (shared by benchmark, tune, sensitivity and stability)."""
-    from sure_unlearn.config import BenchmarkConfig, read_config_file
-    from sure_unlearn.presets import PRESETS
+    from sure_unlearn.protocol.config import BenchmarkConfig, read_config_file
+    from sure_unlearn.protocol.presets import PRESETS
 
     file_cfg = read_config_file(a.config) if getattr(a, "config", None) else {}
     preset = a.preset or file_cfg.get("preset") or ("demo" if a.command == "demo" else None)
@@ -128,8 +128,8 @@ def config_from_args(a: argparse.Namespace) -> Any:
         names = a.scenario.split(",")
         missing = [s for s in names if s not in cfg.scenarios]
         if missing:
-            from sure_unlearn.presets import _scenarios
-            from sure_unlearn.splits import SCENARIOS
+            from sure_unlearn.data.splits import SCENARIOS
+            from sure_unlearn.protocol.presets import _scenarios
 
             for s in missing:
                 SCENARIOS.get(s)  # unknown scenario names fail here
@@ -157,8 +157,8 @@ def config_from_args(a: argparse.Namespace) -> Any:
 
 
 def cmd_benchmark(a: argparse.Namespace) -> int:
-    from sure_unlearn.benchmark import Benchmark
     from sure_unlearn.progress import want_progress
+    from sure_unlearn.protocol.benchmark import Benchmark
 
     cfg = config_from_args(a)
     out = Path(a.out or f"runs/{cfg.name}")
@@ -173,8 +173,8 @@ def cmd_benchmark(a: argparse.Namespace) -> int:
 
 
 def _load_model_from(path: str, device: torch.device) -> tuple[Any, dict[str, Any]]:
-    from sure_unlearn.checkpoints import load_checkpoint, load_into
     from sure_unlearn.models import ModelSpec, build_model
+    from sure_unlearn.protocol.checkpoints import load_checkpoint, load_into
 
     state, meta = load_checkpoint(path)
     try:
@@ -198,15 +198,15 @@ def _dataset_for(meta: dict[str, Any], a: argparse.Namespace) -> Any:
 
 
 def cmd_train(a: argparse.Namespace) -> int:
-    from sure_unlearn.benchmark import seeded_generator
-    from sure_unlearn.checkpoints import save_checkpoint
-    from sure_unlearn.config import BenchmarkConfig, read_config_file
     from sure_unlearn.data import load_dataset
+    from sure_unlearn.data.splits import stratified_subset
     from sure_unlearn.data.types import NO_AUGMENT, LabeledData
     from sure_unlearn.models import ModelSpec, build_model
-    from sure_unlearn.presets import PRESETS
     from sure_unlearn.progress import want_progress
-    from sure_unlearn.splits import stratified_subset
+    from sure_unlearn.protocol.benchmark import seeded_generator
+    from sure_unlearn.protocol.checkpoints import save_checkpoint
+    from sure_unlearn.protocol.config import BenchmarkConfig, read_config_file
+    from sure_unlearn.protocol.presets import PRESETS
     from sure_unlearn.train import accuracy, fit
 
     file_cfg = read_config_file(a.config) if a.config else {}
@@ -237,8 +237,8 @@ def cmd_train(a: argparse.Namespace) -> int:
 
 
 def _sets_for(meta: dict[str, Any], data: Any, forget: np.ndarray, device: torch.device, augment: bool) -> dict[str, Any]:
+    from sure_unlearn.data.splits import check_forget_indices
     from sure_unlearn.data.types import NO_AUGMENT, LabeledData
-    from sure_unlearn.splits import check_forget_indices
 
     train_idx = np.asarray(meta["train_idx"], dtype=np.int64)
     holdout = np.asarray(meta["holdout_idx"], dtype=np.int64)
@@ -254,9 +254,9 @@ def _sets_for(meta: dict[str, Any], data: Any, forget: np.ndarray, device: torch
 def cmd_unlearn(a: argparse.Namespace) -> int:
     import time
 
-    from sure_unlearn.checkpoints import save_checkpoint
     from sure_unlearn.methods import RunContext, UnlearnData, make_config, run_method
     from sure_unlearn.progress import want_progress
+    from sure_unlearn.protocol.checkpoints import save_checkpoint
     from sure_unlearn.train import Recipe
 
     device = pick_device(a.device)
@@ -282,8 +282,8 @@ def cmd_unlearn(a: argparse.Namespace) -> int:
 
 def cmd_evaluate(a: argparse.Namespace) -> int:
     from sure_unlearn.data.types import NO_AUGMENT, LabeledData
-    from sure_unlearn.evaluate import evaluate
     from sure_unlearn.metrics import gaps
+    from sure_unlearn.protocol.evaluate import evaluate
 
     device = pick_device(a.device)
     model, meta = _load_model_from(a.checkpoint, device)
@@ -313,8 +313,8 @@ def _ints(text: str | None) -> tuple[int, ...] | None:
 
 def _study_setup(a: argparse.Namespace) -> tuple[Any, Any, Path, Any]:
     """(config, TuneOptions, out, Benchmark factory) from the flags the three commands share."""
-    from sure_unlearn.benchmark import Benchmark
     from sure_unlearn.progress import want_progress
+    from sure_unlearn.protocol.benchmark import Benchmark
     from sure_unlearn.tune.study import TuneOptions
 
     cfg = config_from_args(a)
@@ -393,7 +393,7 @@ def cmd_stability(a: argparse.Namespace) -> int:
 
 
 def cmd_report(a: argparse.Namespace) -> int:
-    from sure_unlearn.report import regenerate
+    from sure_unlearn.report.tables import regenerate
 
     print(regenerate(Path(a.dir)))
     return 0
@@ -401,11 +401,11 @@ def cmd_report(a: argparse.Namespace) -> int:
 
 def cmd_list(a: argparse.Namespace) -> int:
     from sure_unlearn.data import DATASETS
+    from sure_unlearn.data.splits import SCENARIOS
     from sure_unlearn.methods import METHODS
     from sure_unlearn.metrics import METRICS
     from sure_unlearn.models import MODELS
-    from sure_unlearn.presets import PRESETS
-    from sure_unlearn.splits import SCENARIOS
+    from sure_unlearn.protocol.presets import PRESETS
 
     if a.what == "methods":
         for name in METHODS.available():
@@ -507,7 +507,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["train-ddp"]:  # its own parser (it runs under torchrun, once per process)
-        from sure_unlearn.distributed import main as ddp_main
+        from sure_unlearn.protocol.distributed import main as ddp_main
 
         return ddp_main(argv[1:])
     a = build_parser().parse_args(argv)

@@ -1,5 +1,5 @@
 """Shadow models for the per-example attacks: U-LiRA on outputs and on representations, and the
-NeurIPS 2023 challenge's forget score, for one (scenario, seed) of a :class:`~sure_unlearn.benchmark.
+NeurIPS 2023 challenge's forget score, for one (scenario, seed) of a :class:`~sure_unlearn.protocol.benchmark.
 Benchmark` (SPEC §7, REFERENCES §3.5–3.7, §5.5 "many-model metrics").
 
 **Targets.** T = D_f (label 1: the target model trained on them, then unlearned them) plus as many
@@ -27,7 +27,7 @@ For ``retrain`` the pool R_0..R_{2N−1} is split into two halves, R_0..R_{N−1
 and R_N..R_{2N−1} as the retrained ones: the oracle's own score at this N, the reference for the others.
 
 **Cost and caching.** Shadow originals and retrained models are cached on disk by the benchmark's
-:class:`~sure_unlearn.checkpoints.ModelCache` (kinds ``shadow`` and ``shadow_retrain``) under a content key
+:class:`~sure_unlearn.protocol.checkpoints.ModelCache` (kinds ``shadow`` and ``shadow_retrain``) under a content key
 that includes the training indices (so the shadow's IN set) and the seed; every method shares them and
 a rerun trains nothing. Unlearned models are not kept: their statistics are (``<cache>/attacks/
 <key>.npz``, keyed by the starting model, method, hyperparameters, targets and reference set), so a
@@ -53,15 +53,15 @@ import torch
 from sure_unlearn.attacks.challenge import epsilon_max, forget_score
 from sure_unlearn.attacks.stats import class_means, logit_confidence, rep_margin
 from sure_unlearn.attacks.ulira import ulira
-from sure_unlearn.benchmark import ORACLE, ORIGINAL, Benchmark, Prepared, seeded_generator
-from sure_unlearn.checkpoints import atomic_write_bytes, content_key
+from sure_unlearn.data.splits import Split
 from sure_unlearn.data.types import NO_AUGMENT, LabeledData
 from sure_unlearn.errors import ConfigError, DataError
-from sure_unlearn.evaluate import collect
+from sure_unlearn.files import atomic_write_bytes, content_key
 from sure_unlearn.methods import RunContext, UnlearnData, run_method
 from sure_unlearn.models.base import SplitModel
 from sure_unlearn.progress import track
-from sure_unlearn.splits import Split
+from sure_unlearn.protocol.benchmark import ORACLE, ORIGINAL, Benchmark, Prepared, seeded_generator
+from sure_unlearn.protocol.evaluate import collect
 
 SHADOW, RETRAINED = "shadow", "shadow_retrain"
 STATS_VERSION = 1  # bump when a statistic's definition changes: cached statistics are then recomputed

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from sure_unlearn.plots import pyplot as _pyplot
+from sure_unlearn.report.plots import pyplot as _pyplot
 
 MISSING = "no plots drawn: matplotlib is not installed (pip install 'sure-unlearn[plots]'); the data files are written"
 
@@ -95,7 +95,7 @@ def heatmaps(data: dict[str, Any], d: Path) -> list[Path]:
 def line_styles(plt: Any, methods: list[str]) -> dict[str, dict[str, Any]]:
     """The report's conventions for a line per method: the original dashed grey, SURE red and thick, the
     others from tab20 without its reds and greens (the oracle's and SURE's colours)."""
-    from sure_unlearn.plots import COLOURS, ORIGINAL
+    from sure_unlearn.report.plots import COLOURS, ORIGINAL
 
     cmap = plt.get_cmap("tab20")
     palette = [cmap(i) for i in range(cmap.N) if i not in (4, 5, 6, 7)]

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from sure_unlearn.checkpoints import atomic_write_text
+from sure_unlearn.files import atomic_write_text
 from sure_unlearn.tune import objective as obj
 
 

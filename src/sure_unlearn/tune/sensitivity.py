@@ -18,11 +18,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sure_unlearn.config import BenchmarkConfig
 from sure_unlearn.errors import ConfigError
 from sure_unlearn.methods import METHODS, make_config
 from sure_unlearn.progress import bar
-from sure_unlearn.report import mean_std
+from sure_unlearn.protocol.config import BenchmarkConfig
+from sure_unlearn.report.tables import mean_std
 from sure_unlearn.tune import objective as obj
 from sure_unlearn.tune.plots import MISSING
 from sure_unlearn.tune.results import write_csv, write_json

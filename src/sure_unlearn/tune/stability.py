@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sure_unlearn.config import BenchmarkConfig
 from sure_unlearn.errors import ConfigError
-from sure_unlearn.report import mean_std
+from sure_unlearn.protocol.config import BenchmarkConfig
+from sure_unlearn.report.tables import mean_std
 from sure_unlearn.tune import objective as obj
 from sure_unlearn.tune.plots import MISSING
 from sure_unlearn.tune.results import write_csv, write_json
@@ -125,7 +125,7 @@ def markdown(data: dict[str, Any]) -> str:
 
 def write(d: Path, data: dict[str, Any]) -> list[Path]:
     """``stability.json``, ``stability.csv``, ``stability.md`` and ``stability_<scenario>.png``."""
-    from sure_unlearn.checkpoints import atomic_write_text
+    from sure_unlearn.files import atomic_write_text
     from sure_unlearn.tune.plots import stability_plots
 
     write_json(d / "stability.json", data)

@@ -32,11 +32,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sure_unlearn.checkpoints import atomic_write_text, content_key
-from sure_unlearn.config import BenchmarkConfig
 from sure_unlearn.errors import ConfigError, SureError
+from sure_unlearn.files import atomic_write_text, content_key
 from sure_unlearn.methods import METHODS, make_config
 from sure_unlearn.progress import bar
+from sure_unlearn.protocol.config import BenchmarkConfig
 from sure_unlearn.tune import objective as obj
 from sure_unlearn.tune import results
 from sure_unlearn.tune.space import Param, describe, suggest, with_epochs

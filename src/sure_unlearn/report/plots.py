@@ -1,4 +1,4 @@
-"""The report's figures, drawn from numbers that ``report.py`` has already read from results files.
+"""The report's figures, drawn from numbers that ``report/tables.py`` has already read from results files.
 
 Every function takes plain data (no model, no metric computation beyond a ROC curve or a 2-D PCA of
 saved arrays) and writes one PNG. matplotlib is optional (the ``plots`` extra): :func:`pyplot` returns

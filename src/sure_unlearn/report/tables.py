@@ -26,10 +26,10 @@ from typing import Any, Literal
 
 import numpy as np
 
-from sure_unlearn import plots as figures
-from sure_unlearn.checkpoints import atomic_write_text
 from sure_unlearn.errors import DataError
+from sure_unlearn.files import atomic_write_text
 from sure_unlearn.metrics.core import GAP_AVG_KEYS, GAP_REP_KEYS
+from sure_unlearn.report import plots as figures
 
 Runs = list[dict[str, Any]]
 PlotMode = Literal["none", "cheap", "all"]

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from sure_unlearn.checkpoints import atomic_write_bytes
 from sure_unlearn.errors import ConfigError, DataError
+from sure_unlearn.files import atomic_write_bytes
 from sure_unlearn.registry import Registry
 
 

@@ -14,10 +14,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from sure_unlearn.config import AttackConfig, BenchmarkConfig
+from sure_unlearn.data.splits import ScenarioConfig
 from sure_unlearn.errors import ConfigError
+from sure_unlearn.protocol.config import AttackConfig, BenchmarkConfig
 from sure_unlearn.registry import Registry
-from sure_unlearn.splits import ScenarioConfig
 from sure_unlearn.train import Recipe
 
 PRESETS: Registry[Callable[[], BenchmarkConfig]] = Registry("preset")

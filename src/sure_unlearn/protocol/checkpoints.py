@@ -8,66 +8,15 @@ or oracle is trained once and reused by every method, run and report.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
 from sure_unlearn.errors import CheckpointError
-
-
-def atomic_write_bytes(path: Path, write: Callable[[Any], None]) -> None:
-    """Write via a temporary file in the same directory, then rename: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, lambda f: f.write(text.encode()))
-
-
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, np.ndarray) and obj.ndim == 0:  # e.g. BatchNorm's num_batches_tracked
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return {"sha256": hashlib.sha256(np.ascontiguousarray(obj).tobytes()).hexdigest(), "n": len(obj)}
-    if isinstance(obj, np.integer | np.floating):
-        return obj.item()
-    if isinstance(obj, tuple | list):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in sorted(obj.items())}
-    if hasattr(obj, "__dataclass_fields__"):
-        import dataclasses
-
-        return _jsonable(dataclasses.asdict(obj))
-    return obj
-
-
-def content_key(**parts: Any) -> str:
-    """A short stable hash of ``parts`` (arrays hashed by content).
-
-    >>> content_key(a=1, b=np.arange(3)) == content_key(b=np.arange(3), a=1)
-    True
-    """
-    blob = json.dumps(_jsonable(parts), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(blob.encode()).hexdigest()[:20]
+from sure_unlearn.files import _jsonable, atomic_write_bytes
 
 
 def save_checkpoint(path: str | Path, model: nn.Module, meta: dict[str, Any]) -> None:

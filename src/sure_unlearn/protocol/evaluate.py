@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sure_unlearn.checkpoints import atomic_write_bytes
 from sure_unlearn.data.types import LabeledData
+from sure_unlearn.files import atomic_write_bytes
 from sure_unlearn.metrics import EvalInputs, SplitOutputs, evaluate_metrics
 from sure_unlearn.models.base import SplitModel, capture
 from sure_unlearn.train import Engine

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sure_unlearn.data.splits import ScenarioConfig
 from sure_unlearn.errors import ConfigError
-from sure_unlearn.splits import ScenarioConfig
 from sure_unlearn.train import Recipe
 
 

@@ -29,7 +29,7 @@ the gloo backend). It is the same computation as :func:`sure_unlearn.train.fit`:
 Launch the command with ``torchrun``, which sets ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR``
 and ``MASTER_PORT``; ``LOCAL_RANK`` picks the CUDA device::
 
-    torchrun --nproc_per_node=2 -m sure_unlearn.distributed --preset paper --kind original,retrain \\
+    torchrun --nproc_per_node=2 -m sure_unlearn.protocol.distributed --preset paper --kind original,retrain \\
         --scenario partial_class --seed 0
 
 It trains the benchmark's original and/or oracle and stores them in the benchmark's model cache under the
@@ -57,18 +57,18 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from sure_unlearn.checkpoints import save_checkpoint
 from sure_unlearn.data.types import NO_AUGMENT, LabeledData
 from sure_unlearn.errors import ConfigError, DataError, SureError
 from sure_unlearn.models.base import SplitModel
 from sure_unlearn.progress import bar
+from sure_unlearn.protocol.checkpoints import save_checkpoint
 from sure_unlearn.train import Engine, FitResult, Recipe, lr_lambda, make_optimizer, model_device
 
 if TYPE_CHECKING:
-    from sure_unlearn.benchmark import Benchmark
+    from sure_unlearn.protocol.benchmark import Benchmark
 
 TORCHRUN_ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
-LAUNCH = "torchrun --nproc_per_node=N -m sure_unlearn.distributed --preset … --kind original"
+LAUNCH = "torchrun --nproc_per_node=N -m sure_unlearn.protocol.distributed --preset … --kind original"
 
 
 @dataclass(frozen=True)
@@ -286,7 +286,7 @@ def model_key(bench: Benchmark, seed: int, train_idx: np.ndarray, labels: np.nda
 # ------------------------------------------------------------------------------------------ command line
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m sure_unlearn.distributed",
+        prog="python -m sure_unlearn.protocol.distributed",
         description="Train a benchmark's original and/or oracle with DDP (launch with torchrun) into its model cache.",
     )
     p.add_argument("--preset", help="smoke | demo | cpu | paper")
@@ -319,9 +319,9 @@ def _log(r: Rank, msg: str) -> None:
 
 def train_references(a: argparse.Namespace, r: Rank) -> list[dict[str, Any]]:
     """Train (or find cached) each ``--kind`` for ``a``'s config on this rank; the metas, as saved."""
-    from sure_unlearn.benchmark import ORACLE, ORIGINAL, Benchmark, seeded_generator, trained_meta
     from sure_unlearn.cli import config_from_args
     from sure_unlearn.progress import want_progress
+    from sure_unlearn.protocol.benchmark import ORACLE, ORIGINAL, Benchmark, seeded_generator, trained_meta
 
     kinds = [k for k in a.kind.split(",") if k]
     bad = sorted(set(kinds) - {ORIGINAL, ORACLE})
@@ -408,7 +408,7 @@ def train_references(a: argparse.Namespace, r: Rank) -> list[dict[str, Any]]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m sure_unlearn.distributed …`` under torchrun; 0 on success, 2 on a library error."""
+    """``python -m sure_unlearn.protocol.distributed …`` under torchrun; 0 on success, 2 on a library error."""
     a = build_parser().parse_args(argv)
     if a.threads:
         torch.set_num_threads(a.threads)

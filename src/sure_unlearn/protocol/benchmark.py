@@ -22,19 +22,20 @@ from typing import Any
 import numpy as np
 import torch
 
-from sure_unlearn.checkpoints import ModelCache, atomic_write_bytes, atomic_write_text, content_key
-from sure_unlearn.config import BenchmarkConfig
 from sure_unlearn.data import load_dataset
+from sure_unlearn.data.splits import SCENARIOS, Split, make_split, matched_sample
 from sure_unlearn.data.types import NO_AUGMENT, DatasetBundle, LabeledData
 from sure_unlearn.errors import ConfigError
-from sure_unlearn.evaluate import evaluate, save_features
+from sure_unlearn.files import atomic_write_bytes, atomic_write_text, content_key
 from sure_unlearn.methods import METHODS, RunContext, UnlearnData, make_config, run_method
 from sure_unlearn.metrics import SplitOutputs
 from sure_unlearn.metrics import gaps as metric_gaps
 from sure_unlearn.models import ModelSpec, SplitModel, build_model
-from sure_unlearn.report import PlotMode, write_summary
-from sure_unlearn.similarity import cka_to_references, layer_grams, probe_set
-from sure_unlearn.splits import SCENARIOS, Split, make_split, matched_sample
+from sure_unlearn.protocol.checkpoints import ModelCache
+from sure_unlearn.protocol.config import BenchmarkConfig
+from sure_unlearn.protocol.evaluate import evaluate, save_features
+from sure_unlearn.protocol.similarity import cka_to_references, layer_grams, probe_set
+from sure_unlearn.report.tables import PlotMode, write_summary
 from sure_unlearn.train import FitResult, fit
 
 ORIGINAL, ORACLE = "original", "retrain"
@@ -184,7 +185,7 @@ class Benchmark:
 
     def model_key(self, seed: int, train_idx: np.ndarray, labels: np.ndarray) -> str:
         """The cache key of a model of this config trained from ``seed`` on ``train_idx`` with ``labels``
-        (everything that determines it; shared with DDP training, ``sure_unlearn.distributed``)."""
+        (everything that determines it; shared with DDP training, ``sure_unlearn.protocol.distributed``)."""
         c = self.cfg
         return content_key(
             dataset=c.dataset, dataset_kwargs=c.dataset_kwargs, n_train=len(self.data.train),

@@ -1,0 +1,2 @@
+"""The benchmark protocol: configurations and presets, references (originals, oracles), runs, evaluation,
+checkpoints and the results layout. Built on the methods and metrics; the report reads what it writes."""
