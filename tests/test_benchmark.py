@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sure_unlearn.protocol import benchmark as bench_mod
 from sure_unlearn.cli import main
 from sure_unlearn.data.splits import ScenarioConfig
 from sure_unlearn.errors import ConfigError, DataError
+from sure_unlearn.protocol import benchmark as bench_mod
 from sure_unlearn.protocol.benchmark import Benchmark
 from sure_unlearn.protocol.presets import PRESETS
 

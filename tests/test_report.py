@@ -1,4 +1,4 @@
-"""``sure report``: tables (mean ± std over seeds, both gap conventions) and every plot, from files alone."""
+"""``sure report``: tables (mean ± 95% t-interval over seeds, both gap conventions) and every plot, from files alone."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sure_unlearn.report import tables as report
 from sure_unlearn.errors import DataError
 from sure_unlearn.metrics import gaps
 from sure_unlearn.report import plots as figures
+from sure_unlearn.report import tables as report
 
 mpimg = pytest.importorskip("matplotlib.image")
 
@@ -101,16 +101,17 @@ def test_tables_show_mean_std_over_seeds_gaps_and_seed_counts(tmp_path):
     )  # what regenerate writes, less the plots
     cols = header(md)
     ft = dict(zip(cols, row(md, "finetune"), strict=True))
-    assert ft["test acc"].startswith("2.0 ± 1.4")  # seeds 1.0 and 3.0
-    assert ft["test acc"] == "2.0 ± 1.4 (48.0 ± 1.4)"  # |1 − 50|, |3 − 50| per seed
+    # seeds 1.0 and 3.0: sample std √2, 95% t half-width t(0.975, 1) · √2 / √2 = 12.706
+    assert ft["test acc"].startswith("2.0 ± 12.7")
+    assert ft["test acc"] == "2.0 ± 12.7 (48.0 ± 12.7)"  # |1 − 50|, |3 − 50| per seed
     assert ft["seeds"] == "2"
     # gap avg per seed: (|14−10| + |1−50|)/4 = 13.25 and (|18−20| + |3−50|)/4 = 12.25
-    assert ft["gap avg"] == "12.75 ± 0.71"
+    assert ft["gap avg"] == "12.75 ± 6.35"  # std 0.707: 12.706 · 0.707 / √2
     # gap of means: (|16 − 15| + |2 − 50|)/4 = 12.25, differs from the mean of per-seed gaps
     assert ft["gap avg (of means)"] == "12.25"
     assert dict(zip(cols, row(md, "retrain"), strict=True))["gap avg"] == "0"
     sure = dict(zip(cols, row(md, "sure"), strict=True))
-    assert sure["rep AUC"] == "0.575 ± 0.035 (0.075 ± 0.035)"
+    assert sure["rep AUC"] == "0.575 ± 0.318 (0.075 ± 0.318)"
     # SURE trains on the validation set (its never-seen domain): flagged, FineTune is not
     assert sure["method"] == "sure †" and ft["method"] == "finetune" and report.VAL_NOTE in md
     # the second table: only the attack/similarity keys present
@@ -120,14 +121,14 @@ def test_tables_show_mean_std_over_seeds_gaps_and_seed_counts(tmp_path):
         "CKA→oracle",
         "seeds",
     ]
-    assert row(md, "finetune", "Attacks and representation")[1] == "0.600 ± 0.141 (0.100 ± 0.141)"
+    assert row(md, "finetune", "Attacks and representation")[1] == "0.600 ± 1.271 (0.100 ± 1.271)"
 
 
 def test_regenerate_draws_every_plot_from_the_run_files(tmp_path):
     write_results(tmp_path)
     md = report.regenerate(tmp_path)
     assert md == (tmp_path / "summary.md").read_text()
-    assert dict(zip(header(md), row(md, "finetune"), strict=True))["test acc"].startswith("2.0 ± 1.4")
+    assert dict(zip(header(md), row(md, "finetune"), strict=True))["test acc"].startswith("2.0 ± 12.7")
     for kind in ("bars", "tradeoff", "cka", "roc", "embed"):
         assert_nontrivial_png(tmp_path / f"{kind}_random.png")
         assert f"`{kind}_random.png`" in md

@@ -41,14 +41,14 @@ def _domain_batch_sizes(monkeypatch) -> list[int]:
     import sure_unlearn.methods.sure as sure_mod
 
     seen: list[int] = []
-    real = sure_mod.domain_classifier
+    real = sure_mod.DomainClassifier
 
-    def spy(dim, hidden):
-        d = real(dim, hidden)
+    def spy(dim, hidden, classes=1):
+        d = real(dim, hidden, classes)
         d.register_forward_pre_hook(lambda _m, args: seen.append(len(args[0])))
         return d
 
-    monkeypatch.setattr(sure_mod, "domain_classifier", spy)
+    monkeypatch.setattr(sure_mod, "DomainClassifier", spy)
     return seen
 
 
@@ -323,3 +323,85 @@ def test_sure_with_a_frozen_first_layer_still_lowers_rep_auc_on_cifar10(cifar_ca
     assert torch.equal(out.layer1[1].weight, original.layer1[1].weight)
     assert not torch.equal(out.layer2[0].weight, original.layer2[0].weight)
     assert rep_auc(out) < rep_auc(original) - 0.05
+
+
+# ------------------------------------------------------------------------------------------------
+# Representation erasure on a small case built to show it (seconds, no CIFAR): the forget samples carry a
+# faint trigger in one corner that the held-out samples of their class lack, so a model trained on them
+# keeps the trigger in z and a fresh probe separates forget from unseen samples of the class.
+
+
+def trigger_images(n: int, cls: int | None, seed: int, trigger: float = 0.0):
+    from sure_unlearn.data.types import ImageArrays
+
+    rng = np.random.default_rng(seed)
+    means = np.random.default_rng(123).uniform(40, 215, size=(4, 8, 8, 1))
+    y = np.full(n, cls) if cls is not None else np.arange(n) % 4
+    x = means[y] + rng.normal(0, 40, size=(n, 8, 8, 1))
+    x[:, :3, :3, :] += trigger
+    return ImageArrays(np.clip(x, 0, 255).astype(np.uint8), y.astype(np.int64))
+
+
+@pytest.fixture(scope="module")
+def trigger_case():
+    from sure_unlearn.data.types import ImageArrays
+
+    forget, val, unseen = trigger_images(48, 1, 1, 40.0), trigger_images(200, 1, 2), trigger_images(48, 1, 3)
+    retain = trigger_images(320, None, 4)
+    torch.manual_seed(0)
+    model = build_model("mlp", ModelSpec(4, 1, 8, (0.5,), (0.25,)), hidden=64)
+    both = ImageArrays(np.concatenate([retain.x, forget.x]), np.concatenate([retain.y, forget.y]))
+    fit(model, LabeledData.from_arrays(both), Recipe(epochs=30, lr=0.05, batch_size=32, augment=False),
+        torch.Generator().manual_seed(0))
+    data = UnlearnData(forget=LabeledData.from_arrays(forget), retain=LabeledData.from_arrays(retain),
+                       val=LabeledData.from_arrays(val), num_classes=4)
+    return model, data, LabeledData.from_arrays(unseen)
+
+
+def _fresh_probe_auc(model, forget, unseen) -> float:
+    """The rep_auc probe on forget vs never-seen samples of the same class (never SURE's held-out set)."""
+    from sure_unlearn.metrics.representation import probe_auc
+    from sure_unlearn.protocol.evaluate import collect
+
+    return probe_auc(collect(model, forget).z, collect(model, unseen).z, seed=0)
+
+
+TRIGGER_SURE = {"epochs": 10, "batch_size": 32, "domain_batch_size": 16, "augment": False, "lr": 0.01,
+                "alpha": 10.0, "reverse": "forget"}  # fmt: skip
+
+
+def test_sure_erases_what_a_fresh_probe_finds_and_its_controls_do_not(trigger_case, monkeypatch):
+    import sure_unlearn.methods.sure as sure_mod
+
+    model, data, unseen = trigger_case
+
+    def after(**hp) -> float:
+        cfg = make_config("sure", {**TRIGGER_SURE, **hp})
+        out = run_method("sure", model, data, cfg, RunContext(torch.Generator().manual_seed(0)))
+        return _fresh_probe_auc(out, data.forget, unseen)
+
+    before = _fresh_probe_auc(model, data.forget, unseen)
+    assert before > 0.72, "the case must start separable"
+    erased, control = after(), after(alpha=0.0)
+    assert erased < 0.62 and erased < before - 0.15
+    assert abs(control - before) < 0.05  # α = 0: only retain CE, the trigger stays in z
+    monkeypatch.setattr(sure_mod, "grad_reverse", lambda x, lam: x)  # the reversal's sign flipped
+    flipped_forget, flipped_both = after(), after(reverse="both", alpha=3.0)
+    assert flipped_forget > erased + 0.15  # no erasure without the reversal
+    assert flipped_both > before + 0.1  # d's own gradient makes the forget set *more* separable
+
+
+def test_reverse_forget_detaches_the_held_out_half():
+    """With reverse="forget" the domain loss sends no gradient to the held-out inputs (they do not move),
+    while the forget inputs get one; with "both" both halves do."""
+    from sure_unlearn.methods.sure import DomainClassifier, domain_logits
+
+    torch.manual_seed(0)
+    g, d = torch.nn.Linear(6, 5), DomainClassifier(5, 8)
+    y = torch.zeros(8, dtype=torch.long)
+    for reverse, held_moves in (("forget", False), ("both", True)):
+        x = torch.randn(8, 6, requires_grad=True)
+        logits = domain_logits({"z": d}, {"z": g(x)}, y, 1.0, reverse)["z"]
+        torch.nn.functional.binary_cross_entropy_with_logits(logits, torch.cat([torch.ones(4), torch.zeros(4)])).backward()
+        assert x.grad[:4].abs().sum() > 0
+        assert (x.grad[4:].abs().sum() > 0) == held_moves

@@ -76,7 +76,7 @@ def test_search_improves_on_a_poor_first_trial_and_writes_a_config_benchmark_rea
     first = next(t for t in trials if t.number == 0)
     assert first.params == {"lr": 0.1, "retain_weight": 0.1}
     best = found["partial_class"]["random_label"]
-    assert best["values"][0] < first.value - 5  # measured: 31.5 → under 12
+    assert best["values"][0] < 0.5 * first.value  # measured: distance 1.75 → 0.39
     assert best["trial"] != 0 and best["values"][0] == min(t.value for t in trials)
     # the value is the documented objective of the recorded gaps
     assert best["values"][0] == pytest.approx(obj.distance(best["gaps"]["partial_class"]))
@@ -222,7 +222,7 @@ def test_failing_trials_are_recorded_and_the_search_goes_on(smoke, tmp_path):
     study.enqueue_trial({"lr": 0.1, "alpha": 100.0, "domain_lr": 0.1})
     record = tune_method(bench, refs, cfg, opts, "sure", tmp_path, storage=storage)
     first = study.get_trials()[0]
-    assert first.state == TrialState.FAIL and "NaN" in first.user_attrs["error"]
+    assert first.state == TrialState.FAIL and "DivergenceError" in first.user_attrs["error"]
     assert record["n_complete"] == 2
 
 
@@ -349,8 +349,8 @@ def test_sensitivity_heatmaps_around_the_optimum(smoke, tmp_path):
         "sure",
         make_config("sure", {**cfg.hparams["sure"], "lr": 0.01, "alpha": 10.0}),
     )
-    assert data["value"]["test_acc"][1][1] == run["metrics"]["test_acc"]
-    assert data["value"]["gap_rep"][1][1] == pytest.approx(run["gaps"]["gap_rep"])
+    assert data["value"]["test_acc"][1][1] == run.metrics["test_acc"]
+    assert data["value"]["gap_rep"][1][1] == pytest.approx(run.gaps["gap_rep"])
     assert len(list(csv.DictReader((d / "sensitivity.csv").open()))) == 9
 
 
@@ -363,7 +363,7 @@ def test_stability_reuses_the_tuned_values_at_every_size(smoke, tmp_path):
     )
     data = json.loads((d / "stability.json").read_text())
     assert {(r["method"], r["size"]) for r in data["rows"]} == {
-        (m, n) for m in ("original", "finetune") for n in (10, 20)
+        (m, n) for m in ("original", "broken", "finetune") for n in (10, 20)
     }
     table = (d / "stability.md").read_text()
     assert "| finetune | 10 |" in table and "| finetune | 20* |" in table  # the smoke preset tunes at n = 20

@@ -22,3 +22,7 @@ class CheckpointError(SureError):
 
 class ConfigError(SureError):
     """A configuration that cannot work (bad hyperparameter, missing input for a method)."""
+
+
+class DivergenceError(SureError):
+    """A method whose loss or weights became non-finite; the message names the method and the epoch."""

@@ -49,10 +49,13 @@ class Split:
     test: np.ndarray
     labels: np.ndarray  # training labels over the whole train split (differs from the truth only in `confusion`)
     forget_classes: tuple[int, ...] = field(default=())
+    # held-out train-split samples of the forget set's distribution that nothing trains on and evaluation
+    # never uses (outside the training pool when there is one, else holdout minus val): SURE's heldout_pool
+    pool: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
     def save(self, path: Path) -> None:
         """Write every index set as one ``.npz`` (atomically)."""
-        arrays = {k: getattr(self, k) for k in ("train", "forget", "retain", "holdout", "val", "test", "labels")}
+        arrays = {k: getattr(self, k) for k in ("train", "forget", "retain", "holdout", "val", "test", "labels", "pool")}
         arrays["forget_classes"] = np.asarray(self.forget_classes, dtype=np.int64)
         atomic_write_bytes(path, lambda f: np.savez(f, **arrays))
 
@@ -179,6 +182,19 @@ def matched_sample(like_y: np.ndarray, y: np.ndarray, pool: np.ndarray, rng: np.
     return np.sort(np.concatenate(picked)) if picked else np.zeros(0, np.int64)
 
 
+def unused_like(
+    train_y: np.ndarray, train_pool: np.ndarray, holdout: np.ndarray, val: np.ndarray,
+    classes: tuple[int, ...], seed: int,
+) -> np.ndarray:
+    """Train-split indices of ``classes`` (all when empty) that no model trains on and evaluation never
+    uses, in a seeded random order: those outside ``train_pool`` when it is a subset, else holdout − val."""
+    outside = np.setdiff1d(np.arange(len(train_y)), train_pool)
+    cand = outside if len(outside) else np.setdiff1d(holdout, val)
+    if classes:
+        cand = cand[np.isin(train_y[cand], classes)]
+    return np.random.default_rng([seed, 3]).permutation(cand)
+
+
 def make_split(
     train_y: np.ndarray,
     test_y: np.ndarray,
@@ -189,11 +205,13 @@ def make_split(
     holdout_fraction: float = 0.1,
     train_subset: int | None = None,
     test_subset: int | None = None,
+    pool_size: int = 0,
 ) -> Split:
     """Build the whole :class:`Split` from one seed.
 
     The pool and holdout depend only on the seed (not the scenario), so random, partial- and full-class
-    scenarios of one seed share one original model.
+    scenarios of one seed share one original model. ``pool_size`` never-used samples of the forget set's
+    distribution form ``Split.pool`` (:func:`unused_like`; fewer when fewer exist).
 
     >>> y = np.repeat(np.arange(3), 20)
     >>> s = make_split(y, y, ("a", "b", "c"), ScenarioConfig("partial_class", n=5, cls="b"), seed=0)
@@ -212,7 +230,8 @@ def make_split(
     retain = np.setdiff1d(train, forget)
     if len(retain) == 0:
         raise DataError("the forget set covers the whole training set: nothing would be retained")
-    return Split(scenario.name, seed, train, forget, np.sort(retain), holdout, val, test, labels, forget_classes)
+    unused = np.sort(unused_like(train_y, pool, holdout, val, forget_classes, seed)[:pool_size])
+    return Split(scenario.name, seed, train, forget, np.sort(retain), holdout, val, test, labels, forget_classes, unused)
 
 
 def check_forget_indices(forget: np.ndarray, train: np.ndarray, n_total: int) -> np.ndarray:

@@ -27,8 +27,8 @@ from sure_unlearn.models.base import SplitModel
 from sure_unlearn.registry import Registry
 from sure_unlearn.tune.space import Param, check_space
 
-Input = Literal["forget", "retain", "val"]
-INPUTS: tuple[Input, ...] = ("forget", "retain", "val")
+Input = Literal["forget", "retain", "val", "pool"]
+INPUTS: tuple[Input, ...] = ("forget", "retain", "val", "pool")
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,8 @@ class UnlearnData:
     forget: LabeledData | None
     retain: LabeledData | None = None
     val: LabeledData | None = None
+    # more held-out data of the forget set's distribution, which evaluation never uses (SURE's heldout_pool)
+    pool: LabeledData | None = None
     num_classes: int | None = None
     # The recipe the original was trained with; Retrain and EU-k reuse it (None: method defaults).
     original_recipe: Any = None

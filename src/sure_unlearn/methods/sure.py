@@ -7,65 +7,47 @@ from the same distribution (domain 0), on the representation ``z = g(x)``:
 
 ``R_λ`` is the gradient reversal layer (identity forward, −λ·grad backward), ``d`` a fresh MLP with one
 logit. θ_f, θ_y, θ_d all *descend* L, so through the reversal θ_f *ascends* the domain loss: the saddle
-point min_{θ_f,θ_y} max_{θ_d} [CE − α·L_d]. The retain term keeps the model useful; the adversarial term
-makes forget representations indistinguishable from never-seen ones.
+point min_{θ_f,θ_y} max_{θ_d} [CE − α·L_d]. One forward pass per step: the retain batch and the domain
+batch (half forget, half held-out) go through ``g`` together. **An epoch is one pass over the retain set**
+(or over a fresh random ``retain_fraction`` of it). The defaults are the paper's algorithm.
 
-One forward pass per step: the retain batch and the domain batch (half forget, half validation) go
-through ``g`` together (train-mode BatchNorm therefore sees them as one batch, as in DANN's usual
-implementation). Unlearning starts from the original weights. **An epoch is one pass over the retain set**
-(or over a fresh random ``retain_fraction`` of it).
+Options beyond the paper (each a few lines of the loop below; ``sure_plus`` combines them):
 
-Cost (issue 6). A step costs what FineTune's costs plus the domain samples, so SURE's epoch is
-``1 + 2·half/batch_size`` FineTune epochs: 1.56× with the default 64 domain samples per step (measured,
-cpu preset). With ``domain_batch_size=0`` the domain batch is sized from the forget set,
-``half = ⌈forget_passes · n_f / steps_per_epoch⌉`` forget samples (and as many validation samples) per
-step, i.e. the forget set is visited ``forget_passes`` times per epoch: 1.00× FineTune's epoch at one
-pass. Three options cut the cost further (``benchmarks/speed_sure.py``; results and the configuration
-recommended for the cpu preset in ``benchmarks/results/``):
-
-* ``retain_fraction`` p: each epoch is a fresh random p·|D_r| of the retain set (Bad-T's 30%).
-* ``early_stop``: after each epoch a *fresh* probe (standardised logistic regression, 5-fold
-  cross-validated ROC AUC) tries to tell forget from validation ``z`` (eval mode). Training stops the first
-  time AUC ≤ 0.5 + ``stop_margin`` while the epoch's running retain accuracy is ≥ ``stop_retain_acc``.
-  The probe is independent of ``d``, so a collapsed domain head cannot fake success. One host sync per
-  epoch. Off by default: within the cpu preset's 3 epochs the probe stayed at AUC 0.54–0.90, so it never
-  fired.
-* ``freeze_blocks`` k: the first k of ``model.blocks()`` (with any parameter-free prelude such as input
-  normalisation) form a frozen trunk: no gradient, eval-mode BatchNorm, weights bit-identical. Without
-  augmentation its outputs are computed once, for forget, validation and the retain rows the run will
-  visit (every epoch's rows are drawn up front), and training runs the remaining blocks on that cache
-  (exact); with augmentation the trunk is re-run under ``no_grad`` on each augmented batch. Erasure then
-  happens only after the cut: the trunk's own features of D_f are the original's, so a probe placed
-  *inside* the trunk still sees them.
-
-One option changes quality, not cost: ``domain_warmup`` trains d alone for that many full-batch steps on the
-original's z before the adversarial phase (≈ 0.5 s per 250 steps on the cpu preset). A fresh d starts at
-chance, so its first reversed gradients push z along a random direction; a warmed d pushes along the actual
-forget-vs-held-out difference. Measured on the cpu preset (``benchmarks/results/README.md``, five forget
-sets): on *random* forgetting 250 steps take the tuned SURE from gap_avg / gap_rep 29.7 / 28.4 to
-21.6 / 14.0 at RRT ≈ 0.05 (the literature defaults: 22.1 / 14.6 at 0.43); on *partial_class* they make it
-worse (8.3 / 14.3 → 23.0 / 18.1), so it is off by default: a per-scenario setting.
+* ``reverse="forget"``: only the forget samples' z receive the reversed gradient; the held-out z are
+  detached, so d still learns from them but they do not move (with ``"both"`` the held-out set is dragged
+  towards the memorised forget set as much as the forget set is pushed away from it).
+* ``conditional=True``: d has one logit per class and each sample is judged by its class's logit, i.e.
+  d asks "is this a memorised x of class y?" (class-conditional alignment, the argument of CDAN, Long et
+  al. 2018; the labels of D_f and D_v are known here, so the class picks the head instead of CDAN's
+  prediction-weighted multilinear map). An unconditional d aligns only the marginals, which a forget set
+  spread over every class already nearly matches.
+* ``heldout_pool`` n: each epoch the held-out domain is a fresh random n samples of ``data.pool`` (held-out
+  data of D_f's distribution that evaluation never uses; ``val`` when no pool is given), so d and g cannot
+  memorise a 50-sample held-out set.
+* ``layers``: one more domain classifier on each named layer's (pooled) output, losses summed, so the
+  erasure reaches into the network and not only z.
+* cost: ``freeze_blocks`` (train only after the k-th block, on cached activations:
+  :mod:`~sure_unlearn.methods.trunk`), ``retain_fraction``, ``domain_batch_size=0`` (the domain batch
+  sized to visit the forget set ``forget_passes`` times per epoch), ``early_stop`` (after each epoch a
+  fresh probe, the ``rep_auc`` probe, tries to tell forget from held-out z; stop at AUC ≤ 0.5 +
+  ``stop_margin``), ``domain_warmup`` (train d alone on the original's z first).
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
 import torch
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold, cross_val_score
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 from torch import nn
 
 from sure_unlearn.data.types import NO_AUGMENT, LabeledData
-from sure_unlearn.errors import ConfigError
+from sure_unlearn.errors import ConfigError, DivergenceError
 from sure_unlearn.methods.base import RunContext, UnlearnData, register_method
-from sure_unlearn.models.base import SplitModel, capture
+from sure_unlearn.methods.trunk import freeze
+from sure_unlearn.metrics.representation import probe_auc
+from sure_unlearn.models.base import SplitModel, capture, pool_to
 from sure_unlearn.progress import bar
 from sure_unlearn.train import Engine, Recipe, lr_lambda, make_optimizer, model_device
 from sure_unlearn.tune.space import Float
@@ -73,56 +55,53 @@ from sure_unlearn.tune.space import Float
 
 @dataclass(frozen=True)
 class SureConfig:
-    """SURE's hyperparameters. The paper tuned lr, α, λ (or the ramp), epochs, the domain classifier's
-    width and learning rate and the batch sizes by Bayesian optimisation; these defaults start that search."""
+    """SURE's hyperparameters; the paper tuned lr, α, λ (or its ramp), epochs, d's width and learning rate
+    and the batch sizes by Bayesian optimisation, and these defaults start that search."""
 
     epochs: int = 20  # the paper's budget
-    lr: float = 0.01  # FT-like step size (REFERENCES §2.2): unlearning starts from a trained model
+    lr: float = 0.01  # a fine-tuning step size: unlearning starts from a trained model
     momentum: float = 0.9
     weight_decay: float = 5e-4
-    batch_size: int = 128  # retain samples per step (Unlearn-Sparse Table A1)
-    # forget + validation samples per step, half each; 0 = sized by forget_passes. 64 costs 1.56× FineTune's
-    # epoch on the cpu preset, 0 (one pass) 1.00×, but at α = 10 on the whole model its few, heavily weighted
-    # domain samples per step destabilised training (benchmarks/results/speed_sure.jsonl); 0 suits a frozen trunk
-    domain_batch_size: int = 64
+    batch_size: int = 128  # retain samples per step (Unlearn-Sparse, Table A1)
+    domain_batch_size: int = 64  # forget + held-out samples per step, half each; 0 = sized by forget_passes
     forget_passes: float = 1.0  # domain_batch_size 0: visits of the forget set per epoch
-    alpha: float = 10.0  # SPEC §2: α≈10 erases what a fresh probe finds; α≈1–3 only fools d itself
+    alpha: float = 10.0  # weight of the domain loss
     lam: float = 1.0  # reversal strength λ (constant unless dann_ramp)
     dann_ramp: bool = False  # λ_p = lam · (2/(1+exp(−10p)) − 1), p = progress in [0, 1] (Ganin et al.)
-    domain_hidden: int = 256  # width of d's hidden layer
+    domain_hidden: int = 256  # width of d's hidden layers
     domain_lr: float = 0.01
-    domain_warmup: int = 0  # full-batch steps of d alone on the original's z first (helps random only)
+    domain_warmup: int = 0  # full-batch steps of d alone on the original's z before the adversarial phase
     schedule: str = "constant"  # lr schedule over the run (see train.SCHEDULES)
     z_layer: str = ""  # module whose output is z; "" = the head's input (penultimate layer)
     augment: bool = True
-    # cost options (issue 6; REFERENCES §5.5 algorithmic levers), off by default
+    reverse: str = "both"  # "both": forget and held-out z get the reversed gradient; "forget": forget only
+    conditional: bool = False  # one d logit per class, chosen by the sample's label
+    heldout_pool: int = 0  # > 0: a fresh draw of that many held-out samples per epoch from data.pool
+    layers: tuple[str, ...] = ()  # more layers erased, each with its own d (losses summed)
     retain_fraction: float = 1.0  # fresh random share of D_r per epoch
-    early_stop: bool = False  # stop once a fresh forget-vs-val probe on z is at chance
+    early_stop: bool = False  # stop once a fresh forget-vs-held-out probe on z is at chance
     stop_margin: float = 0.05  # "at chance": cross-validated probe AUC ≤ 0.5 + stop_margin
     stop_retain_acc: float = 0.0  # … and the epoch's running retain accuracy (%) at least this
     freeze_blocks: int = 0  # freeze (and, without augmentation, cache) the first k of model.blocks()
 
     def validate(self) -> None:
         if self.domain_batch_size == 1 or self.domain_batch_size < 0:
-            raise ConfigError(
-                "domain_batch_size must be ≥ 2 (half forget, half validation), or 0 for automatic"
-            )
+            raise ConfigError("domain_batch_size must be ≥ 2 (half forget, half held-out), or 0 for automatic")
         if self.domain_batch_size == 0 and self.forget_passes <= 0:
             raise ConfigError("forget_passes must be > 0 (or set domain_batch_size)")
         if self.alpha < 0 or self.lam < 0:
             raise ConfigError("alpha and lam must be ≥ 0")
         if not 0 < self.retain_fraction <= 1:
             raise ConfigError(f"retain_fraction must be in (0, 1], got {self.retain_fraction}")
-        if self.freeze_blocks < 0 or self.domain_warmup < 0 or not 0 <= self.stop_margin <= 0.5:
-            raise ConfigError("freeze_blocks and domain_warmup must be ≥ 0 and stop_margin in [0, 0.5]")
+        if self.freeze_blocks < 0 or self.domain_warmup < 0 or self.heldout_pool < 0 or not 0 <= self.stop_margin <= 0.5:
+            raise ConfigError("freeze_blocks, domain_warmup, heldout_pool must be ≥ 0 and stop_margin in [0, 0.5]")
+        if self.reverse not in ("both", "forget"):
+            raise ConfigError(f"reverse must be 'both' or 'forget', got {self.reverse!r}")
 
 
-# What `sure tune` searches; every other field keeps its default above. α reaches 100 on purpose (SPEC §2).
-SPACE = {
-    "lr": Float(1e-4, 1e-1, log=True),
-    "alpha": Float(0.1, 100.0, log=True),
-    "domain_lr": Float(1e-4, 1e-1, log=True),
-}
+# What `sure tune` searches; every other field keeps its default above. α reaches 100 on purpose: weak α
+# fools d itself but not a fresh probe.
+SPACE = {"lr": Float(1e-4, 1e-1, log=True), "alpha": Float(0.1, 100.0, log=True), "domain_lr": Float(1e-4, 1e-1, log=True)}
 
 
 class GradReverse(torch.autograd.Function):
@@ -142,287 +121,192 @@ def grad_reverse(x: torch.Tensor, lam: float) -> torch.Tensor:
     return GradReverse.apply(x, float(lam))  # type: ignore[no-any-return]
 
 
-def domain_classifier(dim: int, hidden: int) -> nn.Module:
-    """d: a small MLP on z ending in one logit (freshly initialised every run)."""
-    return nn.Sequential(
-        nn.Linear(dim, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, 1)
-    )
-
-
 def ramp(p: float) -> float:
     """DANN's schedule for λ: 0 at the start, → 1 as training progresses."""
     return 2.0 / (1.0 + math.exp(-10.0 * p)) - 1.0
 
 
-def probe_auc(z_forget: np.ndarray, z_val: np.ndarray, seed: int = 0) -> float:
-    """Cross-validated ROC AUC of a fresh probe telling forget z (1) from validation z (0); 0.5 = chance.
+class DomainClassifier(nn.Module):
+    """d: an MLP on a representation ending in one logit, or one per class (``classes`` > 1), in which case
+    each sample is scored by its own class's logit."""
 
-    Sides are balanced by subsampling; StandardScaler + LogisticRegression per fold, 5 stratified folds
-    (fewer when a side is small).
-
-    >>> rng = np.random.default_rng(0)
-    >>> round(probe_auc(rng.normal(0, 1, (60, 4)), rng.normal(0, 1, (60, 4))), 1) <= 0.6
-    True
-    >>> probe_auc(rng.normal(3, 1, (60, 4)), rng.normal(0, 1, (60, 4))) > 0.95
-    True
-    """
-    rng = np.random.default_rng(seed)
-    n = min(len(z_forget), len(z_val))
-    if n < 2:
-        raise ConfigError("early_stop needs at least 2 forget and 2 validation samples for its probe")
-    a = z_forget[rng.choice(len(z_forget), n, replace=False)]
-    b = z_val[rng.choice(len(z_val), n, replace=False)]
-    x, t = np.concatenate([a, b]).astype(np.float64), np.repeat([1, 0], n)
-    cv = StratifiedKFold(n_splits=min(5, n), shuffle=True, random_state=seed)
-    probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
-    return float(cross_val_score(probe, x, t, cv=cv, scoring="roc_auc").mean())
-
-
-def split_at(model: SplitModel, k: int) -> tuple[nn.Sequential, nn.Sequential]:
-    """``(trunk, tail)``: the model's stages up to and including its k-th block (with what precedes the
-    first block, e.g. input normalisation), and the stages after it, without the head.
-
-    ``forward_features(x) == tail(trunk(x))`` only for models that apply their stages in registration
-    order; :func:`sure` checks this on real inputs before relying on it.
-    """
-    blocks = model.blocks()
-    if not 0 < k < len(blocks):
-        raise ConfigError(
-            f"freeze_blocks={k}: the model has {len(blocks)} blocks {blocks}; choose 0 ≤ k < {len(blocks)}"
+    def __init__(self, dim: int, hidden: int, classes: int = 1) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Linear(dim, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, classes)
         )
-    prefix = blocks[0].rpartition(".")[0]
-    parent = model.get_submodule(prefix) if prefix else model
-    children = [(f"{prefix}.{n}" if prefix else n, m) for n, m in parent.named_children()]
-    cut = [n for n, _ in children].index(blocks[k - 1]) + 1
-    trunk = nn.Sequential(*(m for _, m in children[:cut]))
-    tail = nn.Sequential(*(m for _, m in children[cut:] if m is not model.head))
-    if not any(p.requires_grad for p in tail.parameters()):
-        raise ConfigError(f"freeze_blocks={k} leaves nothing trainable before z; blocks: {blocks}")
-    return trunk, tail
+
+    def forward(self, h: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        out = self.net(h)
+        return out[:, 0] if out.shape[1] == 1 else out.gather(1, y[:, None])[:, 0]
 
 
-@torch.no_grad()
-def _through(trunk: nn.Module, data: LabeledData, eng: Engine, batch_size: int = 512) -> LabeledData:
-    """``data`` with each input replaced by the frozen trunk's output (computed once, in eval mode; the
-    caller passes ``eng.inference(trunk)``, BatchNorm folded into the convolutions)."""
-    with eng.autocast():
-        hs = [trunk(eng.inputs(x)).float() for x, _ in data.batches(batch_size, shuffle=False)]
-    return LabeledData(torch.cat(hs), data.y, NO_AUGMENT, data.idx)
+def domain_logits(ds: dict[str, DomainClassifier], reps: dict[str, torch.Tensor], y: torch.Tensor, lam: float,
+                  reverse: str = "both") -> dict[str, torch.Tensor]:
+    """Each d's logits on its layer's representations of a domain batch (first half forget, second half
+    held-out), through the reversal: on both halves, or (``reverse="forget"``) on the forget half only,
+    the held-out half detached so that d learns from it but the domain loss never moves it."""
+    out = {}
+    for name, d in ds.items():
+        h, half = reps[name], len(y) // 2
+        h = grad_reverse(h, lam) if reverse == "both" else torch.cat([grad_reverse(h[:half], lam), h[half:].detach()])
+        out[name] = d(h, y).float()
+    return out
 
 
-def _plan(
-    n: int, fraction: float, epochs: int, gen: torch.Generator, device: torch.device
-) -> list[torch.Tensor]:
-    """The retain rows of every epoch, drawn up front: a fresh permutation each, cut to ⌈fraction·n⌉."""
-    m = math.ceil(fraction * n)
-    return [torch.randperm(n, generator=gen, device=gen.device).to(device)[:m] for _ in range(epochs)]
-
-
-def warm_up(
-    d: nn.Module, z_f: torch.Tensor, z_v: torch.Tensor, cfg: SureConfig, gen: torch.Generator
-) -> dict[str, float]:
-    """``domain_warmup`` full-batch steps of d alone (no reversal, the model untouched) on the original's
-    eval-mode z of forget (``z_f``) and validation (``z_v``) samples, computed once: n = min(|D_f|, |val|)
-    forget (1) and n validation (0) samples per step, a fresh draw from a side that has more. The first
-    reversed gradients then point along a real forget-vs-held-out difference instead of a freshly
-    initialised d's random direction. Returns d's BCE before and after, and its final accuracy."""
-    n = min(len(z_f), len(z_v))
-
-    def draw(z: torch.Tensor) -> torch.Tensor:
-        if len(z) == n:
-            return z
-        return z[torch.randperm(len(z), generator=gen, device=gen.device)[:n].to(z.device)]
-
-    target = torch.cat([torch.ones(n, device=z_f.device), torch.zeros(n, device=z_f.device)])
-    opt = make_optimizer(d.parameters(), cfg.domain_lr, cfg.momentum, 0.0, device=z_f.device)
+def warm_up(ds: dict[str, DomainClassifier], hf: dict[str, torch.Tensor], hv: dict[str, torch.Tensor],
+            yf: torch.Tensor, yv: torch.Tensor, cfg: SureConfig, gen: torch.Generator) -> dict[str, float]:
+    """``domain_warmup`` full-batch steps of every d alone (the model untouched) on the original's eval-mode
+    representations of forget (1) and held-out (0) samples, n = min(|D_f|, |D_v|) per side (a fresh draw
+    from the larger side each step), so the first reversed gradients follow a real forget-vs-held-out
+    difference rather than a fresh d's random direction. Returns z's d BCE before and after, and accuracy."""
+    n = min(len(yf), len(yv))
+    target = torch.cat([torch.ones(n, device=yf.device), torch.zeros(n, device=yf.device)])
+    params = [p for d in ds.values() for p in d.parameters()]
+    opt = make_optimizer(params, cfg.domain_lr, cfg.momentum, 0.0, device=yf.device)
     bce = nn.BCEWithLogitsLoss()
     losses = []
     for _ in range(cfg.domain_warmup):
-        logit = d(torch.cat([draw(z_f), draw(z_v)])).squeeze(1)
-        loss = bce(logit, target)
+        rf = torch.randperm(len(yf), generator=gen, device=gen.device)[:n].to(yf.device)
+        rv = torch.randperm(len(yv), generator=gen, device=gen.device)[:n].to(yv.device)
+        y = torch.cat([yf[rf], yv[rv]])
+        logits = {k: d(torch.cat([hf[k][rf], hv[k][rv]]), y) for k, d in ds.items()}
+        loss = sum(bce(lg, target) for lg in logits.values())
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        loss.backward()  # type: ignore[union-attr]
         opt.step()
-        losses.append(loss.detach())
-    acc = ((logit.detach() > 0).float() == target).float().mean()
+        losses.append(bce(logits["z"], target).detach())
+    acc = ((logits["z"].detach() > 0).float() == target).float().mean()
     first, last, acc_end = torch.stack([losses[0], losses[-1], acc]).tolist()  # one host sync
     return {"bce_start": first, "bce_end": last, "acc_end": 100 * acc_end}
 
 
-@register_method(
-    "sure",
-    config=SureConfig,
-    needs={"forget", "retain", "val"},
-    summary="SURE: domain-adversarial erasure of the forget set's representations (GRL), CE on retain",
-    space=SPACE,
-)
+@register_method("sure", config=SureConfig, needs={"forget", "retain", "val"}, may_read={"forget", "retain", "val", "pool"},
+                 summary="SURE: domain-adversarial erasure of the forget set's representations (GRL), CE on retain",
+                 space=SPACE)
 def sure(model: SplitModel, data: UnlearnData, cfg: SureConfig, ctx: RunContext) -> SplitModel:
-    forget, retain, val = data.need("forget"), data.need("retain"), data.need("val")
+    sets = {"forget": data.need("forget"), "retain": data.need("retain"), "val": data.need("val")}
+    if cfg.heldout_pool and data.pool is not None and len(data.pool):
+        sets["val"] = data.pool  # the held-out domain: fresh draws from a pool evaluation never uses
     if not cfg.augment:
-        forget, retain, val = (d.with_augment(NO_AUGMENT) for d in (forget, retain, val))
-    device = model_device(model)
-    gen = ctx.generator
+        sets = {k: d.with_augment(NO_AUGMENT) for k, d in sets.items()}
+    device, gen = model_device(model), ctx.generator
     eng = Engine().resolve(model)
     eng.prepare(model)
     setup_start = time.perf_counter()
-    plan = _plan(len(retain), cfg.retain_fraction, cfg.epochs, gen, retain.device)
+    n_r = len(sets["retain"])
+    plan = [torch.randperm(n_r, generator=gen, device=gen.device).to(sets["retain"].device)[: math.ceil(cfg.retain_fraction * n_r)]
+            for _ in range(cfg.epochs)]
+    trunk = freeze(model, cfg.freeze_blocks, eng, sets, plan)
+    forget, retain, held = trunk.sets["forget"], trunk.sets["retain"], trunk.sets["val"]
+    layers = [*cfg.layers, cfg.z_layer] if cfg.z_layer else list(cfg.layers)
+    inside = [name for name in layers if name in trunk.modules]
+    if inside:
+        raise ConfigError(f"layer(s) {inside} lie in the frozen trunk (freeze_blocks={cfg.freeze_blocks}); "
+                          f"erase after it or freeze fewer blocks")
+    pool_fn = pool_to(1024)
 
-    # ---- the frozen trunk (freeze_blocks): x → trunk(x) once (cache) or per batch under no_grad (augment)
-    trunk: nn.Module = nn.Identity()
-    frozen: nn.Module | None = None
-    features: Callable[[torch.Tensor], torch.Tensor] = model.forward_features
-    if cfg.freeze_blocks:
-        frozen, tail = split_at(model, cfg.freeze_blocks)
-        trunk = frozen.requires_grad_(False)
-        if cfg.z_layer and not any(m is model.get_submodule(cfg.z_layer) for m in tail.modules()):
-            raise ConfigError(
-                f"z_layer {cfg.z_layer!r} lies in the frozen trunk (freeze_blocks={cfg.freeze_blocks})"
-            )
-        with torch.no_grad():  # the split must reproduce the model's own forward
-            model.eval()
-            x = eng.inputs(forget.batch(torch.arange(min(len(forget), 8), device=forget.device))[0])
-            if not torch.allclose(tail(trunk(x)), model.forward_features(x), rtol=1e-3, atol=1e-4):
-                raise ConfigError(
-                    f"freeze_blocks needs a model whose forward_features applies its blocks {model.blocks()} "
-                    f"in order; {type(model).__name__} does not (use freeze_blocks=0)"
-                )
-        features = tail
-        if not any(d.augment.active for d in (forget, retain, val)):
-            # cache only the retain rows the plan visits (all of them unless retain_fraction·epochs < 1)
-            used = torch.unique(torch.cat(plan))
-            at = torch.full((len(retain),), -1, dtype=torch.long, device=retain.device)
-            at[used] = torch.arange(len(used), device=retain.device)
-            plan = [at[rows] for rows in plan]
-            fast = eng.inference(trunk)
-            forget, retain, val = (_through(fast, d, eng) for d in (forget, retain.subset(used), val))
-            trunk = nn.Identity()  # the data now *is* the trunk's output
-
-    def set_train(mode: bool) -> None:
-        model.train(mode)
-        if frozen is not None:
-            frozen.eval()  # frozen BatchNorm keeps the original's statistics
-
-    def representations(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(z, logits) of a batch; z is the head's input or ``z_layer``'s output."""
+    def representations(x: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """Each erased layer's (pooled, flattened) output and z, and the logits, of a batch."""
         with torch.no_grad():
-            h = trunk(x)
-        if not cfg.z_layer:
-            z = features(h)
-            return z, model.forward_head(z)
-        with capture(model, [cfg.z_layer]) as got:
-            logits = model.forward_head(features(h))
-        return got[cfg.z_layer], logits
+            h = trunk.prefix(x)
+        with capture(model, layers, pool_fn) as got:
+            z = trunk.features(h)
+            logits = model.forward_head(z)
+        return {**{k: got[k] for k in cfg.layers}, "z": got[cfg.z_layer] if cfg.z_layer else z}, logits
 
-    # d's input width: probe once on one sample (z_layer may be any layer)
+    @torch.no_grad()
+    def eval_reps(part: LabeledData) -> dict[str, torch.Tensor]:
+        """Eval-mode representations (fp32) of every sample of ``part``."""
+        trunk.train(model, False)
+        chunks = []
+        for x, _ in part.batches(512, shuffle=False):
+            with eng.autocast():
+                chunks.append({k: v.float() for k, v in representations(eng.inputs(x))[0].items()})
+        trunk.train(model, True)
+        return {k: torch.cat([c[k] for c in chunks]) for k in chunks[0]}
+
+    k = model.num_classes if cfg.conditional else 1
     with torch.no_grad():
-        set_train(False)
-        dim = representations(eng.inputs(forget.batch(torch.arange(1, device=forget.device))[0]))[0].shape[1]
+        trunk.train(model, False)
+        dims = {n: v.shape[1] for n, v in representations(eng.inputs(forget.batch(torch.arange(1, device=forget.device))[0]))[0].items()}
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(int(torch.randint(0, 2**31 - 1, (1,), generator=gen, device=gen.device)))
-        d = domain_classifier(dim, cfg.domain_hidden).to(device)
+        ds = {n: DomainClassifier(dim, cfg.domain_hidden, k).to(device) for n, dim in dims.items()}
 
     opt = make_optimizer(
-        [
-            {"params": [p for p in model.parameters() if p.requires_grad], "lr": cfg.lr},
-            {"params": list(d.parameters()), "lr": cfg.domain_lr, "weight_decay": 0.0},
-        ],
-        cfg.lr,
-        cfg.momentum,
-        cfg.weight_decay,
-        device=device,
+        [{"params": [p for p in model.parameters() if p.requires_grad], "lr": cfg.lr},
+         {"params": [p for d in ds.values() for p in d.parameters()], "lr": cfg.domain_lr, "weight_decay": 0.0}],
+        cfg.lr, cfg.momentum, cfg.weight_decay, device=device,
     )
-    n_epoch = len(plan[0]) if plan else 0  # retain samples per epoch
-    steps_per_epoch = math.ceil(n_epoch / cfg.batch_size)
+    steps_per_epoch = math.ceil(len(trunk.plan[0]) / cfg.batch_size) if cfg.epochs else 0
     total_steps = steps_per_epoch * cfg.epochs
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lr_lambda(Recipe(epochs=cfg.epochs, schedule=cfg.schedule), total_steps)
-    )
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(Recipe(epochs=cfg.epochs, schedule=cfg.schedule), total_steps))
     # half = ⌈forget_passes · n_f / steps⌉: the forget set is seen forget_passes times per epoch
     half = cfg.domain_batch_size // 2 or math.ceil(cfg.forget_passes * len(forget) / max(steps_per_epoch, 1))
-    forget_batches, val_batches = forget.cycle(half, gen), val.cycle(half, gen)
     domain = torch.cat([torch.ones(half, device=device), torch.zeros(half, device=device)])
     bce, ce = nn.BCEWithLogitsLoss(), nn.CrossEntropyLoss()
 
-    @torch.no_grad()
-    def domain_z() -> tuple[torch.Tensor, torch.Tensor]:
-        """Eval-mode z (fp32) of every forget and every validation sample."""
-        set_train(False)
-        zs = []
-        for part in (forget, val):
-            with eng.autocast():
-                z = [representations(eng.inputs(x))[0].float() for x, _ in part.batches(512, shuffle=False)]
-            zs.append(torch.cat(z))
-        set_train(True)
-        return zs[0], zs[1]
+    def heldout_draw() -> LabeledData:
+        """This epoch's held-out domain: all of it, or a fresh ``heldout_pool`` draw."""
+        if not cfg.heldout_pool or cfg.heldout_pool >= len(held):
+            return held
+        return held.subset(torch.randperm(len(held), generator=gen, device=gen.device)[: cfg.heldout_pool])
 
     def held_out_auc() -> float:
-        """The early-stop probe: fresh, cross-validated, on eval-mode z of every forget and val sample."""
-        z_f, z_v = domain_z()
-        return probe_auc(z_f.cpu().numpy(), z_v.cpu().numpy())
+        """The early-stop probe (the ``rep_auc`` probe), on eval-mode z of every forget and held-out sample."""
+        zf, zv = eval_reps(forget)["z"], eval_reps(held)["z"]
+        return probe_auc(zf.cpu().numpy(), zv.cpu().numpy(), seed=0, what="early_stop", min_per_side=2)
 
-    warmup = warm_up(d, *domain_z(), cfg, gen) if cfg.domain_warmup else {}
+    warmup = warm_up(ds, eval_reps(forget), eval_reps(held), forget.y, held.y, cfg, gen) if cfg.domain_warmup else {}
     forward = eng.compiled(representations)  # torch.compile only when the engine asks for it
-    d.train()
-    set_train(True)
-    step = 0
-    history: list[dict[str, float]] = []
+    trunk.train(model, True)
+    step, history = 0, []
     setup_s = time.perf_counter() - setup_start
     start = time.perf_counter()
+    forget_batches = forget.cycle(half, gen)
     with bar(cfg.epochs, "sure", ctx.progress) as pbar:
         for epoch in range(cfg.epochs):
-            sums = torch.zeros(4, device=device)  # retain CE, domain BCE, domain accuracy, retain correct
-            for rows in plan[epoch].split(cfg.batch_size):
+            held_batches = heldout_draw().cycle(half, gen)
+            sums = torch.zeros(4, device=device)  # retain CE, domain BCE (z), domain accuracy (z), retain correct
+            for rows in trunk.plan[epoch].split(cfg.batch_size):
                 x_r, y_r = retain.batch(rows, gen)
-                x_f, _ = next(forget_batches)
-                x_v, _ = next(val_batches)
+                (x_f, y_f), (x_v, y_v) = next(forget_batches), next(held_batches)
                 lam = cfg.lam * (ramp(step / max(total_steps, 1)) if cfg.dann_ramp else 1.0)
                 with eng.autocast():
-                    z, logits = forward(eng.inputs(torch.cat([x_r, x_f, x_v])))
-                    n_r = len(x_r)
-                    loss_y = ce(logits[:n_r], y_r)
-                    dom_logit = d(grad_reverse(z[n_r:], lam)).squeeze(1).float()
-                    loss_d = bce(dom_logit, domain)
+                    reps, logits = forward(eng.inputs(torch.cat([x_r, x_f, x_v])))
+                    m = len(x_r)
+                    loss_y = ce(logits[:m], y_r)
+                    dom_logits = domain_logits(ds, {k: v[m:] for k, v in reps.items()}, torch.cat([y_f, y_v]), lam, cfg.reverse)
+                    loss_d = sum(bce(lg, domain) for lg in dom_logits.values())
                     loss = loss_y + cfg.alpha * loss_d
                 opt.zero_grad(set_to_none=True)
-                loss.backward()
+                loss.backward()  # type: ignore[union-attr]
                 opt.step()
                 sched.step()
                 step += 1
                 with torch.no_grad():
-                    acc = ((dom_logit > 0).float() == domain).float().mean()
-                    correct = (logits[:n_r].argmax(1) == y_r).sum().float()
-                    sums += torch.stack([loss_y.detach().float(), loss_d.detach(), acc, correct])
+                    acc = ((dom_logits["z"] > 0).float() == domain).float().mean()
+                    correct = (logits[:m].argmax(1) == y_r).sum().float()
+                    sums += torch.stack([loss_y.detach().float(), bce(dom_logits["z"], domain).detach(), acc, correct])
             ce_m, bce_m, acc_m, correct_n = sums.tolist()  # one host sync per epoch
-            rec = {
-                "retain_ce": ce_m / steps_per_epoch,
-                "domain_bce": bce_m / steps_per_epoch,
-                "domain_acc": 100 * acc_m / steps_per_epoch,
-                "retain_acc": 100 * correct_n / n_epoch,
-            }
+            rec = {"retain_ce": ce_m / steps_per_epoch, "domain_bce": bce_m / steps_per_epoch,
+                   "domain_acc": 100 * acc_m / steps_per_epoch, "retain_acc": 100 * correct_n / len(trunk.plan[epoch])}
+            if not all(math.isfinite(v) for v in rec.values()):
+                raise DivergenceError(f"sure diverged in epoch {epoch + 1}: {rec}")
             if cfg.early_stop:
                 rec["probe_auc"] = held_out_auc()
             history.append(rec)
             pbar.update()
-            pbar.set_postfix_str(
-                f"ce {rec['retain_ce']:.3f} dom {rec['domain_bce']:.3f} acc {rec['domain_acc']:.0f}%"
-            )
-            if (
-                cfg.early_stop
-                and rec["probe_auc"] <= 0.5 + cfg.stop_margin
-                and rec["retain_acc"] >= cfg.stop_retain_acc
-            ):
+            pbar.set_postfix_str(f"ce {rec['retain_ce']:.3f} dom {rec['domain_bce']:.3f} acc {rec['domain_acc']:.0f}%")
+            if cfg.early_stop and rec["probe_auc"] <= 0.5 + cfg.stop_margin and rec["retain_acc"] >= cfg.stop_retain_acc:
                 break
     seconds = time.perf_counter() - start
-    ran = len(history)
-    set_train(True)
+    trunk.train(model, True)
     ctx.info.update(
-        epochs=ran,
-        seconds_per_epoch=seconds / max(ran, 1),
-        setup_s=setup_s,
-        stopped_early=ran < cfg.epochs,
-        domain_batch=2 * half,
-        domain_acc_last=history[-1]["domain_acc"] if history else float("nan"),
-        domain_warmup=warmup,
+        epochs=len(history), seconds_per_epoch=seconds / max(len(history), 1), setup_s=setup_s,
+        stopped_early=len(history) < cfg.epochs, domain_batch=2 * half, heldout_size=len(held),
+        domain_acc_last=history[-1]["domain_acc"] if history else float("nan"), domain_warmup=warmup,
         history=history,
     )
     return model

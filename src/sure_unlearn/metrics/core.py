@@ -166,16 +166,17 @@ def true_class_log_prob(logits: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def balanced(
-    members: np.ndarray, nonmembers: np.ndarray, seed: int, cap: int, what: str
+    members: np.ndarray, nonmembers: np.ndarray, seed: int, cap: int, what: str, min_per_side: int | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Attack data with equal sides: each side subsampled (with ``seed``) to min(sizes, cap) rows.
 
-    Returns features (members first) and labels (1 = member, 0 = non-member).
+    Returns features (members first) and labels (1 = member, 0 = non-member). Fewer than
+    ``min_per_side`` (default :data:`MIN_PER_SIDE`) rows per side is an error.
     """
     n = min(len(members), len(nonmembers), cap)
-    if n < MIN_PER_SIDE:
+    if n < (MIN_PER_SIDE if min_per_side is None else min_per_side):
         raise MetricInputError(
-            f"{what}: needs at least {MIN_PER_SIDE} samples per side, got {len(members)} members and "
+            f"{what}: needs at least {MIN_PER_SIDE if min_per_side is None else min_per_side} samples per side, got {len(members)} members and "
             f"{len(nonmembers)} non-members (max_samples={cap})"
         )
     rng = np.random.default_rng(seed)

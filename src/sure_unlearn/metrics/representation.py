@@ -58,18 +58,29 @@ def rep_mia_linear(inputs: EvalInputs) -> dict[str, float]:
     return {"rep_mia_linear": _share_called_member(inputs, lr, "rep_mia_linear")}
 
 
+def probe_auc(members: np.ndarray, nonmembers: np.ndarray, seed: int, max_samples: int = 5000,
+              what: str = "rep_auc", min_per_side: int | None = None) -> float:
+    """Cross-validated ROC AUC of a fresh linear probe telling ``members`` (1) from ``nonmembers`` (0).
+
+    The probe of ``rep_auc``, shared by every fresh-probe measurement (per layer, label-aware, SURE's early
+    stop): sides balanced by subsampling with ``seed`` (each at most ``max_samples``); StandardScaler +
+    LogisticRegression(max_iter=1000) in a Pipeline, so scaling is fit per fold; folds from
+    ``RepeatedStratifiedKFold(n_splits=5, n_repeats=3, random_state=seed)`` (fewer splits when a side has
+    fewer than 5 samples); value = mean fold AUC: ≈ 0.5 when the two are indistinguishable, → 1 when
+    separable.
+    """
+    x, t = balanced(members.reshape(len(members), -1), nonmembers.reshape(len(nonmembers), -1), seed,
+                    max_samples, what, min_per_side)
+    cv = RepeatedStratifiedKFold(n_splits=min(5, len(t) // 2), n_repeats=3, random_state=seed)
+    return float(cross_val_score(_probe(), x, t, cv=cv, scoring="roc_auc").mean())
+
+
 @METRICS.register("rep_auc")
 def rep_auc(inputs: EvalInputs) -> dict[str, float]:
-    """Cross-validated ROC AUC of a fresh probe telling D_f's z (1) from test z (0), in [0, 1] (SPEC §7).
+    """Cross-validated ROC AUC of a fresh probe telling D_f's z (1) from test z (0), in [0, 1].
 
     Non-members are test samples of the same distribution: the forget classes' test samples in class
-    scenarios, all test samples otherwise; never D_v, which SURE trains on. Sides are balanced by
-    subsampling with ``seed`` (each at most max_samples). Probe: StandardScaler + LogisticRegression
-    (max_iter=1000) in a Pipeline, so scaling is fit per fold; folds from
-    ``RepeatedStratifiedKFold(n_splits=5, n_repeats=3, random_state=seed)``; value = mean fold AUC.
-    ≈ 0.5 when D_f is indistinguishable from unseen data, → 1 when it is separable.
+    scenarios, all test samples otherwise; never D_v, which SURE trains on. The probe is
+    :func:`probe_auc`. ≈ 0.5 when D_f is indistinguishable from unseen data, → 1 when it is separable.
     """
-    x, t = balanced(inputs.forget.z, inputs.test_like_forget().z, inputs.seed, inputs.max_samples, "rep_auc")
-    cv = RepeatedStratifiedKFold(n_splits=5, n_repeats=3, random_state=inputs.seed)
-    scores = cross_val_score(_probe(), x, t, cv=cv, scoring="roc_auc")
-    return {"rep_auc": float(scores.mean())}
+    return {"rep_auc": probe_auc(inputs.forget.z, inputs.test_like_forget().z, inputs.seed, inputs.max_samples)}

@@ -12,6 +12,7 @@ so the user's module is used as it is.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -123,10 +124,14 @@ def wrap_model(module: nn.Module, head: str = "fc") -> SplitModel:
 
 
 @contextmanager
-def capture(model: nn.Module, layers: Sequence[str]) -> Iterator[dict[str, torch.Tensor]]:
+def capture(
+    model: nn.Module, layers: Sequence[str], reduce: Callable[[torch.Tensor], torch.Tensor] | None = None
+) -> Iterator[dict[str, torch.Tensor]]:
     """Capture the outputs of named sub-modules (flattened to ``N×D``, copied) during forwards in the block.
 
-    Used when ``z`` is another layer than the penultimate (SURE's ``z_layer``) and for per-layer analyses.
+    ``reduce``, if given, is applied to each output before flattening (e.g. spatial pooling of a feature
+    map). Used when ``z`` is another layer than the penultimate (SURE's ``z_layer``) and for per-layer
+    analyses.
     """
     modules = dict(model.named_modules())
     missing = [n for n in layers if n not in modules]
@@ -139,6 +144,8 @@ def capture(model: nn.Module, layers: Sequence[str]) -> Iterator[dict[str, torch
             if not isinstance(o, torch.Tensor):
                 raise ConfigError(f"layer {name!r} returns a {type(o).__name__}, not a tensor; name another")
             # a copy (differentiable): a later in-place op such as ReLU(inplace=True) must not alter it
+            if reduce is not None:
+                o = reduce(o)
             out[name] = (o.flatten(1) if o.dim() > 2 else o).clone()
 
         return fn
@@ -149,6 +156,21 @@ def capture(model: nn.Module, layers: Sequence[str]) -> Iterator[dict[str, torch
     finally:
         for h in handles:
             h.remove()
+
+
+def pool_to(max_dim: int) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Average-pool an N×C×H×W feature map to N×C×s×s with C·s² ≤ ``max_dim`` (s ≥ 1, s ≤ H, W);
+    other shapes pass through. Keeps the probe the same size at every depth (a C·H·W-wide first stage
+    would give a 200-sample probe 16,384 features)."""
+
+    def reduce(t: torch.Tensor) -> torch.Tensor:
+        if t.dim() != 4:
+            return t
+        c, h, w = t.shape[1:]
+        s = max(1, min(h, w, math.isqrt(max(max_dim // c, 1))))
+        return torch.nn.functional.adaptive_avg_pool2d(t, s) if (s, s) != (h, w) else t
+
+    return reduce
 
 
 @dataclass(frozen=True)

@@ -51,12 +51,19 @@ class BenchmarkConfig:
     train_subset: int | None = None  # stratified subset of the official train split (None: all)
     test_subset: int | None = None
     holdout_fraction: float = 0.1
+    pool_size: int = 1000  # never-used held-out samples of D_f's distribution per split (SURE's heldout_pool)
     scenarios: dict[str, ScenarioConfig] = field(default_factory=lambda: {"random": ScenarioConfig("random")})
     methods: tuple[str, ...] = ("finetune", "sure")
     hparams: dict[str, dict[str, Any]] = field(default_factory=dict)  # per-method overrides
+    # per-scenario overrides on top of ``hparams``: {scenario: {method: {field: value}}} (tuned per scenario)
+    scenario_hparams: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     seeds: tuple[int, ...] = (0,)
     eval_batch_size: int = 512
     attacks: AttackConfig = field(default_factory=AttackConfig)
+
+    def hparams_for(self, scenario: str, method: str) -> dict[str, Any]:
+        """``method``'s overrides in ``scenario``: its ``hparams``, then the scenario's own on top."""
+        return {**self.hparams.get(method, {}), **self.scenario_hparams.get(scenario, {}).get(method, {})}
 
     def with_overrides(self, **changes: Any) -> BenchmarkConfig:
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})

@@ -45,7 +45,7 @@ import torch
 from sure_unlearn.data.types import LabeledData
 from sure_unlearn.errors import ConfigError, DataError
 from sure_unlearn.metrics.cka import cka_from_grams
-from sure_unlearn.models.base import SplitModel, capture
+from sure_unlearn.models.base import SplitModel, capture, pool_to
 
 Z = "z"  # the head's input, as returned by features_and_logits
 MAX_PROBE = 1000
@@ -229,3 +229,45 @@ def cka_to_references(
         metrics[f"cka_to_{name}"] = per_layer[at]
         record[f"to_{name}"] = [per_layer[m] for m in layers]
     return metrics, record
+
+
+# ---- where the forget set stays visible: a fresh probe at every depth -----------------------------------
+
+PROBE_DIM = 1024  # features per layer the per-layer probe sees (feature maps are average-pooled to fit)
+
+
+@torch.no_grad()
+def layer_features(
+    model: SplitModel, data: LabeledData, layers: Sequence[str] | None = None, batch_size: int = 256,
+    max_dim: int = PROBE_DIM,
+) -> dict[str, np.ndarray]:
+    """Each layer's activations on ``data`` (eval mode, in order), pooled to at most ``max_dim`` features."""
+    names = default_layers(model) if layers is None else list(layers)
+    hooked = [m for m in names if m != Z]
+    out: dict[str, list[np.ndarray]] = {m: [] for m in names}
+    was = model.training
+    model.eval()
+    try:
+        for s in range(0, len(data), batch_size):
+            x, _ = data.batch(torch.arange(s, min(s + batch_size, len(data)), device=data.device))
+            with capture(model, hooked, pool_to(max_dim)) as got:
+                z, _ = model.features_and_logits(x)
+            for m in hooked:
+                out[m].append(got[m].float().cpu().numpy())
+            if Z in names:
+                out[Z].append(z.float().flatten(1).cpu().numpy())
+    finally:
+        model.train(was)
+    return {m: np.concatenate(v) for m, v in out.items()}
+
+
+def rep_auc_layers(model: SplitModel, probe: LabeledData, seed: int = 0, batch_size: int = 256) -> dict[str, float]:
+    """The fresh-probe AUC (:func:`~sure_unlearn.metrics.representation.probe_auc`, the probe of
+    ``rep_auc``) at every layer of ``model``, input to output: forget (the probe set's first half) against
+    never-seen samples of its distribution (its second half, see :func:`probe_set`). 0.5 at a layer means
+    the forget set cannot be told from unseen data there."""
+    from sure_unlearn.metrics.representation import probe_auc
+
+    feats = layer_features(model, probe, batch_size=batch_size)
+    m = len(probe) // 2
+    return {name: probe_auc(f[:m], f[m:], seed, what=f"rep_auc at {name}") for name, f in feats.items()}

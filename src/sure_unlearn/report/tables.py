@@ -27,20 +27,18 @@ from typing import Any, Literal
 import numpy as np
 
 from sure_unlearn.errors import DataError
-from sure_unlearn.files import atomic_write_text
+from sure_unlearn.files import atomic_write_text, jsonable
 from sure_unlearn.metrics.core import GAP_AVG_KEYS, GAP_REP_KEYS
+from sure_unlearn.metrics.info import infos, places
+from sure_unlearn.metrics.stats import interval
+from sure_unlearn.protocol.layout import BROKEN, ORACLE, ORIGINAL
 from sure_unlearn.report import plots as figures
 
 Runs = list[dict[str, Any]]
 PlotMode = Literal["none", "cheap", "all"]
-ORIGINAL, ORACLE = "original", "retrain"
 
-COLUMNS: list[tuple[str, str]] = [
-    ("forget_acc", "forget acc"), ("retain_acc", "retain acc"), ("test_acc", "test acc"), ("val_acc", "val acc"),
-    ("mia_efficacy", "MIA-eff"), ("mia_loss", "MIA-loss"), ("rep_mia_knn", "rep k-NN"),
-    ("rep_mia_linear", "rep lin"), ("rep_auc", "rep AUC"),
-]  # fmt: skip
-GAP_COLUMNS = [("gap_avg", "gap avg"), ("gap_rep", "gap rep")]
+COLUMNS: list[tuple[str, str]] = [(m.key, m.label) for m in infos(table="main")]
+GAP_COLUMNS = [("distance", "distance"), ("gap_avg", "gap avg"), ("gap_rep", "gap rep")]
 TIME_COLUMNS = [("runtime_s", "time (s)"), ("rrt", "RRT")]
 # the second table: per-example attacks, the challenge's forget score, similarity to the references (all 0–1)
 ATTACK_COLUMNS: list[tuple[str, str]] = [
@@ -60,7 +58,7 @@ TRADEOFF_PANELS = [("rep_auc", "rep AUC (0.5 = erased)"), ("forget_acc", "forget
 
 def digits(key: str) -> int:
     """Decimal places of a metric in the tables: 3 for the 0–1 ones (AUCs, TPRs, scores, CKA), else 1."""
-    return 3 if key in ZERO_ONE else 1
+    return 3 if key in ZERO_ONE else places(key)
 
 
 def mean_std(values: Sequence[float]) -> tuple[float, float]:
@@ -82,22 +80,24 @@ def mean_std(values: Sequence[float]) -> tuple[float, float]:
 
 
 def fmt(values: Sequence[float], places: int) -> str:
-    """``mean ± std`` over seeds (just the mean for one seed), ``–`` when there is no value.
+    """``mean ± h`` over seeds, h the half-width of the 95% t-interval (just the mean for one seed), ``–``
+    when there is no value.
 
-    >>> fmt([1.0, 3.0], 1), fmt([0.5], 3), fmt([], 1)
-    ('2.0 ± 1.4', '0.500', '–')
+    >>> fmt([1.0, 3.0], 1), fmt([1.0, 2.0, 3.0, 4.0, 5.0], 2), fmt([0.5], 3), fmt([], 1)
+    ('2.0 ± 12.7', '3.00 ± 1.96', '0.500', '–')
     """
-    m, s = mean_std(values)
-    if math.isnan(m):
+    iv = interval(values)
+    if math.isnan(iv.mean):
         return "–"
-    n = sum(1 for v in values if isinstance(v, int | float) and math.isfinite(v))
-    return f"{m:.{places}f}" if n < 2 else f"{m:.{places}f} ± {s:.{places}f}"
+    if iv.ci_high is None:
+        return f"{iv.mean:.{places}f}"
+    return f"{iv.mean:.{places}f} ± {iv.ci_high - iv.mean:.{places}f}"
 
 
 def method_order(runs: Runs) -> list[str]:
-    """Methods in order of appearance, with ``original`` and the oracle ``retrain`` first."""
+    """Methods in order of appearance, with the references ``original``, ``retrain``, ``broken`` first."""
     seen = list(dict.fromkeys(r["method"] for r in runs))
-    first = [m for m in (ORIGINAL, ORACLE) if m in seen]
+    first = [m for m in (ORIGINAL, ORACLE, BROKEN) if m in seen]
     return first + [m for m in seen if m not in first]
 
 
@@ -168,14 +168,55 @@ def table(runs: Runs, scenario: str) -> str:
     lines = [_row(head), "|" + "---|" * len(head)]
     for m, rs in groups.items():
         cells = [f"{m} †" if reads_val(m) else m] + [_cell(rs, k, m) for k, _ in COLUMNS]
-        cells += ["0" if m == ORACLE else fmt(_values(rs, "gaps", k), 2) for k, _ in GAP_COLUMNS]
+        cells += ["0" if m == ORACLE else fmt(_values(rs, "gaps", k), 2 if k != "distance" else 3)
+                  for k, _ in GAP_COLUMNS]
         if multi:
             oracle = groups.get(ORACLE, [])
             cells += ["0" if m == ORACLE or not oracle else f"{gap_of_means(rs, oracle, keys):.2f}"
                       for keys in (GAP_AVG_KEYS, GAP_REP_KEYS)]  # fmt: skip
         cells += [fmt(_values(rs, "metrics", k), 1 if k == "runtime_s" else 3) for k, _ in TIME_COLUMNS]
-        lines.append(_row(cells + [str(len(rs))]))
+        failed = sum(1 for r in rs if r.get("status", "ok") != "ok")
+        lines.append(_row(cells + [f"{len(rs) - failed}" + (f" ({failed} failed)" if failed else "")]))
     return "\n".join(lines)
+
+
+def ranking_table(summary: dict[str, Any], scenario: str) -> str:
+    """The ranking of one scenario (summary.json's ``ranking``): distance with its 95% t-interval, the
+    paired difference to the best method with its interval, ties and the ``broken`` flag."""
+    rows = summary.get("ranking", {}).get(scenario, [])
+    if not rows:
+        return ""
+
+    def iv(d: dict[str, Any]) -> str:
+        lo, hi = d.get("ci_low"), d.get("ci_high")
+        mean = d.get("mean")
+        if mean is None or (isinstance(mean, float) and math.isnan(mean)):
+            return "–"
+        return f"{mean:.3f}" if lo is None or hi is None else f"{mean:.3f} [{lo:.3f}, {hi:.3f}]"
+
+    head = ["rank", "method", "distance [95% CI]", "− best, paired [95% CI]", "vs best", "seeds best", "seeds"]
+    lines = [_row(head), "|" + "---|" * len(head)]
+    rank = 0
+    for r in rows:
+        if not r["reference"]:
+            rank += 1
+        verdict = "best" if r["best"] else ("tied" if r["tied_with_best"] else "worse")
+        flags = " ⚠ no better than broken" if r["no_better_than_broken"] and not r["reference"] else ""
+        lines.append(_row([
+            "ref" if r["reference"] else str(rank), r["method"] + flags, iv(r["distance"]),
+            "–" if r["best"] else iv(r["diff_to_best"]), "–" if r["reference"] else verdict,
+            str(r["seeds_best"]), str(r["distance"]["n"]),
+        ]))
+    return "\n".join(lines)
+
+
+RANKING_NOTE = (
+    "Ranking by the distance to the oracle (0 = the oracle, ≈ 1 = the original: the share of the original's "
+    "forgetting gap still left over outputs, representation membership and fresh representation probes, "
+    "plus the share of the oracle's accuracy margin over chance lost). *tied*: the paired 95% t-interval "
+    "of the difference to the best method (same seeds) contains 0, so no order is claimed; *⚠ no better "
+    "than broken*: not significantly better than `broken`, the original with a re-initialised head."
+)
 
 
 def attack_table(runs: Runs, scenario: str) -> str:
@@ -203,11 +244,13 @@ def markdown(summary: dict[str, Any], plot_lines: Sequence[str] = ()) -> str:
         f"device `{cfg.get('device')}`, seeds {seeds}.",
         "",
         "Accuracies and attacks in percent, rep AUC in 0–1 (0.5 = a fresh probe cannot tell forget from test "
-        "representations). Values are mean ± std over seeds (sample std; `seeds` = runs per row). In "
+        "representations). Values are mean ± h over seeds, h the half-width of the **95% t-interval** "
+        "(`seeds` = finished runs per row). In "
         "brackets: |method − oracle| (`retrain`), the mean over seeds of each seed's gap to its own oracle. "
         "gap avg = mean gap over UA, MIA-eff, retain acc, test acc; gap rep = mean gap over rep k-NN, rep "
         "lin, 100·rep AUC; with several seeds, the *(of means)* columns give |mean(method) − mean(oracle)| "
-        "averaged the same way (SalUn's convention). RRT = runtime / oracle training time.",
+        "averaged the same way (SalUn's convention). distance: see the ranking. RRT = runtime / the oracle's "
+        "training time measured in the same process. `broken` is the original with a re-initialised head.",
     ]
     if any(k in r["metrics"] for r in runs for k, _ in ATTACK_COLUMNS):
         out += [
@@ -220,6 +263,9 @@ def markdown(summary: dict[str, Any], plot_lines: Sequence[str] = ()) -> str:
         ]
     for scenario in scenarios_of(runs):
         out += ["", f"## {scenario}", "", table(runs, scenario)]
+        ranked = ranking_table(summary, scenario)
+        if ranked:
+            out += ["", f"Ranking ({scenario}):", "", ranked, "", RANKING_NOTE]
         if any(reads_val(m) for m in by_method(runs, scenario)):
             out += ["", VAL_NOTE]
         extra = attack_table(runs, scenario)
@@ -383,7 +429,7 @@ def write_summary(out: Path, summary: dict[str, Any], plots: PlotMode = "cheap")
     The benchmark calls this after every run, so the default ``cheap`` redraws only the bars and the
     trade-off, which need nothing but ``summary``; :func:`regenerate` (``sure report DIR``) draws all.
     """
-    atomic_write_text(out / "summary.json", json.dumps(summary, indent=1, default=float))
+    atomic_write_text(out / "summary.json", json.dumps(jsonable(summary), indent=1, default=float))
     lines = write_plots(out, summary, plots) if summary["runs"] else []
     atomic_write_text(out / "summary.md", markdown(summary, lines))
 

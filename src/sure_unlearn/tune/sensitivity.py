@@ -22,6 +22,7 @@ from sure_unlearn.errors import ConfigError
 from sure_unlearn.methods import METHODS, make_config
 from sure_unlearn.progress import bar
 from sure_unlearn.protocol.config import BenchmarkConfig
+from sure_unlearn.protocol.runs import Run
 from sure_unlearn.report.tables import mean_std
 from sure_unlearn.tune import objective as obj
 from sure_unlearn.tune.plots import MISSING
@@ -59,15 +60,15 @@ def centre_hparams(method: str, hparams: dict[str, Any]) -> dict[str, Any]:
     return dataclasses.asdict(make_config(method, hparams))
 
 
-def scores(runs: Sequence[dict[str, Any]]) -> dict[str, float]:
+def scores(runs: Sequence[Run]) -> dict[str, float]:
     """Every metric (mean over the runs' seeds) plus gap_avg, gap_rep and the objective's distance."""
     out: dict[str, float] = {}
-    for k in runs[0]["metrics"]:
-        if k not in SKIP:
-            out[k] = mean_std([float(r["metrics"].get(k, math.nan)) for r in runs])[0]
+    for k, v in runs[0].metrics.items():
+        if k not in SKIP and isinstance(v, int | float):
+            out[k] = mean_std([float(r.metrics.get(k, math.nan)) for r in runs])[0]
     for k in ("gap_avg", "gap_rep"):
-        out[k] = mean_std([float(r["gaps"].get(k, math.nan)) for r in runs])[0]
-    out["distance"] = mean_std([obj.distance(r["gaps"]) for r in runs])[0]
+        out[k] = mean_std([float(r.gaps.get(k, math.nan)) for r in runs])[0]
+    out["distance"] = mean_std([obj.distance(r.gaps) for r in runs])[0]
     return out
 
 

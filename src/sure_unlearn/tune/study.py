@@ -199,9 +199,7 @@ def make_objective(
             mcfg = make_config(method, {**base, **params})
             runs = [bench.evaluate_run(refs[s], method, mcfg) for s in refs]
             for r in runs:
-                trial.set_user_attr(
-                    r["scenario"], {"gaps": _floats(r["gaps"]), "metrics": _floats(r["metrics"])}
-                )
+                trial.set_user_attr(r.scenario, {"gaps": _floats(r.gaps), "metrics": _floats(r.metrics)})
             vals = obj.values(runs, opts.objective)
             if not obj.finite(vals):
                 raise TrialFailure(f"the objective is {vals}, not finite (did the run diverge?)")

@@ -1,0 +1,96 @@
+"""What each reported number is: its key, header, unit, decimal places, direction and families.
+
+Tables, bar plots, stability tables, the aggregate gaps and the calibrated distance all read this one
+registry, so a new metric is one :func:`describe` call beside its code.
+
+- ``unit``: ``"%"`` (0–100), ``"0-1"`` (AUCs, TPRs, scores), ``"s"`` (seconds) or ``""``.
+- ``direction``: ``"oracle"`` (the target is the oracle's value: every outcome of unlearning), ``"lower"``
+  or ``"higher"`` (costs and scores with a fixed best end).
+- ``gap``: the aggregate gap it enters (``gap_avg``: SalUn's outputs-and-utility gap; ``gap_rep``: the
+  representation gap), or None.
+- ``term``: its term of the calibrated distance (:mod:`sure_unlearn.metrics.distance`): ``"outputs"``,
+  ``"rep_membership"``, ``"rep_probe"``, ``"utility"``, or None.
+
+>>> info("rep_auc").unit, info("rep_auc").term, info("test_acc").gap
+('0-1', 'rep_probe', 'gap_avg')
+>>> [m.key for m in infos(gap="gap_rep")]
+['rep_mia_knn', 'rep_mia_linear', 'rep_auc']
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from sure_unlearn.registry import Registry
+
+Unit = Literal["%", "0-1", "s", ""]
+Direction = Literal["oracle", "lower", "higher"]
+Term = Literal["outputs", "rep_membership", "rep_probe", "utility"]
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    key: str
+    label: str  # column header
+    unit: Unit = "%"
+    direction: Direction = "oracle"
+    gap: str | None = None
+    term: Term | None = None
+    table: str | None = None  # "main", "attacks" or None (not a column)
+    bar: bool = False  # drawn as a bar panel
+    digits: int | None = None  # default: 3 for 0–1 values, 1 otherwise
+
+    @property
+    def places(self) -> int:
+        return self.digits if self.digits is not None else (3 if self.unit == "0-1" else 1)
+
+    @property
+    def scale(self) -> float:
+        """Factor that puts the value in points (100 for 0–1 values), as the aggregate gaps use it."""
+        return 100.0 if self.unit == "0-1" else 1.0
+
+
+METRIC_INFO: Registry[MetricInfo] = Registry("metric")
+
+
+def describe(key: str, label: str, **kw: object) -> MetricInfo:
+    """Register a metric's description (once per key)."""
+    return METRIC_INFO.register(key)(MetricInfo(key, label, **kw))  # type: ignore[arg-type]
+
+
+def info(key: str) -> MetricInfo:
+    return METRIC_INFO.get(key)
+
+
+def infos(**where: object) -> list[MetricInfo]:
+    """Descriptions whose fields equal ``where`` (e.g. ``table="main"``), in registration order."""
+    out = [METRIC_INFO.get(k) for k in METRIC_INFO.available()]
+    return [m for m in out if all(getattr(m, f) == v for f, v in where.items())]
+
+
+def places(key: str) -> int:
+    """Decimal places of a metric in tables (3 for unknown keys that look like 0–1 values, else 1)."""
+    return info(key).places if key in METRIC_INFO else 1
+
+
+# ---- the evaluation's metrics, in table order -----------------------------------------------------------
+describe("forget_acc", "forget acc", table="main", bar=True)
+describe("retain_acc", "retain acc", gap="gap_avg", term="utility", table="main", bar=True)
+describe("test_acc", "test acc", gap="gap_avg", term="utility", table="main", bar=True)
+describe("val_acc", "val acc", table="main")
+describe("ua", "UA", gap="gap_avg", term="outputs")
+describe("test_acc_forget_class", "test acc (forget class)")
+describe("test_acc_other_classes", "test acc (other classes)")
+describe("mia_efficacy", "MIA-eff", gap="gap_avg", term="outputs", table="main", bar=True)
+describe("mia_loss", "MIA-loss", table="main", bar=True)
+describe("rep_mia_knn", "rep k-NN", gap="gap_rep", term="rep_membership", table="main", bar=True)
+describe("rep_mia_linear", "rep lin", gap="gap_rep", term="rep_membership", table="main", bar=True)
+describe("rep_auc", "rep AUC", unit="0-1", gap="gap_rep", term="rep_probe", table="main", bar=True)
+describe("rep_auc_cond", "rep AUC (label-aware)", unit="0-1", term="rep_probe", table="main", bar=True)
+describe("val_drift", "val drift", unit="", direction="lower", digits=3)
+describe("runtime_s", "time (s)", unit="s", direction="lower")
+describe("rrt", "RRT", unit="", direction="lower", digits=3)
+describe("seconds_per_epoch", "s/epoch", unit="s", direction="lower")
+describe("cka_to_oracle", "CKA→oracle", unit="0-1", direction="higher", table="attacks", bar=True)
+describe("cka_to_original", "CKA→original", unit="0-1", table="attacks")
