@@ -241,7 +241,7 @@ def brute_epsilon(u: np.ndarray, r: np.ndarray, delta: float = 1e-5, intervals: 
     lo, hi = min(pos.min(), neg.min()), max(pos.max(), neg.max())
     for t in np.linspace(lo, hi, math.ceil((hi - lo) * 100)):
         rates.append(((neg >= t).mean(), (pos < t).mean()))
-    p, q = (pos, neg) if np.ptp(pos) <= np.ptp(neg) else (neg, pos)
+    p, q = (pos, neg) if np.ptp(pos) < np.ptp(neg) else (neg, pos)  # on a tie: around neg (official)
     w = np.ptp(p)
     for right in np.linspace(p.max() - 2, p.max() + 2, 400) if intervals else []:
         left = np.linspace(right - w - 2, right - w + 2, 400)[:, None]

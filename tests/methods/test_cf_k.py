@@ -15,6 +15,10 @@ from sure_unlearn.models import build_model
 from sure_unlearn.train import Recipe, fit
 
 TRAINED = ("conv3.", "head.")  # small_cnn's last stage with parameters, and the head
+# the running statistics of small_cnn's frozen BN layers (conv1 and conv2)
+FROZEN_BN_STATS = {
+    f"{m}.1.{s}" for m in ("conv1", "conv2") for s in ("running_mean", "running_var", "num_batches_tracked")
+}
 
 
 def changed(a: dict, b: dict) -> set[str]:
@@ -79,3 +83,29 @@ def test_resnet_trunk_and_its_bn_statistics_stay_frozen(tiny, tiny_data, tiny_sp
     diff = changed(before, out.state_dict())
     assert diff and all(k.startswith("layer4.") for k in diff)
     assert "layer4.0.shortcut.1.running_var" in diff  # trainable BN statistics do update
+
+
+@pytest.mark.parametrize("frozen_bn", ["eval", "train"])
+def test_frozen_bn_mode_decides_whether_frozen_running_statistics_move(tiny_model, tiny_data, frozen_bn):
+    """In "train" mode (SCRUB's reference) frozen BN layers update their running statistics, never their
+    weights; in "eval" mode nothing frozen changes at all."""
+    before = {k: v.clone() for k, v in tiny_model.state_dict().items()}
+    cfg = make_config("cf_k", {"epochs": 1, "lr": 0.05, "frozen_bn": frozen_bn})
+    out = run_method("cf_k", tiny_model, tiny_data, cfg, RunContext(torch.Generator().manual_seed(0)))
+    frozen = {k for k in changed(before, out.state_dict()) if not k.startswith(TRAINED)}
+    assert frozen == (FROZEN_BN_STATS if frozen_bn == "train" else set())  # no weight, conv or BN, moves
+    assert all(m.training == out.training for m in out.modules()), "train flags must be restored"
+
+
+def test_frozen_bn_mode_changes_the_trained_block_and_is_validated(tiny_model, tiny_data):
+    runs = {
+        mode: run_method(
+            "cf_k", tiny_model, tiny_data, make_config("cf_k", {"epochs": 1, "lr": 0.05, "frozen_bn": mode}),
+            RunContext(torch.Generator().manual_seed(0)),
+        )
+        for mode in ("eval", "train")
+    }  # fmt: skip
+    # the trained block sees differently normalised inputs, so its update differs
+    assert not torch.equal(runs["eval"].conv3[0].weight, runs["train"].conv3[0].weight)
+    with pytest.raises(ConfigError, match="frozen_bn"):
+        make_config("cf_k", {"frozen_bn": "frozen"})

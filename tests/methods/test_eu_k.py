@@ -17,6 +17,10 @@ from sure_unlearn.models import build_model
 from sure_unlearn.train import Recipe
 
 RESET = ("conv3.", "head.")  # small_cnn's last stage with parameters, and the head
+# the running statistics of small_cnn's frozen BN layers (conv1 and conv2)
+FROZEN_BN_STATS = {
+    f"{m}.1.{s}" for m in ("conv1", "conv2") for s in ("running_mean", "running_var", "num_batches_tracked")
+}
 
 
 @pytest.fixture()
@@ -70,3 +74,15 @@ def test_an_init_state_of_another_model_is_rejected(tiny_model, tiny_spec):
     other = build_model("small_cnn", tiny_spec, width=4).state_dict()
     with pytest.raises(ConfigError, match="init_state"):
         reset_blocks(copy.deepcopy(tiny_model), ["conv3"], True, other, torch.Generator())
+
+
+@pytest.mark.parametrize("frozen_bn", ["eval", "train"])
+def test_frozen_bn_train_mode_moves_only_frozen_statistics(tiny_model, tiny_data, init_state, frozen_bn):
+    """SCRUB trains with the frozen BN layers in train mode: their running statistics follow D_r while
+    their weights stay at θ_o. In eval mode (the default) nothing frozen changes."""
+    before = snapshot(tiny_model)
+    data = dataclasses.replace(tiny_data, init_state=init_state, original_recipe=Recipe(epochs=1))
+    cfg = make_config("eu_k", {"lr": 0.05, "frozen_bn": frozen_bn})
+    out = run_method("eu_k", tiny_model, data, cfg, RunContext(torch.Generator().manual_seed(0)))
+    moved = {k for k, v in out.state_dict().items() if not (k.startswith(RESET) or torch.equal(v, before[k]))}
+    assert moved == (FROZEN_BN_STATS if frozen_bn == "train" else set())

@@ -1,5 +1,6 @@
-"""RandomLabel: wrong labels are never the true one and uniform over the wrong classes; forget accuracy
-drops; the two schedules visit the sets in their documented order."""
+"""RandomLabel: wrong labels are never the true one and uniform over the wrong classes; a run (and SalUn's)
+draws them as its label_mode says and records the mode; forget accuracy drops; the two schedules visit the
+sets in their documented order."""
 
 from __future__ import annotations
 
@@ -11,10 +12,13 @@ import torch
 from sure_unlearn.data.types import LabeledData
 from sure_unlearn.errors import ConfigError
 from sure_unlearn.methods import RunContext, make_config, run_method
+from sure_unlearn.methods import random_label as rl_module
 from sure_unlearn.methods.random_label import random_wrong_labels
 from sure_unlearn.train import accuracy
 
 FAST = {"epochs": 2, "batch_size": 64, "forget_batch_size": 16, "augment": False}
+# the tiny forget (20) and retain (220) sets in one batch each
+ONE_STEP_EACH = {"batch_size": 220, "forget_batch_size": 20, "augment": False}
 
 
 def test_wrong_labels_never_true_and_uniform_over_wrong_classes():
@@ -32,6 +36,34 @@ def test_wrong_labels_never_true_and_uniform_over_wrong_classes():
     assert abs((any_mode == y).float().mean().item() - 1 / k) < 0.02  # the reference's sampling
     with pytest.raises(ConfigError):
         random_wrong_labels(y, k, g, mode="nope")
+
+
+@pytest.mark.parametrize("method", ["random_label", "salun"])
+def test_a_run_draws_forget_labels_as_its_label_mode_says(monkeypatch, tiny_model, tiny_data, method):
+    """With label_mode "wrong" no forget sample is ever trained on its true label; with "any" (the
+    reference's sampling) about 1/K of the draws are the true label. The mode is a config field, so every run's hparams record it."""
+    draws: list[tuple[torch.Tensor, torch.Tensor]] = []  # (true, drawn) of every forget batch the run visited
+
+    def spy(y, num_classes, generator, mode="wrong"):
+        drawn = random_wrong_labels(y, num_classes, generator, mode)
+        draws.append((y.clone(), drawn.clone()))
+        return drawn
+
+    monkeypatch.setattr(rl_module, "random_wrong_labels", spy)
+    hit_rate = {}
+    for mode in ("wrong", "any"):
+        draws.clear()
+        cfg = make_config(method, {**ONE_STEP_EACH, "epochs": 30, "label_mode": mode})
+        assert dataclasses.asdict(cfg)["label_mode"] == mode  # what run.json's hparams hold
+        run_method(method, tiny_model, tiny_data, cfg, RunContext(torch.Generator().manual_seed(0)))
+        y, drawn = (torch.cat(t) for t in zip(*draws, strict=True))
+        assert len(y) == 30 * len(tiny_data.forget)  # every forget visit drew its label here
+        hit_rate[mode] = (drawn == y).float().mean().item()
+    k = tiny_data.num_classes
+    assert hit_rate["wrong"] == 0.0
+    assert abs(hit_rate["any"] - 1 / k) < 0.06  # 600 draws: 1/K ± 3.4 standard errors
+    with pytest.raises(ConfigError, match="label_mode"):
+        make_config(method, {"label_mode": "true"})
 
 
 @pytest.mark.parametrize("schedule", ["sequential", "summed"])

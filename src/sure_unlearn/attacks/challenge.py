@@ -17,6 +17,7 @@ FPR = FNR = 0 gives ε = ∞ (perfect separation) and a rule with exactly one of
    within ±2 of r − w, each swept at 100 per unit (400 × 400 rules). Both sweeps have step 4/399, so
    the left ends take only 799 distinct values; counts come from ``searchsorted`` and only change at data
    points, so the 160,000 rules reduce to the pairs of count runs that can meet (at most (2N+1)²).
+   On equal ranges the negative sample (the smaller median) is the peaky one, as in the official code.
 
 *Peakiness guard*: if (range of the narrower sample)/(range of the wider) < 0.01, ε_x = 50. This is
 what scores a deterministic unlearner (every seed gives the same model, a point mass) and the
@@ -136,8 +137,9 @@ def _example_epsilon(u: np.ndarray, r: np.ndarray, tables: dict[tuple[int, int],
     t = np.linspace(lo, hi, math.ceil((hi - lo) * PER_UNIT))
     table = tables[len(pos), len(neg)]
     best = max(best, float(table[_ge(pos, t), _ge(neg, t)].max(initial=-np.inf)))
-    # 2. intervals [l, r] around the peakier sample p; q is the other one
-    p, q = (pos, neg) if pos[-1] - pos[0] <= neg[-1] - neg[0] else (neg, pos)
+    # 2. intervals [l, r] around the peakier sample p; q is the other one. On equal ranges p is the
+    # negative sample, as in the official code (only a strictly narrower positive sample is the peaky one).
+    p, q = (pos, neg) if pos[-1] - pos[0] < neg[-1] - neg[0] else (neg, pos)
     step = 2 * BUFFER / (_N_END - 1)
     right = p[-1] - BUFFER + step * np.arange(_N_END)  # r_j, j < 400
     left = p[0] - 2 * BUFFER + step * np.arange(2 * _N_END - 1)  # l_jk = r_j − w − 2 + k·step = left[j + k]

@@ -8,7 +8,8 @@ ResNet path copies only conv1/conv2/bn1/bn2 weights of ``layer4`` and the shortc
 shortcut BN, every BN buffer and the head trained (REFERENCES §2.14). θ_init is ``data.init_state`` (the
 original's state at step 0); without it the blocks get fresh weights from each layer's ``reset_parameters``
 (PyTorch's default init, not the architecture's own), drawn from ``ctx.generator``. Only the reset part is
-"exact": the frozen trunk has seen D_f. Selection and freezing are CF-k's (frozen BN stays in eval mode).
+"exact": the frozen trunk has seen D_f. Selection and freezing are CF-k's, ``frozen_bn`` included (frozen
+BatchNorm in eval mode by default; ``"train"`` lets its running statistics follow D_r, as SCRUB does).
 """
 
 from __future__ import annotations

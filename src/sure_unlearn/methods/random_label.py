@@ -49,7 +49,8 @@ class RandomLabelConfig:
     forget_batch_size: int = 128  # OPTML uses one batch size for the forget and retain loaders
     retain_weight: float = 1.0  # α of the paper; 1 in OPTML, maintainers allow (0, 1] (Unlearn-Saliency #21)
     schedule: str = "sequential"  # pass order (not lr): "sequential" (reference) | "summed" (paper)
-    label_mode: str = "wrong"  # "wrong": y' ≠ y (paper, spec) | "any": uniform over all K (reference code)
+    label_mode: str = "wrong"  # "wrong": y' uniform over the K − 1 wrong classes (the paper's objective) |
+    # "any": uniform over all K, so y' = y w.p. 1/K (Unlearn-Saliency RL.py, behind the published numbers)
     augment: bool = True  # the reference's forget and retain loaders use the training transform
 
     def validate(self) -> None:

@@ -44,7 +44,8 @@ class SalunConfig(RandomLabelConfig):
     forget_batch_size: int = 256  # the reference builds the forget loader with the same batch size
     retain_weight: float = 1.0  # α = 1 (paper, reference RL)
     schedule: str = "sequential"  # RL default (random_label.py): the reference's D_f pass then D_r pass
-    label_mode: str = "wrong"  # RL default (random_label.py): y' ≠ y (paper); "any" = reference sampling
+    label_mode: str = "wrong"  # RL default (random_label.py): y' ≠ y (paper); "any" = uniform over all K, the
+    # sampling of Unlearn-Saliency RL.py behind the published SalUn numbers
     augment: bool = True  # the reference's loaders use the training transform
     mask_ratio: float = 0.5  # salient share s; the paper's with_0.5.pt (γ = the median of |g|)
 
