@@ -171,7 +171,7 @@ def _free(boxes: np.ndarray, taken: np.ndarray) -> np.ndarray:
     c, t, (gx, gy) = boxes[:, None, :], taken[None, :, :], LABEL_GAP
     hit = (c[..., 0] < t[..., 2] + gx) & (t[..., 0] < c[..., 2] + gx)
     hit &= (c[..., 1] < t[..., 3] + gy) & (t[..., 1] < c[..., 3] + gy)
-    return ~hit.any(axis=1)
+    return np.asarray(~hit.any(axis=1))
 
 
 def _candidates(
@@ -219,7 +219,8 @@ def _label_points(fig: Any, ax: Any, points: Sequence[tuple[float, float, str, f
                     weight="bold" if name in (ORACLE, "sure") else "normal",
                     bbox={"boxstyle": "square,pad=0.05", "fc": "white", "ec": "none", "alpha": 0.8})  # fmt: skip
         e = t.get_window_extent(renderer)
-        boxes, beside = _candidates(*xy[i], e.width, e.height, radius[i] + LABEL_GAP[0] + 1, frame)
+        px, py = xy[i]
+        boxes, beside = _candidates(px, py, e.width, e.height, radius[i] + LABEL_GAP[0] + 1, frame)
         free = _free(boxes, np.array(taken)) if len(boxes) else np.zeros(0, bool)
         if free.any():
             j = int(np.argmax(free))
@@ -510,6 +511,8 @@ def embeddings_figure(
         ax.set_title(name.replace(" (", "\n("), fontsize=8, color=COLOURS.get(method, "k"))
         ax.set_xticks([])
         ax.set_yticks([])
+        ax.set_xlabel("PC 1", fontsize=7, labelpad=1)
+        ax.set_ylabel("PC 2", fontsize=7, labelpad=1)
     axes.flat[0].legend(fontsize=7, markerscale=2.5, loc="best", frameon=True)
     fig.suptitle(f"{title}: PCA of z, forget (red) vs test (blue)", fontsize=10)
     fig.tight_layout()
