@@ -17,6 +17,7 @@ mpimg = pytest.importorskip("matplotlib.image")
 
 METHODS = ("original", "retrain", "finetune", "sure")
 LAYERS = ["conv1", "conv2", "z"]
+DEPTH = {"original": [0.9, 0.95, 0.99], "retrain": [0.55, 0.5, 0.5], "finetune": [0.9, 0.9, 0.9]}
 
 
 def metrics_for(method: str, seed: int) -> dict[str, float]:
@@ -37,16 +38,23 @@ def metrics_for(method: str, seed: int) -> dict[str, float]:
     return m
 
 
-def write_results(out: Path, per_run_files: bool = True) -> dict:
-    """A results directory: one scenario with 4 methods × 2 seeds and, optionally, every per-run file."""
+def layer_aucs(method: str, seed: int) -> dict[str, float]:
+    """``rep_auc_layers`` of a run, input to output; SURE's seed 1 lacks the middle layer."""
+    aucs = DEPTH.get(method, [0.8, 0.7 + 0.1 * seed, 0.6])
+    return {k: v for k, v in zip(LAYERS, aucs, strict=True) if (method, seed, k) != ("sure", 1, "conv2")}
+
+
+def write_results(out: Path, per_run_files: bool = True, with_layers: bool = True) -> dict:
+    """A results directory: one scenario with 4 methods × 2 seeds and, optionally, every per-run file
+    and the dict-valued per-layer metric ``rep_auc_layers``."""
     rng = np.random.default_rng(0)
     runs = []
     for seed in (0, 1):
-        oracle = metrics_for("retrain", seed)
-        for method in METHODS:
-            m = metrics_for(method, seed)
+        per_method = {m: metrics_for(m, seed) | ({"rep_auc_layers": layer_aucs(m, seed)} if with_layers else {})
+                      for m in METHODS}  # fmt: skip
+        for method, m in per_method.items():
             runs.append({"method": method, "scenario": "random", "seed": seed, "hparams": {}, "metrics": m,
-                         "gaps": gaps(m, oracle)})  # fmt: skip
+                         "gaps": gaps(m, per_method["retrain"])})  # fmt: skip
             if not per_run_files:
                 continue
             d = report.run_dir(out, "random", method, seed)
@@ -129,10 +137,42 @@ def test_regenerate_draws_every_plot_from_the_run_files(tmp_path):
     md = report.regenerate(tmp_path)
     assert md == (tmp_path / "summary.md").read_text()
     assert dict(zip(header(md), row(md, "finetune"), strict=True))["test acc"].startswith("2.0 ± 12.7")
-    for kind in ("bars", "tradeoff", "cka", "roc", "embed"):
+    for kind in ("bars", "tradeoff", "depth", "cka", "roc", "embed"):
         assert_nontrivial_png(tmp_path / f"{kind}_random.png")
         assert f"`{kind}_random.png`" in md
     assert "## Plots" in md and "not redrawn" not in md
+
+
+def test_a_dict_valued_metric_is_left_out_of_tables_and_bars_and_feeds_the_depth_plot(tmp_path):
+    summary = write_results(tmp_path)
+    md = report.regenerate(tmp_path)
+    tables = md[md.index("## random") : md.index("## Plots")]
+    assert "rep_auc_layers" not in tables and "conv" not in tables  # no column, no cell shows the dict
+    assert dict(zip(header(md), row(md, "sure"), strict=True))["rep AUC"].startswith("0.575 ± 0.318")
+    stats = report.stats_of(report.by_method(summary["runs"], "random"))
+    assert "rep_auc_layers" not in stats["sure"] and stats["sure"]["rep_auc"][0] == pytest.approx(0.575)
+    assert "`depth_random.png`" in md and len(list(tmp_path.glob("*.png"))) == 6
+
+
+def test_depth_values_merge_layers_in_order_and_mark_missing_ones(tmp_path):
+    summary = write_results(tmp_path, per_run_files=False)
+    summary["runs"][0]["metrics"]["rep_auc_layers"] = {"conv1": 0.9, "conv1b": 0.92, "conv2": 0.95, "z": 0.99}
+    del summary["runs"][1]["metrics"]["rep_auc_layers"]  # a run without it (seed 0 oracle) is left out
+    layers, values = report.depth_values(report.by_method(summary["runs"], "random"))
+    assert layers == ["conv1", "conv1b", "conv2", "z"]
+    assert values["retrain"].shape == (1, 4)  # only seed 1
+    np.testing.assert_allclose(values["original"], [[0.9, 0.92, 0.95, 0.99], [0.9, np.nan, 0.95, 0.99]])
+    assert np.isnan(values["sure"][1, 2]) and values["sure"][0, 2] == pytest.approx(0.7)
+
+
+def test_depth_plot_is_drawn_after_each_run_and_skipped_with_a_note_without_the_metric(tmp_path):
+    summary = write_results(tmp_path, per_run_files=False)
+    report.write_summary(tmp_path, summary)  # plots="cheap": the depth plot needs only summary.json
+    assert_nontrivial_png(tmp_path / "depth_random.png")
+    out = tmp_path / "without"
+    report.write_summary(out, write_results(out, per_run_files=False, with_layers=False))
+    assert not (out / "depth_random.png").exists() and (out / "bars_random.png").exists()
+    assert "no `depth_random.png`: no run there has `rep_auc_layers`" in (out / "summary.md").read_text()
 
 
 def test_missing_and_unreadable_run_files_are_skipped_and_said(tmp_path):

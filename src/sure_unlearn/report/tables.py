@@ -10,9 +10,13 @@ regenerated at any time. Inputs (SPEC §9 and the per-run files of the attacks a
   ``score_<attack>``: higher = more likely a forgotten member) and ``embed.npz`` (``forget_z``, ``test_z``,
   ``forget_y``, ``test_y``).
 
+A run's ``metrics`` may hold ``rep_auc_layers``, ``{layer: fresh-probe AUC}`` from input to output; it
+feeds the erasure-by-depth plot, and the tables (numbers only) leave it out.
+
 Any per-run file may be missing (older runs, attacks not enabled): its plot is skipped and ``summary.md``
 says which plots exist. Outputs in ``DIR``: ``summary.md`` and, with matplotlib (the ``plots`` extra),
-per scenario ``bars_<s>.png``, ``tradeoff_<s>.png``, ``cka_<s>.png``, ``roc_<s>.png``, ``embed_<s>.png``.
+per scenario ``bars_<s>.png``, ``tradeoff_<s>.png``, ``depth_<s>.png``, ``cka_<s>.png``, ``roc_<s>.png``,
+``embed_<s>.png``.
 """
 
 from __future__ import annotations
@@ -48,10 +52,15 @@ ATTACK_COLUMNS: list[tuple[str, str]] = [
     ("cka_to_oracle", "CKA→oracle"), ("cka_to_original", "CKA→original"),
 ]  # fmt: skip
 ZERO_ONE = {"rep_auc"} | {k for k, _ in ATTACK_COLUMNS}
-BAR_KEYS = [(k, t) for k, t in COLUMNS if k != "val_acc"] + [
-    ("ulira_auc", "U-LiRA AUC"), ("rep_lira_auc", "rep-LiRA AUC"), ("forget_score", "forget score"),
-    ("cka_to_oracle", "CKA to oracle (z)"), ("gap_avg", "gap avg (↓)"), ("gap_rep", "gap rep (↓)"),
+BAR_KEYS = [
+    ("forget_acc", "forget acc (%)"), ("retain_acc", "retain acc (%)"), ("test_acc", "test acc (%)"),
+    ("mia_efficacy", "MIA-efficacy (%)"), ("mia_loss", "MIA-loss (%)"), ("rep_mia_knn", "rep k-NN MIA (%)"),
+    ("rep_mia_linear", "rep linear MIA (%)"), ("rep_auc", "rep AUC"), ("ulira_auc", "U-LiRA AUC"),
+    ("rep_lira_auc", "rep-LiRA AUC"), ("forget_score", "forget score"),
+    ("cka_to_oracle", "CKA to oracle (z)"), ("gap_avg", "gap avg (points, ↓)"), ("gap_rep", "gap rep (points, ↓)"),
 ]  # fmt: skip
+CHANCE = {"rep_auc": 0.5, "ulira_auc": 0.5, "rep_lira_auc": 0.5}  # a blind probe or attacker's AUC
+LAYER_AUC = "rep_auc_layers"  # metric: {layer: fresh-probe AUC}, input to output
 TRADEOFF_PANELS = [("rep_auc", "rep AUC (0.5 = erased)"), ("forget_acc", "forget accuracy (%)"),
                    ("ulira_auc", "U-LiRA AUC (0.5 = private)")]  # fmt: skip
 
@@ -302,7 +311,7 @@ def stats_of(groups: Mapping[str, Runs]) -> dict[str, dict[str, tuple[float, flo
     """method → key → (mean, std) over seeds, for every metric and the two aggregate gaps."""
     out: dict[str, dict[str, tuple[float, float]]] = {}
     for m, rs in groups.items():
-        keys = {k for r in rs for k in r["metrics"]}
+        keys = {k for r in rs for k, v in r["metrics"].items() if not isinstance(v, Mapping)}  # numbers only
         out[m] = {k: mean_std(_values(rs, "metrics", k)) for k in keys}
         out[m].update({k: mean_std(_values(rs, "gaps", k)) for k, _ in GAP_COLUMNS})
     return out
@@ -330,6 +339,39 @@ def cka_values(
                     )
     means = {ref: {m: np.nanmean(v, axis=0) for m, v in per.items()} for ref, per in acc.items()}
     return layers, means
+
+
+def layer_order(per_run: Sequence[Sequence[str]]) -> list[str]:
+    """One input-to-output order of the layers of several runs: each layer comes after the layer that
+    precedes it in the first run that has it, so runs that lack some layers still merge in order.
+
+    >>> layer_order([["layer1", "layer3", "z"], ["layer1", "layer2", "layer3"]])
+    ['layer1', 'layer2', 'layer3', 'z']
+    """
+    order: list[str] = []
+    for names in per_run:
+        for i, name in enumerate(names):
+            if name not in order:
+                order.insert(order.index(names[i - 1]) + 1 if i else 0, name)
+    return order
+
+
+def depth_values(groups: Mapping[str, Runs]) -> tuple[list[str], dict[str, np.ndarray]]:
+    """Layers (input to output) and, per method, seeds × layers of ``rep_auc_layers`` (NaN where a run
+    lacks a layer); runs without the metric are left out."""
+    have = {m: [r["metrics"][LAYER_AUC] for r in rs if isinstance(r["metrics"].get(LAYER_AUC), Mapping)]
+            for m, rs in groups.items()}  # fmt: skip
+    layers = layer_order([list(d) for ds in have.values() for d in ds])
+    values = {
+        m: np.array([[_number(d.get(k)) for k in layers] for d in ds], dtype=float)
+        for m, ds in have.items()
+        if ds
+    }
+    return layers, values
+
+
+def _number(v: Any) -> float:
+    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else math.nan
 
 
 def attack_scores(
@@ -369,18 +411,20 @@ def embed_panels(
 KINDS = {
     "bars": "per-metric bars, mean ± std over seeds, the oracle's value dashed",
     "tradeoff": "forgetting vs test accuracy, one point per method, the oracle (star) is the target",
+    "depth": "per-layer fresh-probe AUC (erasure by depth), one line per method, oracle and original dashed",
     "cka": "linear CKA per layer to the oracle and to the original (mean over seeds)",
     "roc": "attack ROC curves, log-log, one panel per method and attack (mean TPR over seeds)",
     "embed": "2-D PCA of forget vs test representations, one panel per model (lowest seed)",
 }
-CHEAP = ("bars", "tradeoff")  # drawn from summary.json alone, after every run
+CHEAP = ("bars", "tradeoff", "depth")  # drawn from summary.json alone, after every run
 
 
 def _draw(kind: str, path: Path, out: Path, sc: str, groups: Mapping[str, Runs], notes: list[str]) -> bool:
     methods, stats = list(groups), stats_of(groups)
     draw: dict[str, Callable[[], bool]] = {
-        "bars": lambda: figures.bars(path, sc, methods, stats, BAR_KEYS),
+        "bars": lambda: figures.bars(path, sc, methods, stats, BAR_KEYS, CHANCE),
         "tradeoff": lambda: figures.tradeoff(path, sc, methods, stats, TRADEOFF_PANELS),
+        "depth": lambda: figures.depth(path, sc, methods, *depth_values(groups)),
         "cka": lambda: figures.cka(path, sc, methods, *cka_values(out, sc, groups, notes)),
         "roc": lambda: figures.roc(path, sc, methods, attack_scores(out, sc, groups, notes)),
         "embed": lambda: figures.embeddings(path, sc, embed_panels(out, sc, groups, notes)),
@@ -391,8 +435,8 @@ def _draw(kind: str, path: Path, out: Path, sc: str, groups: Mapping[str, Runs],
 def write_plots(out: Path, summary: dict[str, Any], mode: PlotMode = "all") -> list[str]:
     """Draw the plots of ``mode`` for every scenario; returns the markdown lines that list them.
 
-    ``cheap`` draws what needs only ``summary.json`` (bars, trade-off); ``all`` also reads the per-run
-    files (CKA, ROC, embeddings); ``none`` draws nothing.
+    ``cheap`` draws what needs only ``summary.json`` (bars, trade-off, depth); ``all`` also reads the
+    per-run files (CKA, ROC, embeddings); ``none`` draws nothing.
     """
     if mode == "none":
         return []
@@ -410,9 +454,12 @@ def write_plots(out: Path, summary: dict[str, Any], mode: PlotMode = "all") -> l
             (drawn if _draw(kind, out / name, out, sc, groups, notes) else missed)[kind].append(name)
     lines = []
     for kind, what in KINDS.items():
-        need = {"cka": "`cka.json`", "roc": "`attacks.npz`", "embed": "`embed.npz`"}.get(
-            kind, "values to draw"
-        )
+        need = {
+            "depth": f"`{LAYER_AUC}`",
+            "cka": "`cka.json`",
+            "roc": "`attacks.npz`",
+            "embed": "`embed.npz`",
+        }.get(kind, "values to draw")
         if kind not in kinds:
             lines.append(f"- {kind}: not redrawn after each run; `sure report DIR` draws it ({what}).")
             continue
@@ -426,8 +473,9 @@ def write_plots(out: Path, summary: dict[str, Any], mode: PlotMode = "all") -> l
 def write_summary(out: Path, summary: dict[str, Any], plots: PlotMode = "cheap") -> None:
     """``summary.json`` and ``summary.md`` (atomically) and the plots of ``plots`` (see :func:`write_plots`).
 
-    The benchmark calls this after every run, so the default ``cheap`` redraws only the bars and the
-    trade-off, which need nothing but ``summary``; :func:`regenerate` (``sure report DIR``) draws all.
+    The benchmark calls this after every run, so the default ``cheap`` redraws only the bars, the
+    trade-off and the depth plot, which need nothing but ``summary``; :func:`regenerate`
+    (``sure report DIR``) draws all.
     """
     atomic_write_text(out / "summary.json", json.dumps(jsonable(summary), indent=1, default=float))
     lines = write_plots(out, summary, plots) if summary["runs"] else []
