@@ -6,21 +6,21 @@
 * ``cpu``: real CIFAR-10 on a stratified 5,000-image training subset with a width-16 CIFAR ResNet-18,
   sized by measurement (see ``benchmarks/results/``) so one seed of one scenario with every method fits
   the CPU budget and the original overfits (train accuracy ≥ 98%).
+* ``attacks``: the ``cpu`` preset with the per-example attacks (U-LiRA, representation LiRA, the ε-score)
+  on FineTune and SURE.
 * ``paper``: full CIFAR-10, width-64 ResNet-18, the OPTML recipe: for a GPU.
+
+``sure list presets`` lists them (the registry, :data:`~sure_unlearn.protocol.config.PRESETS`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 from sure_unlearn.data.splits import ScenarioConfig
 from sure_unlearn.errors import ConfigError
-from sure_unlearn.protocol.config import AttackConfig, BenchmarkConfig
-from sure_unlearn.registry import Registry
+from sure_unlearn.protocol.config import PRESETS, AttackConfig, BenchmarkConfig
 from sure_unlearn.train import Recipe
-
-PRESETS: Registry[Callable[[], BenchmarkConfig]] = Registry("preset")
 
 
 def all_methods() -> tuple[str, ...]:
