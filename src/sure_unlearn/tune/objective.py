@@ -4,7 +4,7 @@ Default (``gap``), one number in points, lower is better:
 
     distance = ½ · (gap_avg + gap_rep)
     gap_avg  = ¼ · (|ΔUA| + |ΔMIA-efficacy| + |ΔRA| + |ΔTA|)              SalUn's "Avg. Gap", outputs
-    gap_rep  = ⅓ · (|Δrep k-NN| + |Δrep linear| + 100·|Δrep AUC|)          SPEC §7, representations
+    gap_rep  = ⅓ · (|Δrep k-NN| + |Δrep linear| + 100·|Δrep AUC|)          representations
 
 Why this combination: the two families get equal weight whatever their number of metrics (a plain mean of
 all seven would weigh outputs 4:3); both are already in points, so ``distance`` reads in the tables' unit.
@@ -50,7 +50,7 @@ def _points(gaps: Mapping[str, float], key: str) -> float:
         v = float(gaps[key])
     except KeyError:
         raise DataError(
-            f"the run has no gap {key!r} to the oracle; every metric of SPEC §7 is needed"
+            f"the run has no gap {key!r} to the oracle; evaluate it with every metric (sure_unlearn.protocol.evaluate)"
         ) from None
     return 100.0 * v if key == "rep_auc" else v
 
