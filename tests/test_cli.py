@@ -126,6 +126,7 @@ def write(path: Path, text: str) -> str:
         ("scen.json", '{"scenarios": {"partial_class": {"n": "ten"}}}', r"scenarios\.partial_class\.n must be a number"),
         ("table.json", "[1, 2]", r"must hold a table of config fields"),
         ("key.json", '{"epochs": 3}', r"unknown config key\(s\) \['epochs'\]"),
+        ("model.json", '{"model_kwargs": {"widht": 8}}', r"model_kwargs \{'widht': 8\} do not fit model 'mlp'"),
         ("bad.json", "{", r"cannot parse"),
     ],
 )

@@ -40,7 +40,7 @@ class UsageError(ConfigError):
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse, whose errors are one-line :class:`UsageError`\\ s instead of usage text and an exit."""
+    """argparse, whose errors raise a one-line :class:`UsageError` instead of printing usage and exiting."""
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{message} (see `{self.prog} --help`)")

@@ -9,6 +9,7 @@ value and the fix, anything that would fail or mean nothing once models are trai
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
 import math
 import tomllib
@@ -24,6 +25,7 @@ from sure_unlearn.errors import ConfigError, DataError
 from sure_unlearn.methods import METHODS, make_config
 from sure_unlearn.methods.base import coerce
 from sure_unlearn.metrics.core import MIN_PER_SIDE
+from sure_unlearn.models import MODELS
 from sure_unlearn.protocol.overrides import Overrides, distinct
 from sure_unlearn.registry import Registry
 from sure_unlearn.train import Recipe
@@ -116,6 +118,10 @@ class BenchmarkConfig:
             raise ConfigError("scenarios is empty: give at least one, e.g. random or partial_class")
         for sc in self.scenarios.values():
             SCENARIOS.get(sc.name)
+        try:  # the model's options, as its factory takes them (the dataset's are checked when it loads)
+            inspect.signature(MODELS.get(self.model)).bind(None, **self.model_kwargs)
+        except TypeError as e:
+            raise ConfigError(f"model_kwargs {self.model_kwargs} do not fit model {self.model!r}: {e}") from None
         distinct(self.seeds, "seeds", "seed")
         _check_recipe(self.recipe)
         if not 0 < self.holdout_fraction < 1:
