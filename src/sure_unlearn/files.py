@@ -36,12 +36,14 @@ def check_writable(path: str | Path, what: str) -> Path:
     (permissions alone do not tell: a read-only mount, a full disk or a regular file in the way).
     ``what`` names it in the error, e.g. ``"--out"``.
 
-    >>> import tempfile; d = Path(tempfile.mkdtemp()); f = d / "file"; _ = f.write_text("x")
+    >>> import tempfile; tmp = tempfile.TemporaryDirectory(); d = Path(tmp.name)
     >>> check_writable(d / "new", "--out") == d / "new"
     True
-    >>> check_writable(f / "sub", "--out")  # doctest: +ELLIPSIS
+    >>> _ = (d / "file").write_text("x")
+    >>> check_writable(d / "file" / "sub", "--out")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     sure_unlearn.errors.ConfigError: --out .../file/sub is not a writable directory (...); choose another
+    >>> tmp.cleanup()
     """
     path = Path(path)
     try:
