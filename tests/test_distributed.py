@@ -7,8 +7,8 @@ writes what it trained to ``tmp_path`` and the checks run here, in the parent:
 (b) 2 ranks × half the batch give the single-process full-batch result for an MLP (no BatchNorm), with
     augmentation on: the averaged gradient is the full-batch gradient — and differ from training with the
     half batch, so the check can tell;
-(c) ``python -m sure_unlearn.protocol.distributed``'s ``main`` puts the smoke preset's original into the model cache
-    under the key ``Benchmark.trained`` looks up, so the benchmark loads it instead of training.
+(c) ``sure train-ddp`` puts the smoke preset's original into the model cache under the key ``Benchmark.trained``
+    looks up, so the benchmark loads it instead of training.
 """
 
 from __future__ import annotations
@@ -54,7 +54,8 @@ def worker(rank: int, world: int, port: int, tmp: str) -> None:
         SURE_CACHE=str(Path(tmp) / "cache"),
     )
     torch.set_num_threads(1)
-    from sure_unlearn.protocol.distributed import fit_distributed, main, process_group
+    from sure_unlearn.cli import main
+    from sure_unlearn.protocol.distributed import fit_distributed, process_group
 
     with process_group("cpu") as r:
         assert (r.rank, r.world_size, r.backend) == (rank, world, "gloo")
@@ -70,7 +71,7 @@ def worker(rank: int, world: int, port: int, tmp: str) -> None:
         except ConfigError as e:
             (Path(tmp) / f"odd{rank}.txt").write_text(str(e))
         # (c) the command, inside the group that is already open
-        argv = ["--preset", "smoke", "--kind", "original", "--seed", "0", "--device", "cpu", "--no-progress"]
+        argv = ["train-ddp", "--preset", "smoke", "--kind", "original", "--seed", "0", "--device", "cpu", "--no-progress"]
         code = main([*argv, "--out", str(Path(tmp) / "original.pt")])
         assert code == 0
 
@@ -138,14 +139,20 @@ def test_command_fills_the_benchmark_cache(ran: Path, monkeypatch: pytest.Monkey
     assert sorted(meta["train_idx"]) == sorted(prep.split.train.tolist())
 
 
-def test_not_under_torchrun(monkeypatch: pytest.MonkeyPatch) -> None:
-    from sure_unlearn.protocol.distributed import main, process_group
+def test_not_under_torchrun(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from sure_unlearn.cli import main
+    from sure_unlearn.protocol.distributed import process_group
 
     for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
         monkeypatch.delenv(k, raising=False)
     with pytest.raises(ConfigError, match="launched by torchrun.*missing: RANK"), process_group("cpu"):
         pass
-    assert main(["--preset", "smoke", "--device", "cpu"]) == 2
+    monkeypatch.setenv("SURE_CACHE", str(tmp_path))
+    assert main(["train-ddp", "--preset", "smoke", "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert "launched by torchrun" in err and "sure_unlearn.cli train-ddp" in err and len(err.splitlines()) == 1
 
 
 def test_fit_distributed_needs_a_group() -> None:

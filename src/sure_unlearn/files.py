@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from sure_unlearn.errors import ConfigError
+
 
 def atomic_write_bytes(path: Path, write: Callable[[Any], None]) -> None:
     """Write via a temporary file in the same directory, then rename: readers never see half a file."""
@@ -28,6 +30,31 @@ def atomic_write_bytes(path: Path, write: Callable[[Any], None]) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def check_writable(path: str | Path, what: str) -> Path:
+    """Create the directory ``path`` if needed and prove it writable by writing and deleting a file in it
+    (permissions alone do not tell: a read-only mount, a full disk or a regular file in the way).
+    ``what`` names it in the error, e.g. ``"--out"``.
+
+    >>> import tempfile; tmp = tempfile.TemporaryDirectory(); d = Path(tmp.name)
+    >>> check_writable(d / "new", "--out") == d / "new"
+    True
+    >>> _ = (d / "file").write_text("x")
+    >>> check_writable(d / "file" / "sub", "--out")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    sure_unlearn.errors.ConfigError: --out .../file/sub is not a writable directory (...); choose another
+    >>> tmp.cleanup()
+    """
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".write-check.", dir=path)
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as e:
+        raise ConfigError(f"{what} {path} is not a writable directory ({e.strerror or e}); choose another") from None
+    return path
 
 
 def atomic_write_text(path: Path, text: str) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, Protocol, TypeVar
@@ -121,6 +122,56 @@ def register_method(
     return add
 
 
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def coerce(value: Any, like: Any, where: str) -> Any:
+    """``value`` (text from a command line, or a JSON/TOML scalar) as the type of ``like``, a field's default.
+
+    Booleans take true/false/yes/no/on/off/1/0; integers take whole numbers only; floats must be finite;
+    anything else is a :class:`ConfigError` naming ``where`` and what it takes.
+
+    >>> coerce("3", 1, "m.epochs"), coerce(2, 0.5, "m.lr"), coerce("off", True, "m.augment")
+    (3, 2.0, False)
+    >>> coerce(2.5, 1, "m.epochs")
+    Traceback (most recent call last):
+    sure_unlearn.errors.ConfigError: m.epochs must be a whole number, got 2.5
+    """
+    if like is dataclasses.MISSING or like is None:
+        return value
+    if isinstance(like, bool):
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in _TRUE + _FALSE:
+            return text in _TRUE
+        raise ConfigError(f"{where} must be true or false, got {value!r}")
+    if isinstance(like, int | float) and isinstance(value, str):
+        try:  # "3" → 3; "2.5", "1e3", "nan" → float, judged below
+            value = int(value) if value.strip().lstrip("+-").isdigit() else float(value)
+        except ValueError:
+            raise ConfigError(f"{where} must be a number, got {value!r}") from None
+    if isinstance(like, int | float) and (isinstance(value, bool) or not isinstance(value, int | float)):
+        raise ConfigError(f"{where} must be a number, got {value!r}")
+    if isinstance(like, int) and not isinstance(like, bool):
+        if isinstance(value, float) and not value.is_integer():
+            raise ConfigError(f"{where} must be a whole number, got {value!r}")
+        return int(value)
+    if isinstance(like, float):
+        if not math.isfinite(value):
+            raise ConfigError(f"{where} must be a finite number, got {value!r}")
+        return float(value)
+    if isinstance(like, str) and not isinstance(value, str):
+        if isinstance(value, list | tuple | dict):
+            raise ConfigError(f"{where} must be a string, got {value!r}")
+        return str(value)
+    if isinstance(like, tuple) and not isinstance(value, tuple):
+        if not isinstance(value, list):
+            raise ConfigError(f"{where} must be a list, got {value!r}")
+        return tuple(value)
+    return value
+
+
 def make_config(name: str, overrides: dict[str, Any] | None = None) -> Any:
     """The method's config with ``overrides`` applied; unknown keys are an error naming the valid ones."""
     spec = METHODS.get(name)
@@ -129,14 +180,8 @@ def make_config(name: str, overrides: dict[str, Any] | None = None) -> Any:
     bad = [k for k in overrides if k not in fields]
     if bad:
         raise ConfigError(f"{name} has no hyperparameter(s) {bad}; it has: {sorted(fields)}")
-    for k, v in list(overrides.items()):  # coerce CLI/JSON scalars to the declared type
-        default = fields[k].default
-        if isinstance(default, bool) and not isinstance(v, bool):
-            overrides[k] = str(v).lower() in ("1", "true", "yes")
-        elif isinstance(default, float) and isinstance(v, int | str):
-            overrides[k] = float(v)
-        elif isinstance(default, int) and not isinstance(default, bool) and isinstance(v, str):
-            overrides[k] = int(v)
+    for k, v in list(overrides.items()):  # CLI/JSON/TOML scalars as the declared type, or a one-line error
+        overrides[k] = coerce(v, fields[k].default, f"{name}.{k}")
     cfg = spec.config(**overrides)
     validate = getattr(cfg, "validate", None)
     if validate is not None:

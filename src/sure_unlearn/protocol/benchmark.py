@@ -37,18 +37,18 @@ import numpy as np
 import torch
 
 from sure_unlearn.data import load_dataset
-from sure_unlearn.data.splits import SCENARIOS, Split, make_split, matched_sample
+from sure_unlearn.data.splits import Split, make_split, matched_sample
 from sure_unlearn.data.types import NO_AUGMENT, DatasetBundle, LabeledData
 from sure_unlearn.errors import ConfigError, SureError
-from sure_unlearn.files import atomic_write_bytes, atomic_write_text, content_key, jsonable
-from sure_unlearn.methods import METHODS, RunContext, UnlearnData, make_config, run_method
+from sure_unlearn.files import atomic_write_bytes, atomic_write_text, check_writable, content_key, jsonable
+from sure_unlearn.methods import RunContext, UnlearnData, run_method
 from sure_unlearn.metrics import SplitOutputs
 from sure_unlearn.metrics import gaps as metric_gaps
 from sure_unlearn.metrics.distance import distance
 from sure_unlearn.models import ModelSpec, SplitModel, build_model
 from sure_unlearn.protocol import layout
 from sure_unlearn.protocol.checkpoints import ModelCache
-from sure_unlearn.protocol.config import BenchmarkConfig
+from sure_unlearn.protocol.config import BenchmarkConfig, method_config
 from sure_unlearn.protocol.evaluate import evaluate, save_features
 from sure_unlearn.protocol.layout import BROKEN, ORACLE, ORIGINAL
 from sure_unlearn.protocol.runs import Run
@@ -173,30 +173,21 @@ class Benchmark:
         log: Any = None,
         shard: tuple[int, int] | None = None,
     ) -> None:
-        for m in cfg.methods:
-            METHODS.get(m)  # unknown names fail before any work
-        for s in cfg.scenarios.values():
-            SCENARIOS.get(s.name)
-        self.method_cfgs = {(s, m): make_config(m, cfg.hparams_for(s, m)) for s in cfg.scenarios for m in cfg.methods}
-        cfg.attacks.validate()
-        not_run = set(cfg.attacks.methods) - set(cfg.methods) - {ORIGINAL, ORACLE}
-        if not_run:
-            raise ConfigError(f"attacks.methods names {sorted(not_run)}, which the benchmark does not run; "
-                              f"add them to methods or drop them from attacks.methods")
-        unknown = set(cfg.hparams) - set(cfg.methods) - set(METHODS.available())
-        if unknown:
-            raise ConfigError(f"hyperparameters given for unknown method(s) {sorted(unknown)}")
+        cfg.validate()  # names, ranges, hyperparameters: before any work
+        self.method_cfgs = {(s, m): method_config(m, cfg.hparams_for(s, m)) for s in cfg.scenarios for m in cfg.methods}
         if shard is not None and not (shard[1] >= 1 and 0 <= shard[0] < shard[1]):
             raise ConfigError(f"shard must be i/n with 0 ≤ i < n, got {shard[0]}/{shard[1]}")
         self.cfg, self.out, self.shard = cfg, Path(out), shard
         self.device = torch.device(device)
         self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
+        check_writable(self.cache_dir / "models", "the model cache (--cache-dir)")  # never train before a failing write
         self.models = ModelCache(self.cache_dir / "models")
         self.save_features, self.progress = save_features, progress
         self.log = log or (lambda msg: None)
         self.data: DatasetBundle = load_dataset(
             cfg.dataset, data_root, cache_dir=self.cache_dir / "datasets", **cfg.dataset_kwargs
         )
+        cfg.check_data(self.data)  # every split gives the metrics enough samples: before any training
         self.spec = ModelSpec(
             num_classes=self.data.num_classes, in_channels=self.data.image_shape[0],
             image_size=self.data.image_shape[1], mean=self.data.mean, std=self.data.std,

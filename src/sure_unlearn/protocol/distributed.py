@@ -29,23 +29,22 @@ the gloo backend). It is the same computation as :func:`sure_unlearn.train.fit`:
 Launch the command with ``torchrun``, which sets ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR``
 and ``MASTER_PORT``; ``LOCAL_RANK`` picks the CUDA device::
 
-    torchrun --nproc_per_node=2 -m sure_unlearn.protocol.distributed --preset paper --kind original,retrain \\
+    torchrun --nproc_per_node=2 -m sure_unlearn.cli train-ddp --preset paper --kind original,retrain \\
         --scenario partial_class --seed 0
 
-It trains the benchmark's original and/or oracle and stores them in the benchmark's model cache under the
-key ``Benchmark.trained`` computes, so a later ``sure benchmark`` with the same preset finds them there.
+(or ``$(which sure) train-ddp``). It trains the benchmark's original and/or oracle (:func:`train_ddp`) and
+stores them in the benchmark's model cache under the key ``Benchmark.trained`` computes, so a later
+``sure benchmark`` with the same configuration finds them there.
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime
-import json
 import math
 import os
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,9 +65,11 @@ from sure_unlearn.train import Engine, FitResult, Recipe, lr_lambda, make_optimi
 
 if TYPE_CHECKING:
     from sure_unlearn.protocol.benchmark import Benchmark
+    from sure_unlearn.protocol.config import BenchmarkConfig
 
 TORCHRUN_ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
-LAUNCH = "torchrun --nproc_per_node=N -m sure_unlearn.protocol.distributed --preset … --kind original"
+LAUNCH = "torchrun --nproc_per_node=N -m sure_unlearn.cli train-ddp --preset … --kind original"
+KINDS = ("original", "retrain")  # the benchmark's original and its oracle (Benchmark's ORIGINAL, ORACLE)
 
 
 @dataclass(frozen=True)
@@ -283,33 +284,28 @@ def model_key(bench: Benchmark, seed: int, train_idx: np.ndarray, labels: np.nda
     return bench.model_key(seed, train_idx, labels)
 
 
-# ------------------------------------------------------------------------------------------ command line
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m sure_unlearn.protocol.distributed",
-        description="Train a benchmark's original and/or oracle with DDP (launch with torchrun) into its model cache.",
-    )
-    p.add_argument("--preset", help="smoke | demo | cpu | paper")
-    p.add_argument("--config", help="a .json or .toml file of BenchmarkConfig fields (and 'preset')")
-    p.add_argument(
-        "--kind", default="original", help="original, retrain (the oracle) or both: original,retrain"
-    )
-    p.add_argument("--scenario", help="the scenario whose split is used (default: the config's first)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--sync-bn", action="store_true", help="BatchNorm statistics over the global batch (CUDA)")
-    p.add_argument("--compile", action="store_true", help="torch.compile the training step (GPU, long runs)")
-    p.add_argument("--force", action="store_true", help="train even if the cache already holds the model")
-    p.add_argument(
-        "--out", help="also save a `sure train`-style checkpoint here ({kind} is replaced by the kind)"
-    )
-    p.add_argument("--data-root", help="where datasets are (default: $SURE_DATA, ./data, ../shared/data)")
-    p.add_argument("--cache-dir", help="models and decoded datasets (default: $SURE_CACHE or ~/.cache/sure)")
-    p.add_argument("--device", default="auto", choices=["auto", "cuda", "cpu"])
-    p.add_argument("--threads", type=int, default=None, help="CPU threads per process for torch")
-    g = p.add_mutually_exclusive_group()
-    g.add_argument("--progress", dest="progress", action="store_true", default=None)
-    g.add_argument("--no-progress", dest="progress", action="store_false")
-    return p
+# ------------------------------------------------------------------------------------------ the job
+@dataclass(frozen=True)
+class ReferenceJob:
+    """What :func:`train_ddp` trains: the config's ``kinds`` (original, retrain or both) for ``seed``, on the
+    split of the config's first scenario; ``out`` also saves a ``sure train``-style checkpoint (``{kind}`` in
+    it is replaced by the kind)."""
+
+    kinds: tuple[str, ...] = ("original",)
+    seed: int = 0
+    sync_bn: bool = False  # BatchNorm statistics over the global batch (CUDA)
+    compile: bool = False  # torch.compile the training step
+    force: bool = False  # train even if the cache already holds the model
+    out: str | None = None
+
+    def __post_init__(self) -> None:
+        bad = sorted(set(self.kinds) - set(KINDS))
+        if bad or not self.kinds:
+            raise ConfigError(f"--kind must be {' or '.join(KINDS)} or both (comma-separated), got {','.join(self.kinds)!r}")
+        if self.out and len(self.kinds) > 1 and "{kind}" not in self.out:
+            raise ConfigError(
+                f"--out {self.out!r} names one file for {len(self.kinds)} kinds; put {{kind}} in it, e.g. runs/{{kind}}.pt"
+            )
 
 
 def _log(r: Rank, msg: str) -> None:
@@ -317,43 +313,39 @@ def _log(r: Rank, msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
 
 
-def train_references(a: argparse.Namespace, r: Rank) -> list[dict[str, Any]]:
-    """Train (or find cached) each ``--kind`` for ``a``'s config on this rank; the metas, as saved."""
-    from sure_unlearn.cli import config_from_args
-    from sure_unlearn.progress import want_progress
-    from sure_unlearn.protocol.benchmark import ORACLE, ORIGINAL, Benchmark, seeded_generator, trained_meta
+def train_references(
+    cfg: BenchmarkConfig,
+    job: ReferenceJob,
+    r: Rank,
+    *,
+    data_root: str | Path | None = None,
+    cache_dir: str | Path | None = None,
+    progress: bool = False,
+) -> list[dict[str, Any]]:
+    """Train (or find cached) each of ``job.kinds`` for ``cfg`` on this rank; the metas, as saved."""
+    from sure_unlearn.protocol.benchmark import ORIGINAL, Benchmark, seeded_generator, trained_meta
 
-    kinds = [k for k in a.kind.split(",") if k]
-    bad = sorted(set(kinds) - {ORIGINAL, ORACLE})
-    if bad or not kinds:
-        raise ConfigError(f"--kind must be {ORIGINAL}, {ORACLE} or both (comma-separated), got {a.kind!r}")
-    if a.out and len(kinds) > 1 and "{kind}" not in a.out:
-        raise ConfigError(
-            f"--out {a.out!r} names one file for {len(kinds)} kinds; put {{kind}} in it, e.g. runs/{{kind}}.pt"
-        )
-    cfg = config_from_args(
-        argparse.Namespace(preset=a.preset, config=a.config, scenario=a.scenario, command="train-ddp")
-    )
     scenario = next(iter(cfg.scenarios))
     if r.rank != 0:
         dist.barrier()  # rank 0 decodes (and caches) the dataset first; the others then read the cache
-    bench = Benchmark(cfg, a.cache_dir or ".", device=r.device, data_root=a.data_root, cache_dir=a.cache_dir)
+    bench = Benchmark(cfg, cache_dir or ".", device=r.device, data_root=data_root, cache_dir=cache_dir)
     if r.rank == 0:
         dist.barrier()
-    prep = bench.prepare(scenario, a.seed)
+    cfg.check_data(bench.data)
+    prep = bench.prepare(scenario, job.seed)
     split = prep.split
     metas = []
-    for kind in kinds:
+    for kind in job.kinds:
         train_idx, data = (
             (split.train, prep.train_sets["train"])
             if kind == ORIGINAL
             else (split.retain, prep.train_sets["retain"])
         )
-        key = model_key(bench, a.seed, train_idx, split.labels)
+        key = model_key(bench, job.seed, train_idx, split.labels)
         path = bench.models.path(kind, key)
-        cached = torch.tensor([path.exists() and not a.force], dtype=torch.int32, device=r.device)
+        cached = torch.tensor([path.exists() and not job.force], dtype=torch.int32, device=r.device)
         dist.broadcast(cached, 0)  # rank 0's file system decides
-        model = bench.new_model(a.seed)
+        model = bench.new_model(job.seed)
         if bool(cached.item()):
             meta = bench.models.load(kind, key, model)
             if meta is None:
@@ -369,25 +361,25 @@ def train_references(a: argparse.Namespace, r: Rank) -> list[dict[str, Any]]:
                 model,
                 data,
                 cfg.recipe,
-                seeded_generator(r.device, "train", a.seed),
-                sync_bn=a.sync_bn,
-                engine=Engine(compile=a.compile),
-                progress=want_progress(a.progress),
+                seeded_generator(r.device, "train", job.seed),
+                sync_bn=job.sync_bn,
+                engine=Engine(compile=job.compile),
+                progress=progress,
                 desc=kind,
             )
             meta = {
                 **trained_meta(kind, key, res, r.device),
                 "world_size": r.world_size,
                 "backend": r.backend,
-                "sync_bn": a.sync_bn,
+                "sync_bn": job.sync_bn,
                 "per_rank_batch": cfg.recipe.batch_size // r.world_size,
             }
             if r.device.type == "cuda":
                 meta["gpu"] = torch.cuda.get_device_name(r.device)
             save_on_main(path, model, meta)
             _log(r, f"{kind}: saved {path}")
-        if a.out:
-            out = Path(a.out.replace("{kind}", kind))
+        if job.out:
+            out = Path(job.out.replace("{kind}", kind))
             full = {
                 **meta,
                 "dataset": cfg.dataset,
@@ -396,7 +388,7 @@ def train_references(a: argparse.Namespace, r: Rank) -> list[dict[str, Any]]:
                 "model_kwargs": cfg.model_kwargs,
                 "spec": bench.spec.__dict__,
                 "recipe": cfg.recipe.__dict__,
-                "seed": a.seed,
+                "seed": job.seed,
                 "scenario": scenario,
                 "train_idx": train_idx.tolist(),
                 "holdout_idx": split.holdout.tolist(),
@@ -407,21 +399,17 @@ def train_references(a: argparse.Namespace, r: Rank) -> list[dict[str, Any]]:
     return metas
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m sure_unlearn.protocol.distributed …`` under torchrun; 0 on success, 2 on a library error."""
-    a = build_parser().parse_args(argv)
-    if a.threads:
-        torch.set_num_threads(a.threads)
-    try:
-        with process_group(a.device) as r:
-            metas = train_references(a, r)
-            if r.is_main:
-                print(json.dumps(metas, indent=1, default=float))
-    except SureError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+def train_ddp(
+    cfg: BenchmarkConfig,
+    job: ReferenceJob,
+    *,
+    device: str = "auto",
+    data_root: str | Path | None = None,
+    cache_dir: str | Path | None = None,
+    progress: bool = False,
+) -> list[dict[str, Any]] | None:
+    """Join the group ``torchrun`` started (:func:`process_group`), train ``job`` and leave: the metas of
+    what was trained or found cached on rank 0, None on the other ranks. ``sure train-ddp`` calls it."""
+    with process_group(device) as r:
+        metas = train_references(cfg, job, r, data_root=data_root, cache_dir=cache_dir, progress=progress)
+        return metas if r.is_main else None

@@ -1,4 +1,4 @@
-"""Named benchmark configurations (SPEC §10). Each is a plain :class:`BenchmarkConfig`.
+"""Named benchmark configurations. Each is a plain :class:`BenchmarkConfig`.
 
 * ``smoke``: synthetic data, an MLP, seconds: for tests.
 * ``demo``: scikit-learn's digits (ships with a dependency) and a small CNN: the whole pipeline in about
@@ -6,21 +6,21 @@
 * ``cpu``: real CIFAR-10 on a stratified 5,000-image training subset with a width-16 CIFAR ResNet-18,
   sized by measurement (see ``benchmarks/results/``) so one seed of one scenario with every method fits
   the CPU budget and the original overfits (train accuracy ≥ 98%).
+* ``attacks``: the ``cpu`` preset with the per-example attacks (U-LiRA, representation LiRA, the ε-score)
+  on FineTune and SURE.
 * ``paper``: full CIFAR-10, width-64 ResNet-18, the OPTML recipe: for a GPU.
+
+``sure list presets`` lists them (the registry, :data:`~sure_unlearn.protocol.config.PRESETS`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 from sure_unlearn.data.splits import ScenarioConfig
 from sure_unlearn.errors import ConfigError
-from sure_unlearn.protocol.config import AttackConfig, BenchmarkConfig
-from sure_unlearn.registry import Registry
+from sure_unlearn.protocol.config import PRESETS, AttackConfig, BenchmarkConfig
 from sure_unlearn.train import Recipe
-
-PRESETS: Registry[Callable[[], BenchmarkConfig]] = Registry("preset")
 
 
 def all_methods() -> tuple[str, ...]:
@@ -133,10 +133,10 @@ def cpu() -> BenchmarkConfig:
         test_subset=2000,
         scenarios={k: v for k, v in _scenarios(100, "cat", ("cat", "dog")).items() if k in ("partial_class", "random")},
         methods=all_methods(),
-        # SURE: the cost options measured in benchmarks/results/speed_sure.jsonl (issue 6): a frozen trunk
+        # SURE: the cost options measured in benchmarks/results/speed_sure.jsonl: a frozen trunk
         # through layer3 (cached activations), half the retain set per epoch, the domain batch sized to
         # visit the forget set once per epoch — rrt ≈ 0.05 at a smaller gap to the oracle than the defaults.
-        # On top, every method's searched values from tuned/cpu.json (issue 5: benchmarks/results/tune-cpu/)
+        # On top, every method's searched values from tuned/cpu.json (the study: benchmarks/results/tune-cpu/)
         hparams=tuned("cpu", budget(3, sure={"freeze_blocks": 4, "retain_fraction": 0.5, "domain_batch_size": 0})),  # 25% of the original's epochs for every iterative method (SURE's paper: 20 of 150)
         seeds=(0,),
     )

@@ -1,4 +1,4 @@
-"""Hyperparameter search and the studies built on it (SPEC §8): ``sure tune``, ``sure sensitivity``,
+"""Hyperparameter search and the studies built on it: ``sure tune``, ``sure sensitivity``,
 ``sure stability``.
 
 * :mod:`~sure_unlearn.tune.space` — search spaces, declared beside each method's config (no Optuna needed).

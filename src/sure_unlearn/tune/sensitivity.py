@@ -3,7 +3,7 @@
 The grid multiplies the two hyperparameters by factors spread evenly over [1 − span, 1 + span]
 (default 5 × 5 over ±20%, SURE's Appendix E); the centre cell is the optimum itself, so the heatmap of
 ``cell − centre`` is 0 there. All other hyperparameters stay at the optimum. Each cell is one unlearning
-run per seed (averaged), evaluated on every metric of SPEC §7 plus the gaps and the objective. A cell whose
+run per seed (averaged), evaluated on every metric of the benchmark plus the gaps and the objective. A cell whose
 config cannot run (a factor that leaves a valid range) is recorded with its error and drawn blank.
 
 >>> factors(5, 0.2)

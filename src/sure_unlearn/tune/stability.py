@@ -22,7 +22,7 @@ from sure_unlearn.tune.plots import MISSING
 from sure_unlearn.tune.results import write_csv, write_json
 from sure_unlearn.tune.study import BenchFactory, Log, check_eval_seeds, tuned_hparams
 
-# The gaps drawn and tabulated: the two aggregates, the objective, then each metric of SPEC §7.
+# The gaps drawn and tabulated: the two aggregates, the objective, then each metric of the benchmark.
 KEYS = (
     "distance",
     "gap_avg",

@@ -1,4 +1,4 @@
-"""``sure tune``: the same Bayesian search, budget and objective for every method (SPEC §8, issue 5).
+"""``sure tune``: the same Bayesian search, budget and objective for every method.
 
 For each method (and each scenario, or all scenarios jointly) one Optuna study:
 
