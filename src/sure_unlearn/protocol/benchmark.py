@@ -323,14 +323,14 @@ class Benchmark:
         every rerun shares them. ``model`` None (a resumed run) re-runs the method as the benchmark did.
         """
         method, d = run["method"], self.run_dir(refs.scenario, run["method"], refs.seed)
-        settings = {"shadows": self.cfg.attacks.shadows, "models": self.cfg.attacks.models}
+        settings = {"shadows": self.cfg.attacks.shadows, "models": self.cfg.attacks.models, "nonmembers": self.cfg.attacks.nonmembers}
         if run.get("attacks") == settings and (d / "attacks.npz").exists():
             return
         from sure_unlearn.attacks.pipeline import ShadowAttacks
 
         if refs.attacks is None:
             refs.attacks = ShadowAttacks(self, refs.prep, refs.scenario, refs.seed, n_shadows=settings["shadows"],
-                                         n_models=settings["models"], progress=self.progress)
+                                         n_models=settings["models"], n_nonmembers=settings["nonmembers"], progress=self.progress)
         metrics, arrays = refs.attacks.run(method, model, self.method_cfgs.get(method), refs.original, refs.oracle)
         atomic_write_bytes(d / "attacks.npz", lambda f: np.savez(f, **arrays))  # type: ignore[arg-type]
         run["metrics"].update(metrics)
