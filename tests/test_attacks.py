@@ -267,7 +267,9 @@ def test_pr_x_online_and_offline():
         offline = np.exp(log_pr_x(np.log(p), roles, offline=True, a=a))
         np.testing.assert_allclose(offline, 0.5 * ((1 + a) * p_out + (1 - a)))
     scrambled = np.where(roles == 1, np.log(1e-9), np.log(p))  # IN references do not enter offline
-    np.testing.assert_allclose(log_pr_x(scrambled, roles, offline=True), log_pr_x(np.log(p), roles, offline=True))
+    np.testing.assert_allclose(
+        log_pr_x(scrambled, roles, offline=True), log_pr_x(np.log(p), roles, offline=True)
+    )
     with pytest.raises(MetricInputError, match="no OUT reference"):
         log_pr_x(np.log(p), np.ones((6, 50), int), offline=True)
     with pytest.raises(MetricInputError, match="≤ 0"):

@@ -416,6 +416,10 @@ def cmd_list(a: argparse.Namespace) -> int:
     for name in reg.available():
         doc = (getattr(reg.get(name), "__doc__", None) or "").strip().splitlines()
         print(f"{name:20s} {doc[0] if doc else ''}")
+    if a.what == "metrics":  # and those the per-example attacks write (sure benchmark --shadows M)
+        from sure_unlearn.attacks import ATTACK_METRICS
+
+        print("\n".join(f"{name:20s} {doc}" for name, doc in ATTACK_METRICS.items()))
     return 0
 
 

@@ -38,7 +38,8 @@ class AttackConfig:
         if self.shadows and self.models < 3:
             raise ConfigError(f"attacks.models must be ≥ 3 (with N = 2, ε_max = 0 and every score is 0), got {self.models}")
         if self.nonmembers < 1:
-            raise ConfigError(f"attacks.nonmembers must be ≥ 1 (never-seen targets; 1,000 resolve 1% FPR), got {self.nonmembers}")
+            raise ConfigError(f"attacks.nonmembers must be ≥ 1 never-seen target (1,000 put TPR at 1% FPR on 10 "
+                              f"false-positive steps), got {self.nonmembers}")
 
     @property
     def enabled(self) -> bool:

@@ -189,9 +189,9 @@ def _attack_cell(rs: Runs, key: str, method: str) -> str:
     if all(key in r["metrics"] for r in rs) and all(v is None for v in values):
         return UNRESOLVED
     cell = _cell(rs, key, method)
-    levels = sorted({int(v) for v in _values(rs, "metrics", "forget_score_levels") if isinstance(v, int | float)})
-    if key == "forget_score" and levels:
-        cell += f" [{'/'.join(map(str, levels))} levels]"
+    if key == "forget_score":
+        levels = sorted({int(v) for r in rs if isinstance(v := r["metrics"].get("forget_score_levels"), int)})
+        cell += f" [{'/'.join(map(str, levels))} levels]" if levels else ""
     return cell
 
 
