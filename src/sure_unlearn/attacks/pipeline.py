@@ -468,7 +468,7 @@ class ShadowAttacks:
             method, method_cfg, target["forget_phi"], original, oracle
         )
         f_score, eps = forget_score(unlearned_phi, retrained_phi)
-        metrics = {
+        values: dict[str, float] = {
             **metrics,
             **rep_metrics,
             **rmia_metrics,
@@ -478,9 +478,9 @@ class ShadowAttacks:
             "attacks_s": time.perf_counter() - start,
         }
         if self.n_models < FINE_MODELS:  # a coarse score: say how many values each example's points take
-            metrics["forget_score_levels"] = len(point_levels(self.n_models, self.n_models))
+            values["forget_score_levels"] = len(point_levels(self.n_models, self.n_models))
         # a TPR at an FPR finer than one never-seen target is NaN: null in the run's JSON, not a number
-        metrics = {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in metrics.items()}
+        written = {k: None if math.isnan(v) else v for k, v in values.items()}
         arrays = {
             "labels": t.labels,
             "idx": t.idx,
@@ -500,4 +500,4 @@ class ShadowAttacks:
             "challenge_unlearned_phi": unlearned_phi,
             "challenge_retrained_phi": retrained_phi,
         }
-        return metrics, arrays
+        return written, arrays
