@@ -289,28 +289,36 @@ def test_rmia_scores_count_the_population_beaten_by_more_than_gamma():
 
 
 def difficulty_game(n: int, seed: int):
-    """φ per example under two OUT reference models and the target. Difficulty d_i ~ U(−4, 8) in log-odds;
-    easy examples vary more between models (σ_i = 0.3 + 0.4·max(d_i, 0)), and members gain more the harder
-    they are (δ_i = 2·exp(−max(d_i, 0)/3)), as memorisation goes."""
+    """φ per example under the target, two OUT reference models and one IN reference (trained on every
+    example). Difficulty d_i ~ U(−4, 8) in log-odds; easy examples vary more between models (σ_i = 0.3 +
+    0.4·max(d_i, 0)), and members gain more the harder they are (δ_i = 2·exp(−max(d_i, 0)/3)), as
+    memorisation goes."""
     rng = np.random.default_rng(seed)
     d = rng.uniform(-4, 8, n)
     sigma = 0.3 + 0.4 * np.maximum(d, 0)
+    delta = 2 * np.exp(-np.maximum(d, 0) / 3)
     labels = np.arange(n) % 2
     refs = d + sigma * rng.normal(size=(2, n))
-    target = d + 2 * np.exp(-np.maximum(d, 0) / 3) * labels + sigma * rng.normal(size=n)
-    return target, labels, refs
+    target = d + delta * labels + sigma * rng.normal(size=n)
+    return target, labels, refs, d + delta + sigma * rng.normal(size=n)
 
 
 def test_rmia_beats_ulira_at_two_reference_models():
     # With two references U-LiRA has one spread for all examples (pooled), so the easy examples' wide
     # swings in φ look like membership; RMIA's ratio of probabilities barely moves where p ≈ 1.
     for seed in range(3):
-        target, labels, refs = difficulty_game(2000, seed)
+        target, labels, refs, in_ref = difficulty_game(2000, seed)
         out = np.zeros((2, 2000), int)  # two OUT references per example (offline)
         u, _ = ulira(target, labels, refs, out, offline=True)
         r, _ = rmia(log_sigmoid(target), labels, log_sigmoid(refs), out, offline=True)
         assert r["rmia_auc"] > u["ulira_auc"] + 0.02, (seed, r, u)
         assert r["rmia_auc"] > auc(target, labels) + 0.1  # the references help at all
+    # online, one IN and one OUT reference per example: U-LiRA has no spread to fit, RMIA just averages
+    both, roles = np.stack([in_ref, refs[0]]), np.tile([[1], [0]], (1, 2000))
+    with pytest.raises(MetricInputError, match="cannot estimate a spread"):
+        ulira(target, labels, both, roles)
+    online, _ = rmia(log_sigmoid(target), labels, log_sigmoid(both), roles)
+    assert online["rmia_auc"] > auc(target, labels) + 0.1
 
 
 def test_rmia_known_answers():
