@@ -1,6 +1,7 @@
 """The per-example attacks as pure functions, on cases with known answers: ROC/AUC/TPR at low FPR,
-the LiRA statistics, the Gaussian likelihood-ratio fits, U-LiRA, and the NeurIPS 2023 challenge score
-(checked against a slow rule-by-rule implementation of its definition)."""
+the LiRA statistics, the Gaussian likelihood-ratio fits, U-LiRA, RMIA (against U-LiRA at two reference
+models), and the NeurIPS 2023 challenge score (checked against a slow rule-by-rule implementation of its
+definition) with its granularity."""
 
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ from sure_unlearn.attacks import (
     tpr_at_fpr,
     ulira,
 )
-from sure_unlearn.attacks.challenge import EPSILON_CAP
+from sure_unlearn.attacks.challenge import EPSILON_CAP, point_levels, points
+from sure_unlearn.attacks.rmia import log_pr_x, log_sigmoid, rmia, rmia_scores
 from sure_unlearn.errors import ConfigError
 from sure_unlearn.metrics import MetricInputError
 
@@ -92,12 +94,25 @@ def test_fpr_resolution_is_one_over_the_number_of_negatives():
 
 def test_attack_summary_keys_are_fractions():
     rng = np.random.default_rng(2)
-    y = np.arange(400) % 2
-    s = rng.normal(size=400) + 2 * y
+    y = np.arange(2400) % 2 == (np.arange(2400) < 2000)  # 1,200 negatives: both rates resolved
+    s = rng.normal(size=2400) + 2 * y
     out = attack_summary(s, y, "rep_lira")
     assert set(out) == {"rep_lira_auc", "rep_lira_tpr_1fpr", "rep_lira_tpr_01fpr"}
     assert all(0 <= v <= 1 for v in out.values())
     assert out["rep_lira_tpr_01fpr"] <= out["rep_lira_tpr_1fpr"] and out["rep_lira_auc"] > 0.85
+
+
+def test_a_tpr_finer_than_one_negative_is_not_reported():
+    rng = np.random.default_rng(14)
+    for n_neg, resolved_1, resolved_01 in ((99, False, False), (100, True, False), (1000, True, True)):
+        y = np.r_[np.ones(50), np.zeros(n_neg)]
+        s = rng.normal(size=len(y)) + 3 * y
+        out = attack_summary(s, y, "rmia")
+        assert math.isnan(out["rmia_tpr_1fpr"]) != resolved_1, n_neg
+        assert math.isnan(out["rmia_tpr_01fpr"]) != resolved_01, n_neg
+        if resolved_1:
+            assert out["rmia_tpr_1fpr"] == tpr_at_fpr(s, y, 0.01)
+        assert out["rmia_auc"] == auc(s, y)
 
 
 @pytest.mark.parametrize(
@@ -226,6 +241,102 @@ def test_constant_statistics_give_finite_scores():
     assert np.isfinite(scores).all() and scores[0] > 0 > scores[1]
 
 
+# ---------------------------------------------------------------- RMIA
+
+
+def test_log_sigmoid_of_phi_is_the_softmax_probability_of_the_label():
+    rng = np.random.default_rng(15)
+    z = rng.normal(0, 4, (300, 10))
+    y = rng.integers(0, 10, 300)
+    log_p = z - np.log(np.exp(z).sum(1, keepdims=True))
+    np.testing.assert_allclose(log_sigmoid(logit_confidence(z, y)), log_p[np.arange(300), y], atol=1e-10)
+    margins = np.array([-2.0, 0.0, 0.1])  # σ(r/τ): two-way softmax over the cosines at temperature τ
+    np.testing.assert_allclose(np.exp(log_sigmoid(margins, 0.1)), 1 / (1 + np.exp(-margins / 0.1)))
+    assert np.isfinite(log_sigmoid([-1e6, 1e6])).all()
+
+
+def test_pr_x_online_and_offline():
+    rng = np.random.default_rng(16)
+    p = rng.uniform(0.01, 1.0, (6, 50))
+    roles = rng.integers(-1, 2, (6, 50))
+    roles[:2] = [[1], [0]]  # every example keeps one reference of each role
+    online = np.exp(log_pr_x(np.log(p), roles))
+    np.testing.assert_allclose(online, np.nanmean(np.where(roles >= 0, p, np.nan), 0))
+    p_out = np.nanmean(np.where(roles == 0, p, np.nan), 0)
+    for a in (0.0, 0.33, 1.0):
+        offline = np.exp(log_pr_x(np.log(p), roles, offline=True, a=a))
+        np.testing.assert_allclose(offline, 0.5 * ((1 + a) * p_out + (1 - a)))
+    scrambled = np.where(roles == 1, np.log(1e-9), np.log(p))  # IN references do not enter offline
+    np.testing.assert_allclose(
+        log_pr_x(scrambled, roles, offline=True), log_pr_x(np.log(p), roles, offline=True)
+    )
+    with pytest.raises(MetricInputError, match="no OUT reference"):
+        log_pr_x(np.log(p), np.ones((6, 50), int), offline=True)
+    with pytest.raises(MetricInputError, match="≤ 0"):
+        log_pr_x(-np.log(p), roles)
+    with pytest.raises(ConfigError, match="a must be"):
+        log_pr_x(np.log(p), roles, offline=True, a=1.5)
+
+
+def test_rmia_scores_count_the_population_beaten_by_more_than_gamma():
+    rng = np.random.default_rng(17)
+    x, z = rng.normal(size=40), rng.normal(size=300)
+    for gamma in (1.0, 2.0):
+        brute = (np.exp(x)[:, None] / np.exp(z)[None, :] > gamma).mean(1)
+        np.testing.assert_allclose(rmia_scores(x, z, gamma), brute)
+    with pytest.raises(ConfigError, match="γ must be ≥ 1"):
+        rmia_scores(x, z, 0.5)
+
+
+def difficulty_game(n: int, seed: int):
+    """φ per example under the target, two OUT reference models and one IN reference (trained on every
+    example). Difficulty d_i ~ U(−4, 8) in log-odds; easy examples vary more between models (σ_i = 0.3 +
+    0.4·max(d_i, 0)), and members gain more the harder they are (δ_i = 2·exp(−max(d_i, 0)/3)), as
+    memorisation goes."""
+    rng = np.random.default_rng(seed)
+    d = rng.uniform(-4, 8, n)
+    sigma = 0.3 + 0.4 * np.maximum(d, 0)
+    delta = 2 * np.exp(-np.maximum(d, 0) / 3)
+    labels = np.arange(n) % 2
+    refs = d + sigma * rng.normal(size=(2, n))
+    target = d + delta * labels + sigma * rng.normal(size=n)
+    return target, labels, refs, d + delta + sigma * rng.normal(size=n)
+
+
+def test_rmia_beats_ulira_at_two_reference_models():
+    # With two references U-LiRA has one spread for all examples (pooled), so the easy examples' wide
+    # swings in φ look like membership; RMIA's ratio of probabilities barely moves where p ≈ 1.
+    for seed in range(3):
+        target, labels, refs, in_ref = difficulty_game(2000, seed)
+        out = np.zeros((2, 2000), int)  # two OUT references per example (offline)
+        u, _ = ulira(target, labels, refs, out, offline=True)
+        r, _ = rmia(log_sigmoid(target), labels, log_sigmoid(refs), out, offline=True)
+        assert r["rmia_auc"] > u["ulira_auc"] + 0.02, (seed, r, u)
+        assert r["rmia_auc"] > auc(target, labels) + 0.1  # the references help at all
+    # online, one IN and one OUT reference per example: U-LiRA has no spread to fit, RMIA just averages
+    both, roles = np.stack([in_ref, refs[0]]), np.tile([[1], [0]], (1, 2000))
+    with pytest.raises(MetricInputError, match="cannot estimate a spread"):
+        ulira(target, labels, both, roles)
+    online, _ = rmia(log_sigmoid(target), labels, log_sigmoid(both), roles)
+    assert online["rmia_auc"] > auc(target, labels) + 0.1
+
+
+def test_rmia_known_answers():
+    rng = np.random.default_rng(18)
+    n = 4000
+    d = rng.uniform(-10, -5, n)  # log-odds of hard examples: Pr(x | θ') ≈ e^d under every reference
+    labels = np.arange(n) % 2
+    refs = log_sigmoid(d + rng.normal(0, 0.5, (4, n)))
+    roles = np.tile([[1], [0]], (2, n))
+    same, _ = rmia(log_sigmoid(d + rng.normal(0, 0.5, n)), labels, refs, roles)
+    assert abs(same["rmia_auc"] - 0.5) < 0.03
+    apart, scores = rmia(log_sigmoid(d + 20.0 * labels), labels, refs, roles)  # members: Pr(x | θ) ≈ 1
+    assert apart["rmia_auc"] == 1.0 and apart["rmia_tpr_1fpr"] == 1.0
+    assert (scores[labels == 1] == 1.0).all()  # every member beats the whole population
+    worse, _ = rmia(log_sigmoid(d - 30.0 * labels), labels, refs, roles)
+    assert worse["rmia_auc"] < 0.01
+
+
 # ---------------------------------------------------------------- the challenge's forget score
 
 
@@ -299,6 +410,21 @@ def test_forget_score_falls_as_the_distributions_separate():
     a, b = rng.normal(size=(16, 100)), rng.normal(size=(16, 100))
     scores = [forget_score(a + shift, b)[0] for shift in (0.0, 1.0, 2.0)]
     assert scores[0] > scores[1] > scores[2] and scores[0] > 2 * scores[2]
+
+
+def test_point_levels_are_the_values_an_example_can_score():
+    rng = np.random.default_rng(19)
+    for n in (3, 4, 6):
+        levels = point_levels(n, n)
+        same = rng.normal(size=(n, 20))
+        seen = set(points(forget_score(same, same.copy())[1], n).tolist())  # 1: nothing tells them apart
+        for shift in np.linspace(0.0, 4.0, 9):
+            _, eps = forget_score(rng.normal(size=(n, 300)) + shift, rng.normal(size=(n, 300)))
+            seen |= set(points(eps, n).tolist())
+        assert seen <= set(levels.tolist()), n
+        assert seen == set(levels.tolist()), n  # and each of them occurs
+    assert point_levels(4, 4).tolist() == [0.0, 0.25, 0.5, 1.0]
+    assert len(point_levels(4, 4)) < len(point_levels(16, 16)) < len(point_levels(512, 512))
 
 
 def test_small_n_and_its_epsilon_max():

@@ -171,7 +171,6 @@ def cmd_report(a: argparse.Namespace) -> None:
 def cmd_list(a: argparse.Namespace) -> None:
     from sure_unlearn.data import DATASETS
     from sure_unlearn.methods import METHODS
-    from sure_unlearn.metrics import METRICS
     from sure_unlearn.models import MODELS
 
     if a.what == "methods":
@@ -179,7 +178,14 @@ def cmd_list(a: argparse.Namespace) -> None:
             spec = METHODS.get(name)
             print(f"{name:20s} {spec.summary}  [needs: {', '.join(sorted(spec.needs))}]")
         return
-    reg: Any = {"models": MODELS, "datasets": DATASETS, "scenarios": SCENARIOS, "metrics": METRICS, "presets": PRESETS}[a.what]
+    if a.what == "metrics":  # every reported number, with its unit and what it is
+        from sure_unlearn.attacks import ATTACK_METRICS
+        from sure_unlearn.metrics.info import infos
+
+        for m in infos():
+            print(f"{m.key:24s} {m.unit or '-':4s} {ATTACK_METRICS.get(m.key, m.label)}")
+        return
+    reg: Any = {"models": MODELS, "datasets": DATASETS, "scenarios": SCENARIOS, "presets": PRESETS}[a.what]
     for name in reg.available():
         doc = (getattr(reg.get(name), "__doc__", None) or "").strip().splitlines()
         print(f"{name:20s} {doc[0] if doc else ''}")

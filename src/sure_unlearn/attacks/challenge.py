@@ -179,3 +179,24 @@ def forget_score(unlearned_stats: ArrayLike, retrained_stats: ArrayLike) -> tupl
     tables = {(a, b): epsilon_table(a, b) for a in (len(u), len(r)) for b in (len(u), len(r))}
     eps = np.array([_example_epsilon(u[:, i], r[:, i], tables) for i in range(u.shape[1])])
     return float(points(eps, n).mean()), eps
+
+
+def point_levels(n_unlearned: int, n_retrained: int) -> np.ndarray:
+    """The values H(ε_x) can take with these model counts, ascending: the score's granularity per example.
+
+    ε_x is one of the finitely many ε that a count pair (a of one sample, b of the other called positive)
+    certifies (:func:`epsilon_table`, either sample positive), 0 (no surviving rule) or beyond ε_max
+    (perfect separation, the cap): each earns its points, and F is the mean of these values over D_f.
+    With few models there are few: 4 models per side give only 1, ½, ¼ and 0.
+
+    >>> point_levels(4, 4).tolist()
+    [0.0, 0.25, 0.5, 1.0]
+    >>> [len(point_levels(n, n)) for n in (3, 4, 8, 16, 64)]
+    [3, 4, 5, 7, 10]
+    """
+    n = min(n_unlearned, n_retrained)
+    eps = [0.0, EPSILON_CAP]
+    for a, b in ((n_unlearned, n_retrained), (n_retrained, n_unlearned)):
+        table = epsilon_table(a, b)
+        eps.extend(table[np.isfinite(table)].tolist())
+    return np.unique(points(eps, n))

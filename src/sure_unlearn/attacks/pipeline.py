@@ -1,27 +1,40 @@
-"""Shadow models for the per-example attacks: U-LiRA on outputs and on representations, and the
-NeurIPS 2023 challenge's forget score, for one (scenario, seed) of a :class:`~sure_unlearn.protocol.benchmark.
-Benchmark` (SPEC §7, REFERENCES §3.5–3.7, §5.5 "many-model metrics").
+"""Shadow models for the per-example attacks: U-LiRA and RMIA, each on outputs and on representations, and
+the NeurIPS 2023 challenge's forget score, for one (scenario, seed) of a :class:`~sure_unlearn.protocol.
+benchmark.Benchmark` (the metric names: :data:`~sure_unlearn.attacks.ATTACK_METRICS`).
 
-**Targets.** T = D_f (label 1: the target model trained on them, then unlearned them) plus as many
-never-seen examples (label 0), drawn with a seed from the official test split with D_f's class
-distribution. Where the test split has fewer examples of a class than D_f, both sides use the same
-smaller, seeded subset of that class (the target model still forgot all of D_f). Each target carries
-the label it is trained with: in ``confusion`` D_f's labels are swapped, and the negatives get the same
-swap (true class a → b), so both sides are asked the same question. All statistics use that label.
+**Targets.** T = D_f (label 1: the target model trained on them, then unlearned them) plus up to
+``n_nonmembers`` never-seen examples (label 0) in D_f's class proportions, drawn with a seed from data
+that neither the original nor the oracle nor any method sees: the train split's images outside the
+training pool (the ``cpu`` preset trains on 5,000 of CIFAR-10's 50,000) and the test images outside the
+evaluation subset, and only where those run short from the evaluation test images. With n never-seen targets the smallest FPR is 1/n, so
+TPR at 1% FPR rests on n/100 false-positive steps; a TPR at an FPR below 1/n is not reported (None).
+``attack_n_nonmembers`` records n. Where the data has fewer never-seen examples than asked, every class
+gets the same number per positive; a class with fewer than D_f has shrinks both sides to what it has (the
+target model still forgot all of D_f). Each target carries the label it is trained with: in
+``confusion`` D_f's labels are swapped, and the negatives get the same swap (true class a → b), so both
+sides are asked the same question. All statistics use that label.
 
 **Shadows** (M = ``n_shadows``, even). Every target is IN exactly M/2 shadows (a seeded random balanced
 assignment). Shadow m is trained with the benchmark's recipe from a fresh init (seed derived from m) on
 D_r ∪ IN_m, then "unlearns" IN_m with the *same method and hyperparameters* as the target, with
 retain = D_r and val = the split's val set. Its statistics on T give role 1 (IN_m: trained, then
-unlearned) or 0 (never seen). ``original`` unlearns nothing (the shadow itself); ``retrain``'s unlearned
-shadow m is R_{m+1}, a model trained on D_r alone (R_0, the benchmark's own oracle, is the target and
+unlearned) or 0 (never seen). IN_m holds half of D_f *and* half of the never-seen targets, so a shadow
+trains on and unlearns more examples than the target model did (|D_f|/2 + n/2 against |D_f|), most of
+them extra examples of D_f's classes. ``original`` unlearns nothing (the shadow itself); ``retrain``'s
+unlearned shadow m is R_{m+1}, a model trained on D_r alone (R_0, the benchmark's own oracle, is the target and
 is never its own shadow).
 
 **Retrained models** R_k: trained on D_r with the recipe, R_0 = the benchmark's oracle, R_k (k ≥ 1) with
-a seed derived from k. They serve both U-LiRA's ``retrain`` shadows and the challenge score.
+a seed derived from k. They serve both the ``retrain`` shadows and the challenge score.
+
+**U-LiRA and RMIA** read the same unlearned shadows, as per-example Gaussians (U-LiRA) or as RMIA's
+reference models (online: Pr(x) is the mean over all M shadows), with the never-seen targets as RMIA's
+population; neither trains anything of its own.
 
 **Challenge score** (N = ``n_models``): φ on D_f under N unlearned models (the method applied to the
 target original with seeds 0..N−1; seed 0 is the benchmark's own target run) against R_0..R_{N−1}.
+Below 8 models per side each example's points take only a few values (4 with N = 4): the run records
+how many as ``forget_score_levels``.
 For ``original`` every unlearned model is the original (a point mass: the peakiness guard gives 0).
 For ``retrain`` the pool R_0..R_{2N−1} is split into two halves, R_0..R_{N−1} as the "unlearned" models
 and R_N..R_{2N−1} as the retrained ones: the oracle's own score at this N, the reference for the others.
@@ -41,6 +54,7 @@ absent from D_r in ``full_class``, still has a mean).
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -50,7 +64,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from sure_unlearn.attacks.challenge import epsilon_max, forget_score
+from sure_unlearn.attacks import ATTACK_METRICS
+from sure_unlearn.attacks.challenge import epsilon_max, forget_score, point_levels
+from sure_unlearn.attacks.rmia import REP_TEMPERATURE, log_sigmoid, rmia
 from sure_unlearn.attacks.stats import class_means, logit_confidence, rep_margin
 from sure_unlearn.attacks.ulira import ulira
 from sure_unlearn.data.splits import Split
@@ -65,15 +81,8 @@ from sure_unlearn.protocol.evaluate import collect
 
 SHADOW, RETRAINED = "shadow", "shadow_retrain"
 STATS_VERSION = 1  # bump when a statistic's definition changes: cached statistics are then recomputed
-METRIC_KEYS = (
-    "ulira_auc",
-    "ulira_tpr_1fpr",
-    "ulira_tpr_01fpr",
-    "rep_lira_auc",
-    "rep_lira_tpr_1fpr",
-    "rep_lira_tpr_01fpr",
-    "forget_score",
-)
+FINE_MODELS = 8  # from this many models per side the forget score is not flagged as coarse
+METRIC_KEYS = tuple(k for k in ATTACK_METRICS if k != "forget_score_levels")  # in every attacked run
 
 
 def derived_seed(*parts: object) -> int:
@@ -83,9 +92,10 @@ def derived_seed(*parts: object) -> int:
 
 @dataclass(frozen=True)
 class Targets:
-    """The attacked examples: positives (D_f) first, then negatives (never seen, from the test split)."""
+    """The attacked examples: positives (D_f) first, then the never-seen negatives, those from the train
+    split before those from the test split."""
 
-    idx: np.ndarray  # index into the train split (positives) or the test split (negatives)
+    idx: np.ndarray  # index into the train split, or into the test split where from_test
     from_test: np.ndarray  # bool: idx is into the test split
     labels: np.ndarray  # 1 = in D_f (trained on, then unlearned by the target), 0 = never seen
     y: np.ndarray  # the label each target is trained with and scored on (swapped in `confusion`)
@@ -93,11 +103,36 @@ class Targets:
     def __len__(self) -> int:
         return len(self.idx)
 
+    @property
+    def n_nonmembers(self) -> int:
+        return int(np.sum(self.labels == 0))
 
-def make_targets(split: Split, train_y: np.ndarray, test_y: np.ndarray, seed: int) -> Targets:
-    """D_f plus never-seen test examples of the same classes, one negative per positive (seeded).
 
-    ``train_y``/``test_y`` are the *true* labels of the whole train and test splits.
+def _counts(
+    n_pos: dict[int, int], avail: dict[int, int], n_nonmembers: int
+) -> tuple[dict[int, int], dict[int, int]]:
+    """(positives, negatives) per class: ``n_nonmembers`` negatives in D_f's class proportions where every
+    class has enough never-seen examples, else as many as the scarcest class allows (one ratio r of
+    negatives per positive for all classes); a class with fewer never-seen examples than positives
+    shrinks both of its sides to what it has."""
+    ratio = n_nonmembers / sum(n_pos.values())
+    r = min(ratio, *(avail[c] / n_pos[c] for c in n_pos))
+    pos = dict(n_pos)
+    if r < min(ratio, 1.0):
+        pos = {c: min(n_pos[c], avail[c]) for c in n_pos}
+        r = min(ratio, 1.0)
+    return pos, {c: int(np.floor(r * pos[c] + 1e-9)) for c in pos}
+
+
+def make_targets(
+    split: Split, train_y: np.ndarray, test_y: np.ndarray, seed: int, n_nonmembers: int = 1000
+) -> Targets:
+    """D_f plus up to ``n_nonmembers`` never-seen examples of D_f's classes, in D_f's class proportions (seeded).
+
+    ``train_y``/``test_y`` are the *true* labels of the whole train and test splits. Never seen means that
+    neither the original nor the oracle nor a method sees it: first the train-split images outside the
+    training pool (neither trained on nor held out for validation) and the test images outside the
+    evaluation subset, drawn uniformly; only where those run short, evaluation test images.
     """
     forget = np.sort(split.forget)
     label_map: dict[int, int] = {}
@@ -109,27 +144,36 @@ def make_targets(split: Split, train_y: np.ndarray, test_y: np.ndarray, seed: in
                 "the never-seen negatives could not be given the same labels"
             )
         label_map[int(c)] = int(used[0])
+    # candidates as keys over train ⧺ test (test index i at n_train + i), unused first, evaluation test last
+    n_train = len(train_y)
+    unused = np.r_[np.setdiff1d(np.arange(n_train), np.r_[split.train, split.holdout]),
+                   n_train + np.setdiff1d(np.arange(len(test_y)), split.test)]  # fmt: skip
+    reserve = n_train + np.asarray(split.test)
+    key_y = np.r_[train_y, test_y]
+    tiers = {c: (unused[key_y[unused] == c], reserve[key_y[reserve] == c]) for c in label_map}
+    n_pos = {c: int(np.sum(train_y[forget] == c)) for c in label_map}
+    pos_n, neg_n = _counts(n_pos, {c: len(a) + len(b) for c, (a, b) in tiers.items()}, n_nonmembers)
     rng = np.random.default_rng([seed, 0x5EED])
     pos, neg = [], []
     for c in sorted(label_map):
         p = forget[train_y[forget] == c]
-        cand = np.flatnonzero(test_y == c)
-        k = min(len(p), len(cand))
-        if k < len(p):
-            p = np.sort(rng.choice(p, size=k, replace=False))
-        pos.append(p)
-        neg.append(np.sort(rng.choice(cand, size=k, replace=False)))
-    p_idx, n_idx = np.concatenate(pos), np.concatenate(neg)
-    if len(p_idx) < 2:
+        pos.append(rng.choice(p, size=pos_n[c], replace=False) if pos_n[c] < len(p) else p)
+        first, rest = tiers[c]
+        k = neg_n[c]
+        neg.append(rng.choice(first, size=k, replace=False) if k <= len(first) else
+                   np.r_[first, rng.choice(rest, size=k - len(first), replace=False)])  # fmt: skip
+    p_idx, n_key = np.sort(np.concatenate(pos)), np.sort(np.concatenate(neg)).astype(np.int64)
+    if len(p_idx) < 2 or len(n_key) < 1:
         raise DataError(
-            "the per-example attacks need at least 2 forget examples with never-seen test examples of "
-            f"the same class; found {len(p_idx)}"
+            "the per-example attacks need at least 2 forget examples and never-seen examples of the same "
+            f"classes; found {len(p_idx)} and {len(n_key)}"
         )
-    y_neg = np.array([label_map[int(c)] for c in test_y[n_idx]], dtype=np.int64)
+    from_test = n_key >= n_train
+    y_neg = np.array([label_map[int(c)] for c in key_y[n_key]], dtype=np.int64)
     return Targets(
-        idx=np.r_[p_idx, n_idx].astype(np.int64),
-        from_test=np.r_[np.zeros(len(p_idx), bool), np.ones(len(n_idx), bool)],
-        labels=np.r_[np.ones(len(p_idx), np.int8), np.zeros(len(n_idx), np.int8)],
+        idx=np.r_[p_idx, np.where(from_test, n_key - n_train, n_key)].astype(np.int64),
+        from_test=np.r_[np.zeros(len(p_idx), bool), from_test],
+        labels=np.r_[np.ones(len(p_idx), np.int8), np.zeros(len(n_key), np.int8)],
         y=np.r_[split.labels[p_idx], y_neg].astype(np.int64),
     )
 
@@ -167,8 +211,9 @@ class ShadowAttacks:
     """The per-example attacks of one (scenario, seed); ``run(method, ...)`` scores one method.
 
     ``n_shadows`` (M, even) shadow originals for U-LiRA; ``n_models`` (N ≥ 3) unlearned and retrained
-    models for the challenge score; ``n_reference`` caps the D_r subsample for class means. Use the
-    same ``prep`` the benchmark built for (scenario, seed).
+    models for the challenge score; ``n_reference`` caps the D_r subsample for class means;
+    ``n_nonmembers`` never-seen targets (fewer where the data has fewer). Use the same ``prep`` the
+    benchmark built for (scenario, seed).
     """
 
     def __init__(
@@ -181,6 +226,7 @@ class ShadowAttacks:
         n_shadows: int = 8,
         n_models: int = 4,
         n_reference: int = 1000,
+        n_nonmembers: int = 1000,
         progress: bool = False,
     ) -> None:
         epsilon_max(n_models)  # refuses N < 3, with the reason
@@ -192,22 +238,23 @@ class ShadowAttacks:
         self.bench, self.prep, self.scenario, self.seed = bench, prep, scenario, seed
         self.n_shadows, self.n_models, self.progress = n_shadows, n_models, progress
         split, data = prep.split, bench.data
-        self.targets = make_targets(split, data.train.y, data.test.y, seed)
+        self.targets = make_targets(split, data.train.y, data.test.y, seed, n_nonmembers)
         self.roles = balanced_roles(len(self.targets), n_shadows, seed)
         t = self.targets
         # labels over train ⧺ test (test index i at n_train + i): what each example is trained with
         n_train = len(data.train)
-        test_labels = data.test.y.copy()
+        train_labels, test_labels = split.labels.copy(), data.test.y.copy()
+        train_labels[t.idx[~t.from_test]] = t.y[~t.from_test]
         test_labels[t.idx[t.from_test]] = t.y[t.from_test]
-        self._labels_all = np.r_[split.labels, test_labels]
+        self._labels_all = np.r_[train_labels, test_labels]
         self._key_idx = np.where(t.from_test, n_train + t.idx, t.idx)
         aug = prep.train_sets["retain"].augment
         dev = bench.device
 
-        def part(augment: Any) -> LabeledData:
-            pos = LabeledData.from_arrays(data.train, t.idx[~t.from_test], augment, dev, split.labels)
-            neg = LabeledData.from_arrays(data.test, t.idx[t.from_test], augment, dev, test_labels)
-            return _cat([pos, neg])
+        def part(augment: Any) -> LabeledData:  # in target order: Targets puts every train-split one first
+            from_train = LabeledData.from_arrays(data.train, t.idx[~t.from_test], augment, dev, train_labels)
+            from_test = LabeledData.from_arrays(data.test, t.idx[t.from_test], augment, dev, test_labels)
+            return _cat([from_train, from_test])
 
         self.train_targets, self.eval_targets = part(aug), part(NO_AUGMENT)
         retain = prep.sets["retain"]
@@ -374,8 +421,9 @@ class ShadowAttacks:
         method_cfg: Any,
         original: SplitModel,
         oracle: SplitModel | None = None,
-    ) -> tuple[dict[str, float], dict[str, np.ndarray]]:
-        """Metrics (:data:`METRIC_KEYS` plus ``attacks_s``) and arrays for ``attacks.npz``.
+    ) -> tuple[dict[str, float | None], dict[str, np.ndarray]]:
+        """Metrics (:data:`METRIC_KEYS`, ``forget_score_levels`` below 8 models, ``attacks_s``; None for a
+        TPR the never-seen targets cannot resolve) and arrays for ``attacks.npz``.
 
         ``method`` is a registered method, ``original`` (no unlearning) or ``retrain`` (the oracle).
         ``target_model`` is the benchmark's unlearned model (for ``original``/``retrain``: the original /
@@ -404,16 +452,35 @@ class ShadowAttacks:
         t = self.targets
         metrics, score = ulira(target["phi"], t.labels, shadows["phi"], self.roles)
         rep_metrics, rep_score = ulira(target["rep"], t.labels, shadows["rep"], self.roles, prefix="rep_lira")
+        # RMIA's Pr(x | θ): the label's softmax probability σ(φ); on representations σ(r/τ) (see rmia.py)
+        rmia_metrics, rmia_score = rmia(
+            log_sigmoid(target["phi"]), t.labels, log_sigmoid(shadows["phi"]), self.roles
+        )
+        tau = REP_TEMPERATURE
+        rep_rmia_metrics, rep_rmia_score = rmia(
+            log_sigmoid(target["rep"], tau),
+            t.labels,
+            log_sigmoid(shadows["rep"], tau),
+            self.roles,
+            prefix="rep_rmia",
+        )
         unlearned_phi, retrained_phi = self.challenge_models_phi(
             method, method_cfg, target["forget_phi"], original, oracle
         )
         f_score, eps = forget_score(unlearned_phi, retrained_phi)
-        metrics = {
+        values: dict[str, float] = {
             **metrics,
             **rep_metrics,
+            **rmia_metrics,
+            **rep_rmia_metrics,
             "forget_score": f_score,
+            "attack_n_nonmembers": t.n_nonmembers,
             "attacks_s": time.perf_counter() - start,
         }
+        if self.n_models < FINE_MODELS:  # a coarse score: say how many values each example's points take
+            values["forget_score_levels"] = len(point_levels(self.n_models, self.n_models))
+        # a TPR at an FPR finer than one never-seen target is NaN: null in the run's JSON, not a number
+        written = {k: None if math.isnan(v) else v for k, v in values.items()}
         arrays = {
             "labels": t.labels,
             "idx": t.idx,
@@ -422,6 +489,8 @@ class ShadowAttacks:
             "roles": self.roles,
             "score_ulira": score,
             "score_rep_lira": rep_score,
+            "score_rmia": rmia_score,
+            "score_rep_rmia": rep_rmia_score,
             "target_phi": target["phi"],
             "target_rep": target["rep"],
             "shadow_phi": shadows["phi"],
@@ -431,4 +500,4 @@ class ShadowAttacks:
             "challenge_unlearned_phi": unlearned_phi,
             "challenge_retrained_phi": retrained_phi,
         }
-        return metrics, arrays
+        return written, arrays

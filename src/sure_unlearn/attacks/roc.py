@@ -7,8 +7,10 @@ so tied scores move together: nothing is interpolated and no randomised rule is 
 percentages.
 
 Resolution: with ``n`` negatives the achievable FPRs are the multiples of ``1/n``; the smallest non-zero
-one is ``1/n``. TPR at a target FPR below ``1/n`` is therefore TPR at FPR 0 (the positives that score
-strictly above every negative). TPR at 0.1% FPR needs ≥ 1,000 negatives to mean what its name says.
+one is ``1/n``. :func:`tpr_at_fpr` at a target FPR below ``1/n`` is therefore TPR at FPR 0 (the positives
+that score strictly above every negative), and :func:`attack_summary`, which names its rates, reports
+such a TPR as NaN rather than a number its name misdescribes: TPR at 0.1% FPR needs ≥ 1,000 negatives
+(and rests on 10 false-positive steps only from 10,000), TPR at 1% needs ≥ 100.
 
 >>> roc_curve([0.9, 0.8, 0.3, 0.1], [1, 0, 1, 0])
 (array([0. , 0. , 0.5, 0.5, 1. ]), array([0. , 0.5, 0.5, 1. , 1. ]))
@@ -83,15 +85,26 @@ def tpr_at_fpr(scores: ArrayLike, labels: ArrayLike, fpr: float) -> float:
     return float(t[f <= fpr * (1 + 1e-12)].max())
 
 
+def resolved(rate: float, n_negatives: int) -> bool:
+    """Whether ``n_negatives`` resolve FPR ``rate``: one false positive is at most ``rate`` (1/n ≤ rate).
+
+    >>> resolved(0.01, 100), resolved(0.01, 99), resolved(0.001, 1000)
+    (True, False, True)
+    """
+    return rate * n_negatives >= 1 - 1e-9
+
+
 def attack_summary(scores: ArrayLike, labels: ArrayLike, prefix: str) -> dict[str, float]:
     """``{prefix}_auc``, ``{prefix}_tpr_1fpr`` (TPR at FPR ≤ 1%) and ``{prefix}_tpr_01fpr`` (≤ 0.1%).
 
-    All three are fractions in [0, 1] (not percentages), like every AUC in ``sure``.
+    All three are fractions in [0, 1] (not percentages), like every AUC in ``sure``. A TPR whose FPR is
+    finer than one negative (below 1/#negatives, see :func:`resolved`) is NaN: it cannot be measured.
 
-    >>> attack_summary([3, 2, 1, 0], [1, 1, 0, 0], "ulira")
-    {'ulira_auc': 1.0, 'ulira_tpr_1fpr': 1.0, 'ulira_tpr_01fpr': 1.0}
+    >>> attack_summary(np.arange(200.0), np.arange(200) >= 100, "ulira")  # 100 negatives: 1% is one of them
+    {'ulira_auc': 1.0, 'ulira_tpr_1fpr': 1.0, 'ulira_tpr_01fpr': nan}
     """
     out = {f"{prefix}_auc": auc(scores, labels)}
+    n_neg = int(np.sum(np.asarray(labels).ravel() == 0))
     for name, rate in FPR_POINTS.items():
-        out[f"{prefix}_{name}"] = tpr_at_fpr(scores, labels, rate)
+        out[f"{prefix}_{name}"] = tpr_at_fpr(scores, labels, rate) if resolved(rate, n_neg) else float("nan")
     return out

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sure_unlearn.errors import DataError
+from sure_unlearn.metrics.info import info, infos
 from sure_unlearn.registry import Registry
 
 # Keys that are costs, not outcomes: gaps() never compares them with the oracle's. Any key ending in
@@ -29,10 +30,10 @@ def is_runtime_key(key: str) -> bool:
     return key in RUNTIME_KEYS or key.endswith("_s")
 
 
-# SalUn "Avg. Gap" (REFERENCES §3.4): UA, MIA-Efficacy, RA, TA, all in points.
-GAP_AVG_KEYS = ("ua", "mia_efficacy", "retain_acc", "test_acc")
-# Representation gap (SPEC §7); rep_auc is in [0, 1] and enters gap_rep scaled by 100 (points).
-GAP_REP_KEYS = ("rep_mia_knn", "rep_mia_linear", "rep_auc")
+# SalUn's "Avg. Gap": UA, MIA-Efficacy, RA, TA, all in points; the representation gap: rep k-NN, rep
+# linear and rep AUC (in [0, 1], scaled by 100 to points). Both read from the metric descriptions.
+GAP_AVG_KEYS = tuple(m.key for m in infos(gap="gap_avg"))
+GAP_REP_KEYS = tuple(m.key for m in infos(gap="gap_rep"))
 # Below this many samples per side an attack's accuracy or AUC is noise; we refuse rather than report it.
 MIN_PER_SIDE = 10
 
@@ -151,7 +152,7 @@ def gaps(method: dict[str, float], oracle: dict[str, float]) -> dict[str, float]
     if all(k in out for k in GAP_AVG_KEYS):
         out["gap_avg"] = float(np.mean([out[k] for k in GAP_AVG_KEYS]))
     if all(k in out for k in GAP_REP_KEYS):
-        out["gap_rep"] = float(np.mean([out["rep_mia_knn"], out["rep_mia_linear"], 100.0 * out["rep_auc"]]))
+        out["gap_rep"] = float(np.mean([info(k).scale * out[k] for k in GAP_REP_KEYS]))
     return out
 
 

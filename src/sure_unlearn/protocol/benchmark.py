@@ -411,14 +411,16 @@ class Benchmark:
         every rerun shares them. ``model`` None (a resumed run) re-runs the method as the benchmark did.
         """
         method, d = run.method, self.run_dir(refs.scenario, run.method, refs.seed)
-        settings = {"shadows": self.cfg.attacks.shadows, "models": self.cfg.attacks.models}
+        a = self.cfg.attacks
+        settings = {"shadows": a.shadows, "models": a.models, "nonmembers": a.nonmembers}
         if run.attacks == settings and (d / layout.ATTACKS_NPZ).exists():
             return run
         from sure_unlearn.attacks.pipeline import ShadowAttacks
 
         if refs.attacks is None:
             refs.attacks = ShadowAttacks(self, refs.prep, refs.scenario, refs.seed, n_shadows=settings["shadows"],
-                                         n_models=settings["models"], progress=self.progress)
+                                         n_models=settings["models"], n_nonmembers=settings["nonmembers"],
+                                         progress=self.progress)
         metrics, arrays = refs.attacks.run(method, model, self.method_cfgs.get((refs.scenario, method)),
                                            refs.original, refs.oracle)
         atomic_write_bytes(d / layout.ATTACKS_NPZ, lambda f: np.savez(f, **arrays))  # type: ignore[arg-type]

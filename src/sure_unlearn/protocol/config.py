@@ -41,22 +41,30 @@ REFERENCE_RUNS = (ORIGINAL, ORACLE)  # always attacked when attacks are on
 
 @dataclass(frozen=True)
 class AttackConfig:
-    """Per-example attacks (U-LiRA, representation LiRA, the NeurIPS 2023 ε-score); off when ``shadows`` is 0.
+    """Per-example attacks (U-LiRA, RMIA, both on outputs and representations, and the NeurIPS 2023
+    ε-score); off when ``shadows`` is 0.
 
     Their cost is models: ``shadows`` shadow originals (shared by every attacked method and cached), plus
     ``shadows`` unlearning runs per attacked method inside the shadow pipeline; the ε-score adds ``models``
-    retrained oracles (cached, shared) and ``models`` − 1 extra unlearning runs per method.
+    retrained oracles (cached, shared) and ``models`` − 1 extra unlearning runs per method. Each shadow
+    trains on, then unlearns, half of the targets: D_f and the ``nonmembers`` never-seen examples.
     """
 
     shadows: int = 0  # M shadow originals (even, ≥ 4: each target is IN exactly M/2 of them); 0 = off
     models: int = 4  # N unlearned and N retrained models for the ε-score (≥ 3: ε_max = ⌈ln(N − 1)⌉)
     methods: tuple[str, ...] = ()  # which methods are attacked (original and the oracle always are)
+    # never-seen targets (of D_f's classes, from data no model trains on; fewer where the data has fewer):
+    # n of them resolve FPRs down to 1/n, so 1,000 put TPR at 1% FPR on 10 false-positive steps
+    nonmembers: int = 1000
 
     def validate(self) -> None:
         if self.shadows and (self.shadows < 4 or self.shadows % 2):
             raise ConfigError(f"attacks.shadows must be 0 (off) or an even number ≥ 4, got {self.shadows}")
         if self.shadows and self.models < 3:
             raise ConfigError(f"attacks.models must be ≥ 3 (with N = 2, ε_max = 0 and every score is 0), got {self.models}")
+        if self.nonmembers < 1:
+            raise ConfigError(f"attacks.nonmembers must be ≥ 1 never-seen target (1,000 put TPR at 1% FPR on 10 "
+                              f"false-positive steps), got {self.nonmembers}")
 
     @property
     def enabled(self) -> bool:

@@ -45,21 +45,12 @@ COLUMNS: list[tuple[str, str]] = [(m.key, m.label) for m in infos(table="main")]
 GAP_COLUMNS = [("distance", "distance"), ("gap_avg", "gap avg"), ("gap_rep", "gap rep")]
 TIME_COLUMNS = [("runtime_s", "time (s)"), ("rrt", "RRT")]
 # the second table: per-example attacks, the challenge's forget score, similarity to the references (all 0–1)
-ATTACK_COLUMNS: list[tuple[str, str]] = [
-    ("ulira_auc", "U-LiRA AUC"), ("ulira_tpr_1fpr", "U-LiRA TPR@1%"), ("ulira_tpr_01fpr", "U-LiRA TPR@0.1%"),
-    ("rep_lira_auc", "rep-LiRA AUC"), ("rep_lira_tpr_1fpr", "rep-LiRA TPR@1%"),
-    ("rep_lira_tpr_01fpr", "rep-LiRA TPR@0.1%"), ("forget_score", "forget score"),
-    ("cka_to_oracle", "CKA→oracle"), ("cka_to_original", "CKA→original"),
+ATTACK_COLUMNS: list[tuple[str, str]] = [(m.key, m.label) for m in infos(table="attacks")]
+ZERO_ONE = {m.key for m in infos(unit="0-1")}
+BAR_KEYS = [(m.key, m.axis_label) for m in infos(bar=True)] + [
+    ("distance", "distance to the oracle ↓"), ("gap_avg", "gap avg (points) ↓"), ("gap_rep", "gap rep (points) ↓"),
 ]  # fmt: skip
-ZERO_ONE = {"rep_auc"} | {k for k, _ in ATTACK_COLUMNS}
-BAR_KEYS = [
-    ("forget_acc", "forget acc (%)"), ("retain_acc", "retain acc (%)"), ("test_acc", "test acc (%)"),
-    ("mia_efficacy", "MIA-efficacy (%)"), ("mia_loss", "MIA-loss (%)"), ("rep_mia_knn", "rep k-NN MIA (%)"),
-    ("rep_mia_linear", "rep linear MIA (%)"), ("rep_auc", "rep AUC"), ("ulira_auc", "U-LiRA AUC"),
-    ("rep_lira_auc", "rep-LiRA AUC"), ("forget_score", "forget score"),
-    ("cka_to_oracle", "CKA to oracle (z)"), ("gap_avg", "gap avg (points, ↓)"), ("gap_rep", "gap rep (points, ↓)"),
-]  # fmt: skip
-CHANCE = {"rep_auc": 0.5, "ulira_auc": 0.5, "rep_lira_auc": 0.5}  # a blind probe or attacker's AUC
+CHANCE = {m.key: m.chance for m in infos() if m.chance is not None}  # a blind probe's or attacker's value
 LAYER_AUC = "rep_auc_layers"  # metric: {layer: fresh-probe AUC}, input to output
 TRADEOFF_PANELS = [("rep_auc", "rep AUC (0.5 = erased)"), ("forget_acc", "forget accuracy (%)"),
                    ("ulira_auc", "U-LiRA AUC (0.5 = private)")]  # fmt: skip
@@ -228,6 +219,41 @@ RANKING_NOTE = (
 )
 
 
+UNRESOLVED = "—"  # a TPR at an FPR below 1/#never-seen targets: the run could not measure it
+
+
+def _attack_cell(rs: Runs, key: str, method: str) -> str:
+    """As :func:`_cell`; ``—`` where every run has the key but no value (an unresolvable TPR), and the
+    forget score's granularity beside it where the runs record one (``forget_score_levels``)."""
+    values = _values(rs, "metrics", key)
+    if all(key in r["metrics"] for r in rs) and all(v is None for v in values):
+        return UNRESOLVED
+    cell = _cell(rs, key, method)
+    if key == "forget_score":
+        levels = sorted({int(v) for r in rs if isinstance(v := r["metrics"].get("forget_score_levels"), int)})
+        cell += f" [{'/'.join(map(str, levels))} levels]" if levels else ""
+    return cell
+
+
+def resolution(runs: Runs, scenario: str) -> str:
+    """One line stating the attacks' FPR resolution from ``attack_n_nonmembers``; '' if no run records it.
+
+    >>> resolution([{"scenario": "s", "metrics": {"attack_n_nonmembers": 1000}}], "s")
+    'Never-seen targets per run: 1,000, so the FPR moves in steps of 1/1,000 = 0.1%: TPR@1% rests on 10 false-positive steps; a TPR at an FPR below 1/n shows —.'
+    >>> resolution([{"scenario": "s", "metrics": {"attack_n_nonmembers": 50}}], "s").split("%: ")[1]
+    'too coarse for TPR@1%; a TPR at an FPR below 1/n shows —.'
+    """
+    ns = sorted({int(v) for r in runs if r["scenario"] == scenario
+                 if isinstance(v := r["metrics"].get("attack_n_nonmembers"), int | float)})  # fmt: skip
+    if not ns:
+        return ""
+    lo = ns[0]
+    count = f"{lo:,}" if len(ns) == 1 else f"{lo:,}–{ns[-1]:,}"
+    at_1 = f"TPR@1% rests on {lo // 100} false-positive steps" if lo >= 100 else "too coarse for TPR@1%"
+    return (f"Never-seen targets per run: {count}, so the FPR moves in steps of 1/{lo:,} = {100 / lo:.3g}%: "
+            f"{at_1}; a TPR at an FPR below 1/n shows {UNRESOLVED}.")
+
+
 def attack_table(runs: Runs, scenario: str) -> str:
     """Per-example attacks, forget score and CKA (those present), mean ± std over seeds; '' if none."""
     groups = by_method(runs, scenario)
@@ -237,8 +263,9 @@ def attack_table(runs: Runs, scenario: str) -> str:
     head = ["method"] + [t for _, t in keys] + ["seeds"]
     lines = [_row(head), "|" + "---|" * len(head)]
     for m, rs in groups.items():
-        lines.append(_row([m] + [_cell(rs, k, m) for k, _ in keys] + [str(len(rs))]))
-    return "\n".join(lines)
+        lines.append(_row([m] + [_attack_cell(rs, k, m) for k, _ in keys] + [str(len(rs))]))
+    note = resolution(runs, scenario)
+    return "\n".join(lines + (["", note] if note else []))
 
 
 def markdown(summary: dict[str, Any], plot_lines: Sequence[str] = ()) -> str:
@@ -266,9 +293,13 @@ def markdown(summary: dict[str, Any], plot_lines: Sequence[str] = ()) -> str:
             "",
             "Second table (0–1): U-LiRA and rep-LiRA are per-example likelihood-ratio attacks on forgotten "
             "targets vs never-seen examples, on outputs and on representations (AUC, TPR at 1% and 0.1% FPR; "
-            "the oracle's values are the target, ≈ 0.5 AUC); forget score is the NeurIPS 2023 challenge's "
-            "forget quality (higher = better); CKA→oracle / CKA→original is linear CKA at z with the oracle / "
-            "the original on the probe set (forget ∪ an equal number of unseen same-distribution samples).",
+            "the oracle's values are the target, ≈ 0.5 AUC); RMIA and rep-RMIA rank each target's likelihood "
+            "ratio to the same shadow models among the never-seen targets' (Zarifzadeh et al., ICML 2024). "
+            "With n never-seen targets an FPR below 1/n cannot be measured: such a TPR shows —, and each "
+            "table states n. Forget score is the NeurIPS 2023 challenge's forget quality (higher = better); "
+            "with fewer than 8 models per side each example's points take only the number of values in "
+            "[brackets]. CKA→oracle / CKA→original is linear CKA at z with the oracle / the original on the "
+            "probe set (forget ∪ an equal number of unseen same-distribution samples).",
         ]
     for scenario in scenarios_of(runs):
         out += ["", f"## {scenario}", "", table(runs, scenario)]
