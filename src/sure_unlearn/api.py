@@ -57,7 +57,7 @@ class _Checks:
                 "give every set in the same layout"
             )
         xf = to_float(x)
-        finite = torch.isfinite(xf.flatten(1)).all(1)
+        finite = torch.isfinite(xf.reshape(len(x), -1)).all(1)
         if not bool(finite.all()):
             bad = self.seen + int((~finite).nonzero()[0, 0])
             raise DataError(
@@ -66,7 +66,7 @@ class _Checks:
         self.seen += len(x)
         if self.collect is not None or self.against is not None:
             rows = np.ascontiguousarray(xf.detach().cpu().numpy()).reshape(len(x), -1)
-            hashes = [hashlib.blake2b(r, digest_size=16).digest() for r in rows]
+            hashes = [hashlib.blake2b(r.tobytes(), digest_size=16).digest() for r in rows]
             if self.collect is not None:
                 self.collect.update(hashes)
             if self.against is not None:
@@ -214,8 +214,12 @@ def unlearn(
     """
     split_model: SplitModel = wrap_model(model, head)
     device = model_device(split_model)
-    METHODS.get(method)  # an unknown name fails here, before any data is read
+    spec = METHODS.get(method)  # an unknown name fails here, before any data is read
     cfg = config if config is not None and not isinstance(config, dict) else make_config(method, config)
+    if not isinstance(cfg, spec.config):
+        raise ConfigError(
+            f"method {method!r} takes a dict or a {spec.config.__name__}, got {type(cfg).__name__}"
+        )
     check_finite_config(cfg, method)
     if (forget_idx is None) != (retain_idx is None):
         raise ConfigError("give both forget_idx and retain_idx (dataset indices of each set), or neither")

@@ -15,6 +15,7 @@ skip it.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -124,11 +125,12 @@ class StreamingData(BatchedData):
         return data
 
     def read(
-        self, chunks: Iterator[torch.Tensor] | Sequence[torch.Tensor]
+        self, chunks: Iterator[torch.Tensor] | Sequence[torch.Tensor], ahead: bool = True
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """Raw host ``(x, y)`` of the dataset positions in each chunk, in order (workers read ahead)."""
+        """Raw host ``(x, y)`` of the dataset positions in each chunk, in order; with ``ahead`` (and
+        ``num_workers`` > 0) worker processes read the next chunks while the current one is used."""
         positions = (c.tolist() for c in chunks)
-        if self.num_workers > 0:
+        if ahead and self.num_workers > 0:
             loader = DataLoader(
                 self.dataset,
                 batch_sampler=positions,
@@ -155,22 +157,23 @@ class StreamingData(BatchedData):
     def batch(
         self, rows: torch.Tensor, generator: torch.Generator | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """The float batch at ``rows`` (positions in this set), read from the dataset now."""
-        x, _ = next(self.read([self._positions(rows)]))
+        """The float batch at ``rows`` (positions in this set), read from the dataset now, in this process
+        (one batch gains nothing from workers; :meth:`fetch` reads a sequence of batches ahead)."""
+        x, _ = next(self.read([self._positions(rows)], ahead=False))
         return self._finish(x, rows, generator)
 
     def fetch(
         self, chunks: Iterator[torch.Tensor], generator: torch.Generator | None
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        own: list[torch.Tensor] = []  # the chunks handed to the reader, in order (workers read ahead)
+        pending: deque[torch.Tensor] = deque()  # chunks handed to the reader, not yet delivered
 
         def positions() -> Iterator[torch.Tensor]:
             for rows in chunks:
-                own.append(rows)
+                pending.append(rows)
                 yield self._positions(rows)
 
         for x, _ in self.read(positions()):
-            yield self._finish(x, own.pop(0), generator)
+            yield self._finish(x, pending.popleft(), generator)
 
     def _like(self, **changes: Any) -> StreamingData:
         kw: dict[str, Any] = {"augment": self.augment, "rows": self.rows, "idx": self.idx,
