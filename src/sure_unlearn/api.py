@@ -29,6 +29,7 @@ from sure_unlearn.errors import ConfigError, DataError
 from sure_unlearn.methods import METHODS, RunContext, UnlearnData, make_config, run_method
 from sure_unlearn.methods.base import check_finite_config
 from sure_unlearn.models.base import SplitModel, WrappedModel, wrap_model
+from sure_unlearn.progress import bar
 from sure_unlearn.train import model_device
 
 DataLike = BatchedData | Dataset[Any] | DataLoader[Any] | tuple[Any, Any] | None
@@ -43,6 +44,7 @@ class _Checks:
                  against: set[bytes] | None = None) -> None:  # fmt: skip
         self.name, self.shape, self.collect, self.against = name, shape, collect, against
         self.seen, self.overlap = 0, 0
+        self.bar: Any = bar()  # a progress bar over the pass (a no-op unless one is set)
 
     def __call__(self, x: torch.Tensor, _y: torch.Tensor) -> None:
         if x.dim() == 0 or len(x) == 0:
@@ -64,6 +66,7 @@ class _Checks:
                 f"the {self.name} set has NaN or infinite inputs (sample {bad}); clean or drop them"
             )
         self.seen += len(x)
+        self.bar.update(len(x))
         if self.collect is not None or self.against is not None:
             rows = np.ascontiguousarray(xf.detach().cpu().numpy()).reshape(len(x), -1)
             hashes = [hashlib.blake2b(r.tobytes(), digest_size=16).digest() for r in rows]
@@ -83,14 +86,17 @@ def _raw_batches(d: BatchedData) -> Any:
 
 
 def _to_set(
-    d: DataLike, name: str, device: torch.device, checks: _Checks, idx: Any = None
+    d: DataLike, name: str, device: torch.device, checks: _Checks, idx: Any = None, progress: bool = False
 ) -> BatchedData | None:
     """``d`` as a set on ``device``, inspected by ``checks`` on the way; a Dataset or DataLoader becomes a
-    :class:`StreamingData` (its one labelling pass is the checking pass)."""
+    :class:`StreamingData` (its one labelling pass is the checking pass, with a bar if ``progress``)."""
     if d is None:
         return None
     if isinstance(d, Dataset | DataLoader):
-        data: BatchedData = StreamingData.from_dataset(d, device, inspect=checks, batch_size=SCAN_BATCH)
+        source = d.dataset if isinstance(d, DataLoader) else d
+        size = len(source) if hasattr(source, "__len__") else None
+        with bar(size, f"checking {name}", progress) as checks.bar:
+            data: BatchedData = StreamingData.from_dataset(d, device, inspect=checks, batch_size=SCAN_BATCH)
     else:
         if isinstance(d, LabeledData):
             data = LabeledData(d.x.to(device), d.y.to(device), d.augment, d.idx)
@@ -234,9 +240,8 @@ def unlearn(
     assert forget_set is not None
     _check_layout(split_model, forget_set)
     retain_checks = _Checks("retain", shape, against=hashes)
-    retain_set = _to_set(
-        retain, "retain", device, retain_checks, by_index[1] if by_index is not None else None
-    )
+    r_idx = by_index[1] if by_index is not None else None
+    retain_set = _to_set(retain, "retain", device, retain_checks, r_idx, progress)
     if by_index is not None and retain_set is not None:
         both = np.intersect1d(forget_set.idx.numpy(), retain_set.idx.numpy())
         if len(both):
