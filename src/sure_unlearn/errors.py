@@ -25,4 +25,19 @@ class ConfigError(SureError):
 
 
 class DivergenceError(SureError):
-    """A method whose loss or weights became non-finite; the message names the method and the epoch."""
+    """A method's loss or weights became non-finite (NaN or ±inf); it stopped at the end of that epoch.
+
+    ``epoch`` counts from 1; ``None`` for one-shot methods, whose single update produced the bad weights.
+    """
+
+    def __init__(self, method: str, epoch: int | None, what: str = "loss") -> None:
+        self.method, self.epoch, self.what = method, epoch, what
+        when = f"in epoch {epoch}" if epoch is not None else "in its update"
+        verb = "are" if what == "weights" else "is"
+        super().__init__(
+            f"{method} diverged {when}: its {what} {verb} not finite (NaN or inf); lower its learning rate or "
+            "step size, or check the inputs"
+        )
+
+    def __reduce__(self) -> tuple[type, tuple[str, int | None, str]]:  # picklable across processes
+        return (DivergenceError, (self.method, self.epoch, self.what))

@@ -2,8 +2,9 @@
 
 A method that only changes *what* is minimised passes its own ``loss_fn``; methods whose loop differs
 (SURE, SCRUB) write their own short loop from the same pieces (:class:`Engine`, :func:`make_optimizer`,
-:func:`lr_lambda`). Losses are accumulated on the device and read once per epoch: no per-step host
-synchronisation.
+:func:`lr_lambda`, :func:`check_epoch`). Losses are accumulated on the device and read once per epoch: no
+per-step host synchronisation. That one read also checks that the losses and the weights are finite: a
+run that diverges stops at the end of the epoch with a :class:`~sure_unlearn.errors.DivergenceError`.
 
 :class:`Engine` decides *how* the arithmetic runs, never *what* is computed: memory layout
 (channels-last), precision (bf16 autocast, CUDA only), optional ``torch.compile``, and for inference a
@@ -30,8 +31,8 @@ import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-from sure_unlearn.data.types import NO_AUGMENT, LabeledData
-from sure_unlearn.errors import ConfigError
+from sure_unlearn.data.types import NO_AUGMENT, BatchedData
+from sure_unlearn.errors import ConfigError, DivergenceError
 from sure_unlearn.models.base import SplitModel
 from sure_unlearn.progress import bar
 
@@ -114,6 +115,30 @@ def make_optimizer(
 
 def model_device(model: nn.Module) -> torch.device:
     return next(model.parameters()).device
+
+
+def weights_finite(model: nn.Module) -> torch.Tensor:
+    """A boolean scalar on the model's device: every parameter finite (no host synchronisation)."""
+    flags = [torch.isfinite(p.detach()).all() for p in model.parameters()]
+    return torch.stack(flags).all() if flags else torch.ones((), dtype=torch.bool)
+
+
+def check_epoch(method: str, epoch: int, sums: torch.Tensor, model: nn.Module) -> list[float]:
+    """The epoch's device-side sums (losses, counts) read on the host: the epoch's one synchronisation.
+
+    Raises :class:`~sure_unlearn.errors.DivergenceError` naming ``method`` and ``epoch`` (from 1) when a sum
+    or a parameter of ``model`` is NaN or infinite, so a diverging run stops at the end of that epoch.
+
+    >>> check_epoch("m", 1, torch.tensor([0.5, 2.0]), nn.Linear(2, 2))
+    [0.5, 2.0]
+    """
+    flat = sums.detach().float().reshape(-1)
+    *values, ok = torch.cat([flat, weights_finite(model).float().reshape(1).to(flat.device)]).tolist()
+    if not ok:
+        raise DivergenceError(method, epoch, "weights")
+    if not all(math.isfinite(v) for v in values):
+        raise DivergenceError(method, epoch, "loss")
+    return values
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -228,7 +253,7 @@ def cross_entropy(smoothing: float = 0.0) -> LossFn:
 
 def fit(
     model: SplitModel,
-    data: LabeledData,
+    data: BatchedData,
     recipe: Recipe,
     generator: torch.Generator,
     *,
@@ -245,6 +270,7 @@ def fit(
     ``params`` restricts what is optimised (default: all parameters); ``after_step`` runs after every
     optimiser step (e.g. to restore masked weights); ``epoch_hook(e)`` after every epoch. ``engine``
     (default: automatic) sets layout, precision and compilation; ``loss_fn`` runs inside its autocast.
+    A non-finite epoch loss or weight raises :class:`~sure_unlearn.errors.DivergenceError` naming ``desc``.
     """
     recipe.validate()
     device = model_device(model)
@@ -278,7 +304,8 @@ def fit(
                 if after_step is not None:
                     after_step()
                 total += loss.detach()
-            last = float(total) / max(steps_per_epoch, 1)  # one host sync per epoch
+            (loss_sum,) = check_epoch(desc, epoch + 1, total, model)  # one host sync per epoch
+            last = loss_sum / max(steps_per_epoch, 1)
             if epoch_hook is not None:
                 epoch_hook(epoch)
             pbar.update()
@@ -289,7 +316,7 @@ def fit(
 
 @torch.no_grad()
 def accuracy(
-    model: SplitModel, data: LabeledData, batch_size: int = 512, engine: Engine | None = None
+    model: SplitModel, data: BatchedData, batch_size: int = 512, engine: Engine | None = None
 ) -> float:
     """Top-1 accuracy in percent, eval mode, no augmentation (``engine`` default: :meth:`Engine.for_eval`)."""
     was = model.training

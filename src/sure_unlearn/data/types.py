@@ -1,5 +1,8 @@
 """Decoded datasets (host, uint8) and device-resident labelled tensors with batched augmentation.
 
+Methods read every set through :class:`BatchedData`'s batch interface; :class:`LabeledData` is its
+in-memory form, :class:`~sure_unlearn.data.streaming.StreamingData` (data too large for memory) the other.
+
 A dataset is decoded once into :class:`ImageArrays` (``N×H×W×C`` uint8, int64 labels) and cached. For
 training it becomes a :class:`LabeledData`: a uint8 ``N×C×H×W`` tensor kept on the device, turned into
 floats in ``[0, 1]`` one batch at a time, with random crop (zero padding) and horizontal flip done for the
@@ -9,7 +12,7 @@ whole batch at once on the device. Normalisation is a layer inside each model, s
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -109,7 +112,84 @@ def _channel_stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean, np.sqrt(np.maximum(hist @ (v * v) / n - mean**2, 0.0))
 
 
-class LabeledData:
+class BatchedData:
+    """Labelled samples read by rows, as float batches on one device: what every method consumes.
+
+    A subclass holds the labels ``y`` (int64, on :attr:`device`), the samples' dataset indices ``idx`` and
+    an :class:`Augment`, and implements :meth:`batch`, :meth:`subset`, :meth:`with_augment` and
+    :meth:`with_labels`; one pass (:meth:`batches`) and endless batches (:meth:`cycle`) are built on
+    :meth:`batch`. :class:`LabeledData` keeps its inputs on the device;
+    :class:`~sure_unlearn.data.streaming.StreamingData` reads them from a ``Dataset``, batch by batch.
+    """
+
+    y: torch.Tensor
+    idx: torch.Tensor
+    augment: Augment
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    @property
+    def device(self) -> torch.device:
+        return self.y.device
+
+    def batch(self, rows: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The float batch at ``rows`` (positions in this set), augmented when ``generator`` is given."""
+        raise NotImplementedError
+
+    def subset(self, rows: torch.Tensor) -> BatchedData:
+        raise NotImplementedError
+
+    def with_augment(self, augment: Augment) -> BatchedData:
+        raise NotImplementedError
+
+    def with_labels(self, y: torch.Tensor) -> BatchedData:
+        raise NotImplementedError
+
+    def fetch(
+        self, chunks: Iterator[torch.Tensor], generator: torch.Generator | None
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """The batch of each chunk of rows, in order (a streaming set may read ahead)."""
+        for rows in chunks:
+            yield self.batch(rows, generator)
+
+    def batches(
+        self,
+        batch_size: int,
+        generator: torch.Generator | None = None,
+        shuffle: bool = True,
+        drop_last: bool = False,
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """One pass in batches; shuffled and augmented with ``generator`` (eval order without one)."""
+        n = len(self)
+        if shuffle and generator is not None:
+            order = torch.randperm(n, generator=generator, device=generator.device).to(self.device)
+        else:
+            order = torch.arange(n, device=self.device)
+        stop = n - n % batch_size if drop_last and n >= batch_size else n
+        chunks = (order[s : s + batch_size] for s in range(0, stop, batch_size))
+        yield from self.fetch(chunks, generator if shuffle else None)
+
+    def cycle(self, batch_size: int, generator: torch.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Endless shuffled batches of exactly ``batch_size`` (reshuffled at each pass; small sets repeat)."""
+        n = len(self)
+        if n == 0:
+            raise DataError("cannot draw batches from an empty set")
+        buf = torch.empty(0, dtype=torch.long, device=self.device)
+        while True:
+            while len(buf) < batch_size:
+                perm = torch.randperm(n, generator=generator, device=generator.device).to(self.device)
+                buf = torch.cat([buf, perm])
+            rows, buf = buf[:batch_size], buf[batch_size:]
+            yield self.batch(rows, generator)
+
+
+def to_float(x: torch.Tensor) -> torch.Tensor:
+    """Model inputs as floats: uint8 images scaled to ``[0, 1]``, anything else cast to float32."""
+    return x.float().div_(255.0) if x.dtype == torch.uint8 else x.float()
+
+
+class LabeledData(BatchedData):
     """Images and labels on one device, iterated in shuffled, augmented float batches.
 
     ``x`` is uint8 ``N×C×H×W`` (or float already in ``[0, 1]``); ``y`` int64. Batches are built with one
@@ -144,9 +224,6 @@ class LabeledData:
         x = torch.from_numpy(np.ascontiguousarray(arr.x[idx].transpose(0, 3, 1, 2)))
         return cls(x.to(device), torch.from_numpy(y).to(device), augment, torch.from_numpy(idx))
 
-    def __len__(self) -> int:
-        return len(self.y)
-
     @property
     def device(self) -> torch.device:
         return self.x.device
@@ -163,7 +240,7 @@ class LabeledData:
         return LabeledData(self.x[rows], self.y[rows], self.augment, self.idx[rows.cpu()])
 
     def to_float(self, x: torch.Tensor) -> torch.Tensor:
-        return x.float().div_(255.0) if x.dtype == torch.uint8 else x.float()
+        return to_float(x)
 
     def batch(self, rows: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """The float batch at ``rows``, augmented when ``generator`` is given and augmentation is on."""
@@ -172,35 +249,27 @@ class LabeledData:
             x = augment_batch(x, self.augment, generator)
         return x, self.y[rows]
 
-    def batches(
-        self,
-        batch_size: int,
-        generator: torch.Generator | None = None,
-        shuffle: bool = True,
-        drop_last: bool = False,
-    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """One pass in batches; shuffled and augmented with ``generator`` (eval order without one)."""
-        n = len(self)
-        if shuffle and generator is not None:
-            order = torch.randperm(n, generator=generator, device=generator.device).to(self.device)
-        else:
-            order = torch.arange(n, device=self.device)
-        stop = n - n % batch_size if drop_last and n >= batch_size else n
-        for s in range(0, stop, batch_size):
-            yield self.batch(order[s : s + batch_size], generator if shuffle else None)
 
-    def cycle(self, batch_size: int, generator: torch.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """Endless shuffled batches of exactly ``batch_size`` (reshuffled at each pass; small sets repeat)."""
-        n = len(self)
-        if n == 0:
-            raise DataError("cannot draw batches from an empty set")
-        buf = torch.empty(0, dtype=torch.long, device=self.device)
-        while True:
-            while len(buf) < batch_size:
-                perm = torch.randperm(n, generator=generator, device=generator.device).to(self.device)
-                buf = torch.cat([buf, perm])
-            rows, buf = buf[:batch_size], buf[batch_size:]
-            yield self.batch(rows, generator)
+def concat_batches(
+    parts: Sequence[BatchedData], batch_size: int
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Un-augmented batches of ``parts`` read one after another, as if concatenated (a batch may span two
+    sets), without building the concatenation: nothing beyond one batch is held.
+
+    >>> a = LabeledData(torch.zeros(3, 1), torch.zeros(3)); b = LabeledData(torch.ones(2, 1), torch.ones(2))
+    >>> [y.tolist() for _, y in concat_batches([a, b], 2)]
+    [[0, 0], [0, 1], [1]]
+    """
+    starts = np.cumsum([0] + [len(p) for p in parts])
+    for s in range(0, int(starts[-1]), batch_size):
+        xs, ys = [], []
+        for p, lo in zip(parts, starts[:-1], strict=True):
+            a, b = max(s - lo, 0), min(s + batch_size - lo, len(p))
+            if a < b:
+                x, y = p.batch(torch.arange(int(a), int(b), device=p.device))
+                xs.append(x)
+                ys.append(y)
+        yield torch.cat(xs), torch.cat(ys)
 
 
 def augment_batch(x: torch.Tensor, aug: Augment, generator: torch.Generator) -> torch.Tensor:

@@ -22,10 +22,11 @@ from typing import Any, Generic, Literal, Protocol, TypeVar
 
 import torch
 
-from sure_unlearn.data.types import LabeledData
-from sure_unlearn.errors import ConfigError, DataError
+from sure_unlearn.data.types import BatchedData
+from sure_unlearn.errors import ConfigError, DataError, DivergenceError
 from sure_unlearn.models.base import SplitModel
 from sure_unlearn.registry import Registry
+from sure_unlearn.train import weights_finite
 from sure_unlearn.tune.space import Param, check_space
 
 Input = Literal["forget", "retain", "val", "pool"]
@@ -34,13 +35,17 @@ INPUTS: tuple[Input, ...] = ("forget", "retain", "val", "pool")
 
 @dataclass(frozen=True)
 class UnlearnData:
-    """What an unlearning method may see. ``val`` is held-out data from the forget set's distribution."""
+    """What an unlearning method may see. ``val`` is held-out data from the forget set's distribution.
 
-    forget: LabeledData | None
-    retain: LabeledData | None = None
-    val: LabeledData | None = None
+    Each set is read through the batch interface of :class:`~sure_unlearn.data.types.BatchedData`: in
+    memory (``LabeledData``) or streamed from a Dataset (``StreamingData``); a method never assumes more.
+    """
+
+    forget: BatchedData | None
+    retain: BatchedData | None = None
+    val: BatchedData | None = None
     # more held-out data of the forget set's distribution, which evaluation never uses (SURE's heldout_pool)
-    pool: LabeledData | None = None
+    pool: BatchedData | None = None
     num_classes: int | None = None
     # The recipe the original was trained with; Retrain and EU-k reuse it (None: method defaults).
     original_recipe: Any = None
@@ -51,7 +56,7 @@ class UnlearnData:
         """A copy without the sets outside ``allowed``."""
         return dataclasses.replace(self, **{k: None for k in INPUTS if k not in allowed})
 
-    def need(self, name: Input) -> LabeledData:
+    def need(self, name: Input) -> BatchedData:
         d = getattr(self, name)
         if d is None:  # only reachable if a method reads a set it did not declare
             raise ConfigError(f"this method did not declare {name!r} among the inputs it reads")
@@ -183,10 +188,23 @@ def make_config(name: str, overrides: dict[str, Any] | None = None) -> Any:
     for k, v in list(overrides.items()):  # CLI/JSON/TOML scalars as the declared type, or a one-line error
         overrides[k] = coerce(v, fields[k].default, f"{name}.{k}")
     cfg = spec.config(**overrides)
+    check_finite_config(cfg, name)
     validate = getattr(cfg, "validate", None)
     if validate is not None:
         validate()
     return cfg
+
+
+def check_finite_config(cfg: Any, method: str) -> None:
+    """Every float field of a method's config (and every float in a tuple field) must be finite.
+
+    >>> check_finite_config(make_config("finetune"), "finetune")
+    """
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        values = value if isinstance(value, tuple) else (value,)
+        if any(isinstance(v, float) and not math.isfinite(v) for v in values):
+            raise ConfigError(f"{method}.{f.name} = {value} is not a finite number; give a finite value")
 
 
 def run_method(
@@ -211,7 +229,14 @@ def run_method(
         if d is not None and len(d) and (int(d.y.max()) >= model.num_classes or int(d.y.min()) < 0):
             raise DataError(f"{k} labels fall outside the model's {model.num_classes} classes")
     work = copy.deepcopy(model)
-    out = spec.fn(work, data.only(spec.may_read), cfg, ctx)
+    try:
+        out = spec.fn(work, data.only(spec.may_read), cfg, ctx)
+    except DivergenceError as e:  # a shared loop names itself; the error names the method
+        if e.method == name:
+            raise
+        raise DivergenceError(name, e.epoch, e.what) from None
+    if not bool(weights_finite(out)):
+        raise DivergenceError(name, ctx.info.get("epochs") or None, "weights")
     if out.num_classes != model.num_classes:
         raise RuntimeError(f"{name} returned {out.num_classes} classes, expected {model.num_classes}")
     return out

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from sure_unlearn.data.types import LabeledData
+from sure_unlearn.data.types import BatchedData
 from sure_unlearn.errors import ConfigError
 from sure_unlearn.methods.base import RunContext, UnlearnData, register_method
 from sure_unlearn.models.base import SplitModel
@@ -134,7 +134,7 @@ def train_only(
 
 
 def finetune_blocks(
-    model: SplitModel, retain: LabeledData, names: list[str], cfg: CFkConfig, epochs: int, ctx: RunContext
+    model: SplitModel, retain: BatchedData, names: list[str], cfg: CFkConfig, epochs: int, ctx: RunContext
 ) -> None:
     """CE on D_r for ``epochs``, training only ``names`` (and the head if ``cfg.include_head``); the rest is
     frozen and in eval mode, its BatchNorm as ``cfg.frozen_bn`` says (see :func:`train_only`)."""

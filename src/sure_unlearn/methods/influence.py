@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, grad, vmap
 
-from sure_unlearn.data.types import LabeledData
+from sure_unlearn.data.types import BatchedData
 from sure_unlearn.errors import ConfigError
 from sure_unlearn.methods.base import RunContext, UnlearnData, register_method
 from sure_unlearn.models.base import SplitModel
@@ -96,7 +96,7 @@ def loop_grads(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tens
     return torch.stack([torch.cat([g.flatten() for g in r]) for r in rows])
 
 
-def grad_sum(model: nn.Module, data: LabeledData, batch_size: int) -> torch.Tensor:
+def grad_sum(model: nn.Module, data: BatchedData, batch_size: int) -> torch.Tensor:
     """G = Σ_i ∇ℓ_i over ``data`` (eval order, no augmentation), flattened."""
     params = [p for p in model.parameters() if p.requires_grad]
     total = torch.zeros(sum(p.numel() for p in params), device=params[0].device)
@@ -134,7 +134,7 @@ def reference_recursion(v: torch.Tensor, grads: Iterator[torch.Tensor], n: float
 
 
 def _grad_blocks(
-    model: nn.Module, data: LabeledData, rows: torch.Tensor, chunk: int
+    model: nn.Module, data: BatchedData, rows: torch.Tensor, chunk: int
 ) -> Iterator[torch.Tensor]:
     """Per-sample gradients of ``data``'s ``rows`` (no augmentation), ``chunk`` rows per block."""
     for s in range(0, len(rows), chunk):

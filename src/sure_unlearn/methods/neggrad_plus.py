@@ -25,7 +25,7 @@ from sure_unlearn.errors import ConfigError
 from sure_unlearn.methods.base import RunContext, UnlearnData, register_method
 from sure_unlearn.models.base import SplitModel
 from sure_unlearn.progress import bar
-from sure_unlearn.train import make_optimizer, model_device
+from sure_unlearn.train import check_epoch, make_optimizer, model_device
 from sure_unlearn.tune.space import Float
 
 
@@ -73,7 +73,7 @@ def neggrad_plus(model: SplitModel, data: UnlearnData, cfg: NegGradPlusConfig, c
     history: list[dict[str, float]] = []
     start = time.perf_counter()
     with bar(cfg.epochs, "neggrad_plus", ctx.progress) as pbar:
-        for _ in range(cfg.epochs):
+        for epoch in range(cfg.epochs):
             sums, steps = torch.zeros(2, device=device), 0  # retain CE, forget CE
             for x_r, y_r in retain.batches(cfg.batch_size, gen):
                 x_f, y_f = next(forget_stream)
@@ -87,7 +87,7 @@ def neggrad_plus(model: SplitModel, data: UnlearnData, cfg: NegGradPlusConfig, c
                 opt.step()
                 sums += torch.stack([loss_r.detach(), loss_f.detach()])
                 steps += 1
-            r_ce, f_ce = (sums / max(steps, 1)).tolist()  # one host sync per epoch
+            r_ce, f_ce = check_epoch("neggrad_plus", epoch + 1, sums / max(steps, 1), model)  # one sync
             history.append({"retain_ce": r_ce, "forget_ce": f_ce})
             pbar.update()
             pbar.set_postfix_str(f"retain {r_ce:.3f} forget {f_ce:.3f}")

@@ -27,12 +27,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from sure_unlearn.data.types import NO_AUGMENT, LabeledData
+from sure_unlearn.data.types import NO_AUGMENT, BatchedData
 from sure_unlearn.errors import ConfigError
 from sure_unlearn.methods.base import RunContext, UnlearnData, register_method
 from sure_unlearn.models.base import SplitModel
 from sure_unlearn.progress import bar
-from sure_unlearn.train import make_optimizer, model_device
+from sure_unlearn.train import check_epoch, make_optimizer, model_device
 from sure_unlearn.tune.space import Float
 
 LABEL_MODES = ("wrong", "any")
@@ -97,8 +97,8 @@ def random_wrong_labels(
 
 def random_label_loop(
     model: SplitModel,
-    forget: LabeledData,
-    retain: LabeledData,
+    forget: BatchedData,
+    retain: BatchedData,
     cfg: RandomLabelConfig,
     generator: torch.Generator,
     *,
@@ -134,7 +134,7 @@ def random_label_loop(
     history: list[dict[str, float]] = []
     start = time.perf_counter()
     with bar(cfg.epochs, desc, progress) as pbar:
-        for _ in range(cfg.epochs):
+        for epoch in range(cfg.epochs):
             sums = torch.zeros(2, device=device)  # forget CE against y', retain CE
             n_f = n_r = 0
             if cfg.schedule == "sequential":
@@ -156,7 +156,7 @@ def random_label_loop(
                     step(loss_f + cfg.retain_weight * loss_r)
                     sums += torch.stack([loss_f.detach(), loss_r.detach()])
                     n_f = n_r = n_f + 1
-            f_ce, r_ce = sums.tolist()  # one host sync per epoch
+            f_ce, r_ce = check_epoch(desc, epoch + 1, sums, model)  # one host sync per epoch
             history.append({"forget_ce_random": f_ce / max(n_f, 1), "retain_ce": r_ce / max(n_r, 1)})
             pbar.update()
             pbar.set_postfix_str(

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from sure_unlearn.data.types import LabeledData
+from sure_unlearn.data.types import BatchedData
 from sure_unlearn.errors import ConfigError
 from sure_unlearn.methods.base import RunContext, UnlearnData, register_method
 from sure_unlearn.methods.random_label import RandomLabelConfig, random_label_loop
@@ -80,7 +80,7 @@ def top_fraction(scores: dict[str, torch.Tensor], ratio: float) -> dict[str, tor
 
 
 def saliency_mask(
-    model: SplitModel, forget: LabeledData, mask_ratio: float = 0.5, batch_size: int = 256
+    model: SplitModel, forget: BatchedData, mask_ratio: float = 0.5, batch_size: int = 256
 ) -> dict[str, torch.Tensor]:
     """SalUn's mask for ``model`` (a model, never a path): parameter name → bool tensor, True = salient.
 

@@ -26,12 +26,12 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from sure_unlearn.data.types import NO_AUGMENT, LabeledData
+from sure_unlearn.data.types import NO_AUGMENT, BatchedData
 from sure_unlearn.errors import ConfigError
 from sure_unlearn.methods.base import RunContext, UnlearnData, register_method
 from sure_unlearn.models.base import SplitModel
 from sure_unlearn.progress import bar
-from sure_unlearn.train import make_optimizer, model_device
+from sure_unlearn.train import check_epoch, make_optimizer, model_device
 from sure_unlearn.tune.space import Float
 
 
@@ -98,7 +98,7 @@ def scrub_lr(lr: float, epoch: int, decay_epochs: tuple[int, ...], decay_rate: f
 
 
 def scrub_epochs(
-    model: SplitModel, forget: LabeledData, retain: LabeledData, cfg: ScrubConfig, ctx: RunContext
+    model: SplitModel, forget: BatchedData, retain: BatchedData, cfg: ScrubConfig, ctx: RunContext
 ) -> Iterator[dict[str, Any]]:
     """Run SCRUB on ``model`` in place, yielding each epoch's record (after its min-step)."""
     if not cfg.augment:
@@ -107,7 +107,7 @@ def scrub_epochs(
     teacher = copy.deepcopy(model).eval().requires_grad_(False)  # T: θ_o, BN in eval mode
     opt = make_optimizer(model.parameters(), cfg.lr, cfg.momentum, cfg.weight_decay, device=device)
 
-    def one_pass(data: LabeledData, batch_size: int, maximise: bool) -> torch.Tensor:
+    def one_pass(data: BatchedData, batch_size: int, maximise: bool) -> torch.Tensor:
         model.train()
         total, steps = torch.zeros((), device=device), 0
         for x, y in data.batches(batch_size, gen):
@@ -128,13 +128,14 @@ def scrub_epochs(
             lr = scrub_lr(cfg.lr, epoch, cfg.decay_epochs, cfg.decay_rate)
             for group in opt.param_groups:
                 group["lr"] = lr
-            max_loss = None
+            losses = []
             if epoch <= cfg.max_steps:
-                max_loss = one_pass(forget, cfg.forget_batch_size, maximise=True)
-            min_loss = one_pass(retain, cfg.batch_size, maximise=False)
-            record: dict[str, Any] = {"epoch": epoch, "lr": lr, "retain_loss": float(min_loss)}
-            if max_loss is not None:
-                record["forget_kd"] = -float(max_loss)  # mean d on D_f during the max-step
+                losses.append(one_pass(forget, cfg.forget_batch_size, maximise=True))
+            losses.append(one_pass(retain, cfg.batch_size, maximise=False))
+            *max_loss, min_loss = check_epoch("scrub", epoch, torch.stack(losses), model)  # one host sync
+            record: dict[str, Any] = {"epoch": epoch, "lr": lr, "retain_loss": min_loss}
+            if max_loss:
+                record["forget_kd"] = -max_loss[0]  # mean d on D_f during the max-step
             pbar.update()
             pbar.set_postfix_str(f"min-step loss {record['retain_loss']:.3f}")
             yield record

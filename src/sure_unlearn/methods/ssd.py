@@ -15,12 +15,13 @@ depend on B: the same B is used for both sets and recorded.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from sure_unlearn.data.types import NO_AUGMENT, LabeledData
+from sure_unlearn.data.types import BatchedData, concat_batches
 from sure_unlearn.errors import ConfigError
 from sure_unlearn.methods.base import RunContext, UnlearnData, register_method
 from sure_unlearn.models.base import SplitModel
@@ -48,15 +49,18 @@ SPACE = {
 }
 
 
-def diagonal_fisher(model: nn.Module, data: LabeledData, batch_size: int) -> dict[str, torch.Tensor]:
+def diagonal_fisher(
+    model: nn.Module, data: BatchedData | Sequence[BatchedData], batch_size: int
+) -> dict[str, torch.Tensor]:
     """I[name] = mean over batches of the squared gradient of the batch-mean CE, in eval mode, unshuffled,
-    un-augmented; one entry per parameter that requires a gradient. The model's mode is restored."""
+    un-augmented; one entry per parameter that requires a gradient. The model's mode is restored. A list of
+    sets is read as their concatenation, batch by batch (never built: the retain set may be streamed)."""
     was = model.training
     model.eval()
     named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     imp = {n: torch.zeros_like(p) for n, p in named}
     batches = 0
-    for x, y in data.with_augment(NO_AUGMENT).batches(batch_size, shuffle=False):
+    for x, y in concat_batches([data] if isinstance(data, BatchedData) else data, batch_size):
         loss = nn.functional.cross_entropy(model(x), y)
         grads = torch.autograd.grad(loss, [p for _, p in named], allow_unused=True)
         for (n, _), g in zip(named, grads, strict=True):
@@ -90,11 +94,9 @@ def dampen(
 def ssd(model: SplitModel, data: UnlearnData, cfg: SSDConfig, ctx: RunContext) -> SplitModel:
     start = time.perf_counter()
     forget, retain = data.need("forget"), data.need("retain")
-    # D = D_r ∪ D_f in the reference's order (retain then forget, unshuffled), so batches match it
-    r, f = retain.subset(torch.arange(len(retain))), forget.subset(torch.arange(len(forget)))
-    full = LabeledData(torch.cat([r.x, f.x]), torch.cat([r.y, f.y]), NO_AUGMENT, torch.cat([r.idx, f.idx]))
     imp_forget = diagonal_fisher(model, forget, cfg.batch_size)
-    imp_full = diagonal_fisher(model, full, cfg.batch_size)
+    # D = D_r ∪ D_f in the reference's order (retain then forget, unshuffled), so batches match it
+    imp_full = diagonal_fisher(model, [retain, forget], cfg.batch_size)
     selected, total = torch.zeros((), dtype=torch.long, device=model_device(model)), 0
     with torch.no_grad():
         for n, p in model.named_parameters():

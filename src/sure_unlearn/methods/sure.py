@@ -43,13 +43,13 @@ import torch
 from torch import nn
 
 from sure_unlearn.data.types import NO_AUGMENT, LabeledData
-from sure_unlearn.errors import ConfigError, DivergenceError
+from sure_unlearn.errors import ConfigError
 from sure_unlearn.methods.base import RunContext, UnlearnData, register_method
 from sure_unlearn.methods.trunk import freeze
 from sure_unlearn.metrics.representation import probe_auc
 from sure_unlearn.models.base import SplitModel, capture, pool_to
 from sure_unlearn.progress import bar
-from sure_unlearn.train import Engine, Recipe, lr_lambda, make_optimizer, model_device
+from sure_unlearn.train import Engine, Recipe, check_epoch, lr_lambda, make_optimizer, model_device
 from sure_unlearn.tune.space import Float
 
 
@@ -289,11 +289,9 @@ def sure(model: SplitModel, data: UnlearnData, cfg: SureConfig, ctx: RunContext)
                     acc = ((dom_logits["z"] > 0).float() == domain).float().mean()
                     correct = (logits[:m].argmax(1) == y_r).sum().float()
                     sums += torch.stack([loss_y.detach().float(), bce(dom_logits["z"], domain).detach(), acc, correct])
-            ce_m, bce_m, acc_m, correct_n = sums.tolist()  # one host sync per epoch
+            ce_m, bce_m, acc_m, correct_n = check_epoch("sure", epoch + 1, sums, model)  # one host sync per epoch
             rec = {"retain_ce": ce_m / steps_per_epoch, "domain_bce": bce_m / steps_per_epoch,
                    "domain_acc": 100 * acc_m / steps_per_epoch, "retain_acc": 100 * correct_n / len(trunk.plan[epoch])}
-            if not all(math.isfinite(v) for v in rec.values()):
-                raise DivergenceError(f"sure diverged in epoch {epoch + 1}: {rec}")
             if cfg.early_stop:
                 rec["probe_auc"] = held_out_auc()
             history.append(rec)

@@ -6,14 +6,16 @@
 * ``head`` is the final ``nn.Linear``; ``num_classes`` its width.
 
 Our own architectures subclass :class:`SplitModel`. A user's own ``nn.Module`` is wrapped by
-:func:`wrap_model`, told the name of its final linear layer; ``z`` is then captured with a forward hook,
-so the user's module is used as it is.
+:func:`wrap_model`, told the name of its final linear layer (nested names such as ``"classifier.fc"``
+work); ``z`` is then captured with a forward hook, so the user's module is used as it is. Whatever the
+user's ``forward`` returns (a tensor, a tuple, a mapping, a Hugging Face ``ImageClassifierOutput``), the
+wrapped model returns the logits tensor (:func:`logits_of`): every method sees one kind of model.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -71,10 +73,42 @@ class SplitModel(nn.Module):
         return [n for n, _ in self.named_children() if n not in ("head", "norm_in")]
 
 
+def logits_of(out: object) -> torch.Tensor:
+    """The logits in what a classifier's ``forward`` returned: the tensor itself, the ``"logits"`` entry (or
+    the only tensor) of a mapping, the ``.logits`` of an output object (Hugging Face), or the first element
+    of a tuple or list.
+
+    >>> t = torch.zeros(2, 3)
+    >>> all(logits_of(o) is t for o in (t, (t, None), {"logits": t}, {"out": t}))
+    True
+    """
+    if isinstance(out, torch.Tensor):
+        return out
+    if isinstance(out, Mapping):
+        if "logits" in out:
+            return logits_of(out["logits"])
+        tensors = [v for v in out.values() if isinstance(v, torch.Tensor)]
+        if len(tensors) == 1:
+            return tensors[0]
+        raise ConfigError(
+            f"the model returns a mapping with keys {list(out)}; name its logits 'logits' (or return a tensor)"
+        )
+    logits = getattr(out, "logits", None)
+    if isinstance(logits, torch.Tensor):
+        return logits
+    if isinstance(out, tuple | list) and out:
+        return logits_of(out[0])
+    raise ConfigError(
+        f"the model returns a {type(out).__name__}; return the logits as a tensor, a tuple starting with "
+        "them, a mapping with a 'logits' entry or an object with a .logits attribute"
+    )
+
+
 class WrappedModel(SplitModel):
     """A user's ``nn.Module`` seen through the split interface; ``head_name`` is its final linear layer.
 
     The wrapped module must apply ``head_name`` last (logits = head(z)), as nearly every classifier does.
+    ``forward`` returns the logits tensor whatever the module returns (:func:`logits_of`).
     """
 
     def __init__(self, module: nn.Module, head_name: str) -> None:
@@ -92,18 +126,28 @@ class WrappedModel(SplitModel):
 
     def features_and_logits(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         captured: list[torch.Tensor] = []
-        handle = self.head.register_forward_pre_hook(lambda _m, args: captured.append(args[0]))
+
+        def grab(_m: nn.Module, args: tuple[object, ...], kwargs: dict[str, object]) -> None:
+            z = args[0] if args else next(iter(kwargs.values()), None)
+            if isinstance(z, torch.Tensor):
+                captured.append(z)
+
+        handle = self.head.register_forward_pre_hook(grab, with_kwargs=True)
         try:
-            logits = self.module(x)
+            logits = self.forward(x)
         finally:
             handle.remove()
+        if not captured:
+            raise ConfigError(
+                f"the model's forward never calls its head {self.head_name!r}; name the final nn.Linear"
+            )
         return captured[-1], logits
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.features_and_logits(x)[0]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.module(x)
+        return logits_of(self.module(x))
 
     def blocks(self) -> list[str]:
         return ["module." + n for n, _ in self.module.named_children()]
