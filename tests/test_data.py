@@ -5,9 +5,12 @@ from __future__ import annotations
 import io
 import os
 import pickle
+import pickletools
+import struct
 import tarfile
 import time
 import zipfile
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -174,7 +177,29 @@ def test_undecodable_image_is_named(tmp_path: Path) -> None:
         load_dataset("folder", root=src, cache_dir=tmp_path / "c")
 
 
-def _cifar_batches(root: Path, per_batch: int = 2) -> dict[str, np.ndarray]:
+class _Py2Pickler(pickle._Pickler):  # type: ignore[name-defined]
+    """Writes ``str`` and ``bytes`` as Python 2's ``str`` (SHORT_BINSTRING), as the published batches do."""
+
+    dispatch = dict(pickle._Pickler.dispatch)  # type: ignore[attr-defined]
+
+    def save_str8(self, obj: str | bytes) -> None:
+        raw = obj.encode("latin1") if isinstance(obj, str) else obj
+        n = len(raw)
+        self.write(pickle.SHORT_BINSTRING + bytes([n]) + raw if n < 256 else pickle.BINSTRING + struct.pack("<i", n) + raw)
+        self.memoize(obj)
+
+    dispatch[bytes] = save_str8
+    dispatch[str] = save_str8
+
+
+def _py2_pickle(obj: object) -> bytes:
+    """``obj`` pickled as the published cifar-10-batches-py files are: Python 2, protocol 2, numpy.core."""
+    buf = io.BytesIO()
+    _Py2Pickler(buf, protocol=2).dump(obj)
+    return buf.getvalue().replace(b"cnumpy._core.multiarray\n", b"cnumpy.core.multiarray\n")
+
+
+def _cifar_batches(root: Path, per_batch: int = 2, dumps=pickle.dumps) -> dict[str, np.ndarray]:  # type: ignore[no-untyped-def]
     """A miniature canonical cifar-10-batches-py (our own pickles): images are R, G, B planes per row."""
     d = root / "cifar-10-batches-py"
     d.mkdir(parents=True)
@@ -184,12 +209,12 @@ def _cifar_batches(root: Path, per_batch: int = 2) -> dict[str, np.ndarray]:
         x = rng.integers(0, 256, (per_batch, 32, 32, 3), dtype=np.uint8)
         y = rng.integers(0, 10, per_batch).tolist()
         rows = x.transpose(0, 3, 1, 2).reshape(per_batch, -1)
-        with open(d / name, "wb") as f:
-            pickle.dump({b"batch_label": name.encode(), b"data": rows, b"labels": y}, f)
+        files = [f"{name}_{i}.png".encode() for i in range(per_batch)]
+        (d / name).write_bytes(dumps({b"batch_label": name.encode(), b"data": rows, b"labels": y, b"filenames": files}))
         xs.append(x)
         ys.append(y)
-    with open(d / "batches.meta", "wb") as f:
-        pickle.dump({b"label_names": [c.encode() for c in CIFAR10_CLASSES], b"num_vis": 3072}, f)
+    meta = {b"label_names": [c.encode() for c in CIFAR10_CLASSES], b"num_cases_per_batch": per_batch, b"num_vis": 3072}
+    (d / "batches.meta").write_bytes(dumps(meta))
     return {
         "train_x": np.concatenate(xs[:5]),
         "train_y": np.concatenate(ys[:5]),
@@ -198,8 +223,13 @@ def _cifar_batches(root: Path, per_batch: int = 2) -> dict[str, np.ndarray]:
     }
 
 
-def test_cifar10_canonical_batches(tmp_path: Path) -> None:
-    want = _cifar_batches(tmp_path / "data")
+@pytest.mark.parametrize(
+    "dumps",
+    [pickle.dumps, partial(pickle.dumps, protocol=2), _py2_pickle],
+    ids=["python3-default", "python3-protocol2", "published-python2"],
+)
+def test_cifar10_canonical_batches(tmp_path: Path, dumps) -> None:  # type: ignore[no-untyped-def]
+    want = _cifar_batches(tmp_path / "data", dumps=dumps)
     b = load_dataset("cifar10", root=tmp_path / "data", cache_dir=tmp_path / "c")
     assert b.classes == CIFAR10_CLASSES and b.augment == Augment(pad=4, flip=True)
     assert b.train.x.shape == (10, 32, 32, 3) and b.test.x.shape == (2, 32, 32, 3)
@@ -208,6 +238,56 @@ def test_cifar10_canonical_batches(tmp_path: Path) -> None:
     (tmp_path / "data" / "cifar-10-batches-py" / "data_batch_3").unlink()
     with pytest.raises(DataError, match="data_batch_3 missing"):
         load_dataset("cifar10", root=tmp_path / "data")
+
+
+def test_published_batch_format_is_what_the_test_writes() -> None:
+    """The python-2 helper writes what the official files hold: only these globals, bytes as str8."""
+    ops = list(pickletools.genops(_py2_pickle({b"data": np.zeros((1, 3072), np.uint8), b"labels": [3]})))
+    assert {arg for op, arg, _ in ops if op.name == "GLOBAL"} == {
+        "numpy.core.multiarray _reconstruct", "numpy ndarray", "numpy dtype"
+    }
+    assert not {op.name for op, _, _ in ops} & {"BINUNICODE", "SHORT_BINUNICODE", "STACK_GLOBAL"}
+
+
+class _Payload:
+    """Unpickles by calling ``open(path, "w")``: the file appears if and only if the payload ran."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (open, (str(self.path), "w"))
+
+
+@pytest.mark.parametrize("protocol", [0, 2, 5])
+@pytest.mark.parametrize("where", ["data", "labels", "meta"])
+def test_crafted_cifar_pickle_runs_no_code(tmp_path: Path, protocol: int, where: str) -> None:
+    control = tmp_path / "control"
+    pickle.loads(pickle.dumps(_Payload(control), protocol=protocol))
+    assert control.exists()  # the payload is real: a plain unpickler runs it
+    _cifar_batches(tmp_path / "data")
+    marker = tmp_path / "MARKER"
+    d = tmp_path / "data" / "cifar-10-batches-py"
+    name = "batches.meta" if where == "meta" else "data_batch_1"
+    crafted = {b"data": np.zeros((2, 3072), np.uint8), b"labels": [0, 1], b"label_names": [b"cat"]}
+    crafted[where.encode() if where != "meta" else b"label_names"] = _Payload(marker)
+    (d / name).write_bytes(pickle.dumps(crafted, protocol=protocol))
+    with pytest.raises(DataError, match=rf"{name} is not a genuine CIFAR-10 batch: it asks to call .*open"):
+        load_dataset("cifar10", root=tmp_path / "data", cache_dir=tmp_path / "c")
+    assert not marker.exists()
+
+
+def test_crafted_cifar_folder_from_the_data_search_runs_no_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A ./data/cifar-10-batches-py found by the default search (no --data-root) is read safely too."""
+    _cifar_batches(tmp_path / "data")
+    marker = tmp_path / "MARKER"
+    batch = {b"data": _Payload(marker), b"labels": [0]}
+    (tmp_path / "data" / "cifar-10-batches-py" / "data_batch_1").write_bytes(pickle.dumps(batch, protocol=2))
+    monkeypatch.delenv("SURE_DATA")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(DataError, match="not a genuine CIFAR-10 batch"):
+        load_dataset("cifar10", cache_dir=tmp_path / "c")
+    assert not marker.exists()
 
 
 def test_cifar10_jpeg_folder_and_class_check(tmp_path: Path) -> None:
