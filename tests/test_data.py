@@ -9,6 +9,7 @@ import pickletools
 import struct
 import tarfile
 import time
+import warnings
 import zipfile
 from functools import partial
 from pathlib import Path
@@ -356,6 +357,67 @@ def test_corrupt_cache_is_deleted_and_rebuilt(monkeypatch: pytest.MonkeyPatch, t
     assert len(calls) == 2 and np.array_equal(a.train.x, b.train.x)
     with np.load(path, allow_pickle=False) as z:  # rewritten whole
         assert np.array_equal(z["train_x"], a.train.x)
+
+
+def _rewrite_npz(path: Path, change) -> None:  # type: ignore[no-untyped-def]
+    """Rewrite a cache file as a consistent zip, with ``change(arrays)`` applied to its arrays."""
+    with np.load(path, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    change(arrays)
+    np.savez(path, **arrays)
+
+
+def test_flipped_bit_in_the_dataset_cache_is_detected_and_decoded_again(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A bit flipped on disk (here the zip's CRC sees it first; the SHA-256 test below goes further)."""
+    src, cdir = _folder(tmp_path / "ds"), tmp_path / "c"
+    clean = load_dataset("folder", root=src, cache_dir=cdir)
+    (path,) = cdir.glob("folder-*.npz")
+    blob = bytearray(path.read_bytes())
+    at = blob.find(clean.train.x.tobytes())
+    assert at >= 0
+    blob[at + clean.train.x.nbytes // 2] ^= 0x01
+    path.write_bytes(bytes(blob))
+    calls = _count_decodes(monkeypatch)
+    with pytest.warns(UserWarning, match=path.name):
+        again = load_dataset("folder", root=src, cache_dir=cdir)
+    assert len(calls) == 2  # decoded again, not used
+    assert np.array_equal(again.train.x, clean.train.x) and np.array_equal(again.test.x, clean.test.x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_dataset("folder", root=src, cache_dir=cdir)  # the rebuilt entry passes its check
+    assert len(calls) == 2
+
+
+def test_dataset_cache_sha256_catches_what_the_zip_does_not(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A cache file rewritten as a consistent zip (valid CRCs) with one pixel changed fails its SHA-256."""
+    src, cdir = _folder(tmp_path / "ds"), tmp_path / "c"
+    clean = load_dataset("folder", root=src, cache_dir=cdir)
+    (path,) = cdir.glob("folder-*.npz")
+    _rewrite_npz(path, lambda a: a["train_x"].__setitem__((4, 1, 1, 0), a["train_x"][4, 1, 1, 0] ^ 1))
+    calls = _count_decodes(monkeypatch)
+    with pytest.warns(UserWarning, match=rf"corrupt dataset cache .*{path.name}.*SHA-256"):
+        again = load_dataset("folder", root=src, cache_dir=cdir)
+    assert len(calls) == 2 and np.array_equal(again.train.x, clean.train.x)
+
+
+def test_dataset_cache_without_a_digest_is_trusted_on_first_use(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    src, cdir = _folder(tmp_path / "ds"), tmp_path / "c"
+    clean = load_dataset("folder", root=src, cache_dir=cdir)
+    (path,) = cdir.glob("folder-*.npz")
+    _rewrite_npz(path, lambda a: a.pop("__sha256__"))  # as written before digests
+    calls = _count_decodes(monkeypatch)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        b = load_dataset("folder", root=src, cache_dir=cdir)
+    assert calls == [] and np.array_equal(b.train.x, clean.train.x)  # used, not discarded
+    with np.load(path, allow_pickle=False) as z:
+        assert "__sha256__" in z.files  # the digest was recorded
+    _rewrite_npz(path, lambda a: a["test_y"].__setitem__(0, 1 - a["test_y"][0]))
+    with pytest.warns(UserWarning, match="SHA-256"):
+        load_dataset("folder", root=src, cache_dir=cdir)
+    assert len(calls) == 2
 
 
 def test_default_cache_dir_follows_sure_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
