@@ -11,6 +11,7 @@ import tarfile
 import time
 import warnings
 import zipfile
+from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 
@@ -18,14 +19,24 @@ import numpy as np
 import pytest
 import torch
 
-from sure_unlearn.data import DATASETS, cache, data_roots, load_dataset, readers_folders
-from sure_unlearn.data.readers_folders import CIFAR10_CLASSES
+from sure_unlearn.data import DATASETS, cache, data_roots, find_source, load_dataset, readers_folders
+from sure_unlearn.data.readers_folders import CIFAR10_CLASSES, CIFAR10_SOURCES
+from sure_unlearn.data.readers_io import iter_files
+from sure_unlearn.data.readers_tiny import TINY_SOURCES
 from sure_unlearn.data.types import NO_AUGMENT, Augment, ImageArrays, LabeledData, augment_batch
 from sure_unlearn.errors import DataError, UnknownNameError
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-TINY = SHARED / "tiny-imagenet-200-sample10.tar.xz"
-CIFAR = SHARED / "cifar10-jpeg.tar.xz"
+
+def _found(dataset: str, sources: Sequence[str]) -> Path | None:
+    """Where the library's own search ($SURE_DATA, else ./data) finds ``dataset``; None skips its test."""
+    try:
+        return find_source(dataset, sources)
+    except DataError:
+        return None
+
+
+TINY = _found("tiny_imagenet", TINY_SOURCES)
+CIFAR = _found("cifar10", CIFAR10_SOURCES)
 
 Image = pytest.importorskip("PIL.Image")
 
@@ -86,12 +97,24 @@ def test_data_roots_order(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
     assert data_roots(tmp_path) == [tmp_path]
     monkeypatch.setenv("SURE_DATA", f"{tmp_path / 'a'}{os.pathsep}{tmp_path / 'b'}")
     assert data_roots() == [tmp_path / "a", tmp_path / "b"]
-    monkeypatch.delenv("SURE_DATA")
+    monkeypatch.setenv("SURE_DATA", " ")  # blank: as if unset
     monkeypatch.chdir(tmp_path)
-    defaults = data_roots()
-    assert defaults[0] == (tmp_path / "data").resolve()
-    assert (tmp_path.parent / "shared" / "data").resolve() in defaults
-    assert Path(__file__).resolve().parents[1].parent / "shared" / "data" in defaults
+    assert [p.resolve() for p in data_roots()] == [(tmp_path / "data").resolve()]
+
+
+def test_only_sure_data_and_dot_data_are_searched(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A dataset in a folder beside the working directory is not found unless $SURE_DATA names it."""
+    _cifar_batches(tmp_path / "shared" / "data")
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    monkeypatch.delenv("SURE_DATA")
+    with pytest.raises(DataError, match=r"not found\. Looked in:\n  .*work/data  \(no such folder\)\nfor"):
+        load_dataset("cifar10", cache_dir=tmp_path / "c")
+    monkeypatch.setenv("SURE_DATA", str(tmp_path / "shared" / "data"))
+    assert len(load_dataset("cifar10", cache_dir=tmp_path / "c").train) == 10
+    (tmp_path / "shared" / "data").rename(tmp_path / "work" / "data")
+    monkeypatch.delenv("SURE_DATA")
+    assert len(load_dataset("cifar10", cache_dir=tmp_path / "c").train) == 10  # ./data
 
 
 def test_missing_dataset_lists_every_place_looked(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -431,45 +454,44 @@ def test_default_cache_dir_follows_sure_cache(monkeypatch: pytest.MonkeyPatch, t
 
 
 @pytest.mark.data
-@pytest.mark.skipif(not TINY.exists(), reason=f"{TINY} not present")
-def test_tiny_imagenet_sample(tmp_path: Path) -> None:
-    b = load_dataset("tiny_imagenet", root=SHARED, cache_dir=tmp_path)
-    assert b.num_classes == 10 and b.augment.flip
-    assert b.train.x.shape == (5000, 64, 64, 3) and b.test.x.shape == (500, 64, 64, 3)
-    assert np.bincount(b.train.y).tolist() == [500] * 10 and np.bincount(b.test.y).tolist() == [50] * 10
-    with tarfile.open(TINY) as tf:
-
-        def read(name: str) -> bytes:
-            f = tf.extractfile(f"tiny-imagenet-200/{name}")
-            assert f is not None
-            return f.read()
-
-        wnids, ann = read("wnids.txt").decode().split(), read("val/val_annotations.txt").decode()
-        rows = sorted((line.split("\t") for line in ann.splitlines() if line), key=lambda r: int(r[0][4:-5]))
-        first, last = read(f"val/images/{rows[0][0]}"), read(f"val/images/{rows[-1][0]}")
+@pytest.mark.skipif(TINY is None, reason="tiny_imagenet not found in $SURE_DATA or ./data")
+def test_tiny_imagenet_real_data(tmp_path: Path) -> None:
+    assert TINY is not None
+    b = load_dataset("tiny_imagenet", root=TINY.parent, cache_dir=tmp_path)
+    text = dict((p[-1], f) for p, f in iter_files(TINY, lambda p: p[-1] in ("wnids.txt", "val_annotations.txt")))
+    wnids, ann = text["wnids.txt"].decode().split(), text["val_annotations.txt"].decode()
+    k = len(wnids)  # 10 in the sample archive, 200 in the full dataset: 500 training and 50 val images each
+    assert b.num_classes == k and b.augment.flip
+    assert b.train.x.shape == (500 * k, 64, 64, 3) and b.test.x.shape == (50 * k, 64, 64, 3)
+    assert np.bincount(b.train.y).tolist() == [500] * k and np.bincount(b.test.y).tolist() == [50] * k
+    rows = sorted((line.split("\t") for line in ann.splitlines() if line), key=lambda r: int(r[0][4:-5]))
+    ends = (rows[0][0], rows[-1][0])
+    images = dict((p[-1], f) for p, f in iter_files(TINY, lambda p: p[-1] in ends and p[-2] == "images"))
     assert b.classes == tuple(wnids)
-    assert b.test.y.tolist() == [wnids.index(r[1]) for r in rows]  # val images by number: val_1, val_26, ...
-    assert np.array_equal(b.test.x[0], np.asarray(Image.open(io.BytesIO(first)).convert("RGB")))
-    assert np.array_equal(b.test.x[-1], np.asarray(Image.open(io.BytesIO(last)).convert("RGB")))
-    again = load_dataset("tiny_imagenet", root=TINY, cache_dir=tmp_path)  # the archive named directly
+    assert b.test.y.tolist() == [wnids.index(r[1]) for r in rows]  # val images by number: val_0, val_1, ...
+    assert np.array_equal(b.test.x[0], np.asarray(Image.open(io.BytesIO(images[ends[0]])).convert("RGB")))
+    assert np.array_equal(b.test.x[-1], np.asarray(Image.open(io.BytesIO(images[ends[1]])).convert("RGB")))
+    again = load_dataset("tiny_imagenet", root=TINY, cache_dir=tmp_path)  # the archive or folder named directly
     assert np.array_equal(again.train.x, b.train.x)
 
 
 @pytest.mark.slow
 @pytest.mark.data
-@pytest.mark.skipif(not CIFAR.exists(), reason=f"{CIFAR} not present")
-def test_cifar10_jpeg_archive(tmp_path: Path) -> None:
+@pytest.mark.skipif(CIFAR is None, reason="cifar10 not found in $SURE_DATA or ./data")
+def test_cifar10_real_data(tmp_path: Path) -> None:
+    assert CIFAR is not None
     t0 = time.perf_counter()
-    b = load_dataset("cifar10", root=SHARED, cache_dir=tmp_path)
+    b = load_dataset("cifar10", root=CIFAR, cache_dir=tmp_path)
     t1 = time.perf_counter()
     assert b.classes == CIFAR10_CLASSES
     assert b.train.x.shape == (50000, 32, 32, 3) and b.test.x.shape == (10000, 32, 32, 3)
     assert np.bincount(b.train.y).tolist() == [5000] * 10 and np.bincount(b.test.y).tolist() == [1000] * 10
     assert 0.4 < b.mean[0] < 0.55 and 0.2 < b.std[0] < 0.3
-    cached = load_dataset("cifar10", root=SHARED, cache_dir=tmp_path)
+    cached = load_dataset("cifar10", root=CIFAR, cache_dir=tmp_path)
     t2 = time.perf_counter()
     assert np.array_equal(cached.train.x, b.train.x) and np.array_equal(cached.test.y, b.test.y)
-    assert t2 - t1 < (t1 - t0) / 3, f"decode {t1 - t0:.1f}s, cached load {t2 - t1:.1f}s"
+    if list(tmp_path.glob("cifar10-*.npz")):  # decoded from images, so the second load is the cache's
+        assert t2 - t1 < (t1 - t0) / 3, f"decode {t1 - t0:.1f}s, cached load {t2 - t1:.1f}s"
 
 
 # ------------------------------------------------------------------ augmentation and batches

@@ -76,7 +76,7 @@ def read_indices(path: str) -> np.ndarray:
 
 
 def add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data-root", help="where datasets are (default: $SURE_DATA, ./data, ../shared/data)")
+    p.add_argument("--data-root", help="where datasets are (default: $SURE_DATA, else ./data)")
     p.add_argument("--cache-dir", help="models and decoded datasets (default: $SURE_CACHE or ~/.cache/sure)")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 … (default: cuda if available)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: all cores)")

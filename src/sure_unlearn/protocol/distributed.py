@@ -302,7 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--out", help="also save a `sure train`-style checkpoint here ({kind} is replaced by the kind)"
     )
-    p.add_argument("--data-root", help="where datasets are (default: $SURE_DATA, ./data, ../shared/data)")
+    p.add_argument("--data-root", help="where datasets are (default: $SURE_DATA, else ./data)")
     p.add_argument("--cache-dir", help="models and decoded datasets (default: $SURE_CACHE or ~/.cache/sure)")
     p.add_argument("--device", default="auto", choices=["auto", "cuda", "cpu"])
     p.add_argument("--threads", type=int, default=None, help="CPU threads per process for torch")
