@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -12,6 +16,20 @@ from sure_unlearn.models import ModelSpec, build_model
 from sure_unlearn.train import Recipe, fit
 
 K = 4
+
+# The datasets of CI and of the README's test command sit in a data folder beside the checkout. The
+# library looks only in $SURE_DATA and ./data, so point $SURE_DATA there unless the caller chose.
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+if not os.environ.get("SURE_DATA", "").strip() and SHARED_DATA.is_dir():
+    os.environ["SURE_DATA"] = str(SHARED_DATA)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _own_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Tests never read or write the user's model and dataset cache (``$SURE_CACHE``, ~/.cache/sure)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SURE_CACHE", str(tmp_path_factory.mktemp("sure-cache")))
+        yield
 
 
 def blobs(n: int, seed: int, size: int = 8) -> ImageArrays:

@@ -1,4 +1,9 @@
-"""Checkpoints load safely, fail clearly when missing or corrupt, and the cache keys on content."""
+"""Checkpoints load safely, fail clearly when missing or corrupt (a SHA-256 of their content catches what
+``torch.load`` does not), and the cache keys on content and retrains what is corrupt."""
+
+import dataclasses
+import json
+import warnings
 
 import numpy as np
 import pytest
@@ -6,7 +11,10 @@ import torch
 
 from sure_unlearn.errors import CheckpointError
 from sure_unlearn.files import content_key
+from sure_unlearn.protocol import benchmark as bench_mod
+from sure_unlearn.protocol.benchmark import Benchmark
 from sure_unlearn.protocol.checkpoints import ModelCache, load_checkpoint, load_into, save_checkpoint
+from sure_unlearn.protocol.presets import PRESETS
 
 
 def net():
@@ -68,3 +76,87 @@ def test_content_key_depends_on_array_content():
 def test_content_key_takes_zero_dimensional_arrays_like_batchnorm_counters():
     # a BatchNorm state dict holds 0-d num_batches_tracked: the key must hash it by value
     assert content_key(x=np.array(3)) == content_key(x=np.array(3)) != content_key(x=np.array(4))
+
+
+# ------------------------------------------------------------------ corruption torch.load does not see
+
+
+def flip_bit_in_tensor(path, tensor):
+    """Flip one bit in the middle of ``tensor``'s bytes inside the checkpoint file (the zip stays valid)."""
+    blob = bytearray(path.read_bytes())
+    data = tensor.detach().cpu().contiguous().numpy().tobytes()
+    at = blob.find(data)
+    assert at >= 0 and blob.find(data, at + 1) < 0
+    blob[at + len(data) // 2] ^= 0x10
+    path.write_bytes(bytes(blob))
+
+
+def overwrite_two_thirds_in(path, tensor):
+    """64 bytes of 0x7f at two thirds of the file, where a cache's largest model keeps its weights."""
+    blob = bytearray(path.read_bytes())
+    at = len(blob) * 2 // 3
+    blob[at : at + 64] = b"\x7f" * 64
+    path.write_bytes(bytes(blob))
+
+
+@pytest.mark.parametrize("corrupt", [flip_bit_in_tensor, overwrite_two_thirds_in])
+def test_sha256_catches_corruption_that_torch_load_accepts(tmp_path, corrupt):
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(64, 128), torch.nn.ReLU(), torch.nn.Linear(128, 2))
+    path = tmp_path / "m.pt"
+    save_checkpoint(path, model, {"note": "x"})
+    corrupt(path, model[0].weight)
+    loaded = torch.load(path, map_location="cpu", weights_only=True)  # torch reads it without complaint...
+    assert not torch.equal(loaded["state_dict"]["0.weight"], model[0].weight.detach())  # ...wrong weights
+    with pytest.raises(CheckpointError, match=r"m\.pt is corrupt: .*SHA-256"):
+        load_checkpoint(path)
+
+
+def test_sha256_covers_the_meta(tmp_path):
+    path = tmp_path / "m.pt"
+    save_checkpoint(path, net(), {"train_idx": np.arange(5)})
+    payload = torch.load(path, weights_only=True)
+    payload["meta"] = payload["meta"].replace('"n": 5', '"n": 4')
+    torch.save(payload, path)
+    with pytest.raises(CheckpointError, match="SHA-256"):
+        load_checkpoint(path)
+
+
+def test_cache_entry_without_a_digest_is_trusted_on_first_use_then_checked(tmp_path):
+    cache, model = ModelCache(tmp_path), net()
+    path = cache.path("original", "k")
+    state = {k: v.detach() for k, v in model.state_dict().items()}
+    torch.save({"state_dict": state, "meta": json.dumps({"train_s": 2.0})}, path)  # as written before digests
+    fresh = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert cache.load("original", "k", fresh) == {"train_s": 2.0}  # usable, not discarded
+    assert all(torch.equal(p, q) for p, q in zip(model.parameters(), fresh.parameters(), strict=True))
+    assert "sha256" in torch.load(path, weights_only=True)  # the digest was recorded
+    flip_bit_in_tensor(path, model[0].weight)
+    with pytest.warns(UserWarning, match=f"{path.name} is corrupt.*trained again"):
+        assert cache.load("original", "k", net()) is None
+    assert not path.exists()
+
+
+def test_benchmark_retrains_a_corrupted_cached_model_and_matches_a_clean_run(tmp_path, monkeypatch):
+    cfg = PRESETS.get("smoke")()
+    cfg = cfg.with_overrides(methods=("finetune",), recipe=dataclasses.replace(cfg.recipe, epochs=1))
+    bench = Benchmark(cfg, tmp_path / "out", cache_dir=tmp_path / "cache")
+    prep = bench.prepare("partial_class", 0)
+    args = ("original", 0, prep.split.train, prep.split.labels, prep.train_sets["train"])
+    clean, _ = bench.trained(*args)
+    path = bench.models.path("original", bench.model_key(0, prep.split.train, prep.split.labels))
+    biggest = max(clean.state_dict().values(), key=lambda t: t.numel())
+    flip_bit_in_tensor(path, biggest)
+
+    fits = []
+    real_fit = bench_mod.fit
+    monkeypatch.setattr(bench_mod, "fit", lambda *a, **k: fits.append(1) or real_fit(*a, **k))
+    with pytest.warns(UserWarning, match=f"{path.name} is corrupt.*trained again"):
+        again, _ = bench.trained(*args)
+    assert fits == [1]  # detected and trained again, never used
+    for (name, p), q in zip(clean.state_dict().items(), again.state_dict().values(), strict=True):
+        assert torch.equal(p, q), name  # the same model as the clean run
+    bench.trained(*args)  # the rebuilt entry is served from the cache and passes its check
+    assert fits == [1]

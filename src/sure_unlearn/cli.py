@@ -193,7 +193,7 @@ def cmd_list(a: argparse.Namespace) -> None:
 
 # ------------------------------------------------------------------------------------------ parser
 def add_common(p: argparse.ArgumentParser, *, devices: bool = True) -> None:
-    p.add_argument("--data-root", help="where datasets are (default: $SURE_DATA, ./data, ../shared/data)")
+    p.add_argument("--data-root", help="where datasets are (default: $SURE_DATA, else ./data)")
     p.add_argument("--cache-dir", help="models and decoded datasets (default: $SURE_CACHE or ~/.cache/sure)")
     if devices:
         p.add_argument("--device", type=parse_device, default="auto", help=f"{DEVICES} (default: cuda if available)")

@@ -6,6 +6,11 @@ source's fingerprint (size and modification time), so a changed source is decode
 its stale entry. Files are written atomically (a temporary file in the same folder, then
 ``os.replace``) and read with ``allow_pickle=False``; an unreadable file is deleted and decoded again.
 
+Each file also holds the SHA-256 of its arrays (:func:`arrays_digest`), checked on every load: a file
+whose arrays no longer match it (a flipped bit on disk) is reported in a warning naming it, deleted and
+decoded again, never used. A file written before digests existed is trusted on first use and its digest
+recorded then.
+
 >>> import tempfile
 >>> calls = []
 >>> def decode():
@@ -37,6 +42,7 @@ import numpy as np
 # Bump when the meaning of cached arrays changes (decoding, ordering), so old caches are not trusted.
 CACHE_VERSION = 1
 _KEY = "__key__"
+_SHA = "__sha256__"
 
 Arrays = dict[str, np.ndarray]
 
@@ -88,23 +94,57 @@ def load_or_decode(
             return arrays
     arrays = decode()
     try:
-        _write(path, arrays | {_KEY: np.array(key)})
+        _write(path, arrays | {_KEY: np.array(key), _SHA: np.array(arrays_digest(arrays, key))})
     except OSError as e:  # a read-only or full disk costs time, not correctness
         warnings.warn(f"could not write the dataset cache {path}: {e}", stacklevel=2)
     return arrays
 
 
+def arrays_digest(arrays: Mapping[str, np.ndarray], key: str) -> str:
+    """SHA-256 of ``arrays`` (each one's name, dtype, shape and bytes, by name) and the cache key.
+
+    >>> a = {"x": np.zeros((2, 3), np.uint8)}
+    >>> arrays_digest(a, "k") == arrays_digest({"x": np.zeros((2, 3), np.uint8)}, "k")
+    True
+    >>> arrays_digest(a, "k") == arrays_digest({"x": np.zeros((3, 2), np.uint8)}, "k")
+    False
+    """
+    h = hashlib.sha256()
+    for name in sorted(arrays):
+        a = np.ascontiguousarray(arrays[name])
+        h.update(f"{name}\0{a.dtype.str}\0{a.shape}\0".encode())
+        h.update(a.data)
+    h.update(key.encode())
+    return h.hexdigest()
+
+
 def _read(path: Path, key: str) -> Arrays | None:
-    """The cached arrays, or None when the file is stale (other key) or unreadable (then deleted)."""
+    """The cached arrays, or None when the file is stale (other key), unreadable or corrupt (then deleted)."""
     try:
         with np.load(path, allow_pickle=False) as z:
             if str(z[_KEY]) != key:
                 return None
-            return {k: z[k] for k in z.files if k != _KEY}
+            arrays = {k: z[k] for k in z.files if k not in (_KEY, _SHA)}
+            recorded = str(z[_SHA]) if _SHA in z.files else None
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
         warnings.warn(f"deleting unreadable dataset cache {path} ({e!r}); decoding again", stacklevel=3)
         path.unlink(missing_ok=True)
         return None
+    digest = arrays_digest(arrays, key)
+    if recorded is None:  # written before digests: trust on first use and record the digest
+        try:
+            _write(path, arrays | {_KEY: np.array(key), _SHA: np.array(digest)})
+        except OSError as e:
+            warnings.warn(f"could not record the SHA-256 of the dataset cache {path}: {e}", stacklevel=3)
+    elif recorded != digest:
+        warnings.warn(
+            f"deleting corrupt dataset cache {path}: its arrays no longer match the SHA-256 recorded when "
+            "it was written; decoding again",
+            stacklevel=3,
+        )
+        path.unlink(missing_ok=True)
+        return None
+    return arrays
 
 
 def _write(path: Path, arrays: Arrays) -> None:

@@ -1,7 +1,7 @@
 """Dataset readers: one registry of named readers, one front door (:func:`load_dataset`), the data root.
 
 A reader is a function ``reader(root, cache_dir=..., **options) -> DatasetBundle``; ``root`` is the data
-root the user gave (or None: search the default places) and readers that decode files cache the result
+root the user gave (or None: search the data roots below) and readers that decode files cache the result
 under ``cache_dir``. Nothing is downloaded. Built in: ``synthetic`` and ``digits`` (this file, need no
 files), ``cifar10``, ``cinic10`` and ``folder`` (:mod:`.readers_folders`), ``tiny_imagenet``
 (:mod:`.readers_tiny`). A new dataset is one function decorated with ``@DATASETS.register("name")``.
@@ -9,9 +9,9 @@ files), ``cifar10``, ``cinic10`` and ``folder`` (:mod:`.readers_folders`), ``tin
 >>> sorted(DATASETS.available())
 ['cifar10', 'cinic10', 'digits', 'folder', 'synthetic', 'tiny_imagenet']
 
-Data root: ``root`` if given, else ``$SURE_DATA`` (several folders separated by ``os.pathsep``), else
-``./data``, ``../shared/data`` seen from the working directory and ``../shared/data`` seen from this
-checkout. A dataset that is in none of them raises a DataError that lists where it looked.
+Data root: ``root`` (``--data-root``) if given, else ``$SURE_DATA`` (several folders separated by
+``os.pathsep``), else ``./data`` in the working directory. A dataset that is in none of them raises a
+DataError that lists where it looked.
 """
 
 from __future__ import annotations
@@ -59,24 +59,24 @@ def load_dataset(
 
 
 def data_roots(root: str | Path | None = None) -> list[Path]:
-    """The folders searched for datasets, in order: ``root``, else ``$SURE_DATA``, else the defaults."""
+    """The folders searched for datasets, in order: ``root``, else ``$SURE_DATA``, else ``./data``.
+
+    >>> data_roots("/datasets") == [Path("/datasets")]
+    True
+    """
     if root is not None:
         return [Path(root).expanduser()]
     env = os.environ.get("SURE_DATA", "")
     if env.strip():
         return [Path(p).expanduser() for p in env.split(os.pathsep) if p.strip()]
-    checkout = Path(__file__).resolve().parents[3]  # src/sure_unlearn/data/readers.py -> the checkout
-    places = [Path.cwd() / "data", Path.cwd().parent / "shared" / "data", checkout.parent / "shared" / "data"]
-    unique: dict[Path, None] = {}
-    for p in places:
-        unique.setdefault(p.resolve(), None)
-    return list(unique)
+    return [Path.cwd() / "data"]
 
 
 def find_source(dataset: str, names: Sequence[str], root: str | Path | None = None) -> Path:
-    """The first file or folder matching one of ``names`` (glob patterns) in the data roots.
+    """The first file or folder matching one of ``names`` (glob patterns) in :func:`data_roots`.
 
-    A root that itself matches (``--data-root path/to/cifar-10-batches-py``) is taken as is.
+    A root that itself matches (``--data-root path/to/cifar-10-batches-py``) is taken as is. Not found:
+    a DataError listing every folder searched and how to point the search elsewhere.
     """
     roots = data_roots(root)
     for r in roots:
@@ -90,7 +90,8 @@ def find_source(dataset: str, names: Sequence[str], root: str | Path | None = No
     raise DataError(
         f"dataset {dataset!r} not found. Looked in:\n{looked}\nfor any of: {', '.join(names)}.\n"
         f"Put it in one of these folders, or point --data-root (or the SURE_DATA environment variable, "
-        f"folders separated by {os.pathsep!r}) at the folder that holds it. Nothing is downloaded."
+        f"folders separated by {os.pathsep!r}) at the folder that holds it; without either, ./data is "
+        "searched. Nothing is downloaded."
     )
 
 

@@ -9,6 +9,7 @@ python-batches layout.
 
 from __future__ import annotations
 
+import io
 import os
 import pickle
 from collections.abc import Mapping
@@ -16,6 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+try:  # numpy 2 renamed numpy.core to numpy._core
+    from numpy._core import multiarray as np_multiarray
+    from numpy._core import numeric as np_numeric
+except ImportError:  # numpy 1
+    from numpy.core import multiarray as np_multiarray  # type: ignore[no-redef]
+    from numpy.core import numeric as np_numeric  # type: ignore[no-redef]
 
 from sure_unlearn.data.cache import load_or_decode
 from sure_unlearn.data.readers import DATASETS, bundle_from_arrays, find_source
@@ -91,11 +99,70 @@ def read_class_folders(
     return arrays
 
 
+class _NotCifar(pickle.UnpicklingError):
+    """A pickle that names a callable no CIFAR batch contains."""
+
+
+def _latin1(text: str, encoding: str = "latin1") -> bytes:
+    """``_codecs.encode`` as Python 3 uses it to pickle ``bytes`` at protocol 2, and nothing else."""
+    if not isinstance(text, str) or encoding != "latin1":
+        raise _NotCifar(f"_codecs.encode with {type(text).__name__}, {encoding!r}")
+    return text.encode("latin1")
+
+
+class _CifarUnpickler(pickle.Unpickler):
+    """An unpickler that builds only what CIFAR-10 batches hold: dicts, lists, bytes, ints, numpy arrays.
+
+    Unpickling calls whatever callables the file names, so a crafted "batch" could run any code. This one
+    resolves only the numpy array reconstructors (the names in the published Python 2 files, those numpy
+    2 writes, and protocol 5's ``_frombuffer``) and a latin-1-only ``_codecs.encode`` (how Python 3 writes
+    ``bytes`` at protocol 2); any other name is refused before anything is called.
+    """
+
+    ALLOWED: dict[tuple[str, str], Any] = {
+        ("numpy", "ndarray"): np.ndarray,
+        ("numpy", "dtype"): np.dtype,
+        ("_codecs", "encode"): _latin1,
+    } | {
+        key: obj
+        for core in ("numpy.core", "numpy._core")  # numpy 2 renamed numpy.core to numpy._core
+        for key, obj in (
+            ((f"{core}.multiarray", "_reconstruct"), np_multiarray._reconstruct),
+            ((f"{core}.numeric", "_frombuffer"), np_numeric._frombuffer),  # type: ignore[attr-defined]
+        )
+    }
+
+    def find_class(self, module: str, name: str) -> Any:
+        try:
+            return self.ALLOWED[(module, name)]
+        except KeyError:
+            raise _NotCifar(f"{module}.{name}") from None
+
+
+def load_cifar_pickle(blob: bytes, where: str) -> dict[bytes, Any]:
+    """One CIFAR-10 python batch (a dict with bytes keys) from its pickled bytes, without running code.
+
+    ``where`` names the file in errors. Anything but plain data and numpy arrays raises a DataError.
+    """
+    try:
+        obj = _CifarUnpickler(io.BytesIO(blob), encoding="bytes").load()
+    except _NotCifar as e:
+        raise DataError(
+            f"{where} is not a genuine CIFAR-10 batch: it asks to call {e}, which CIFAR batches never "
+            "contain; refusing to load it (replace the folder with the official cifar-10-batches-py)"
+        ) from None
+    except Exception as e:  # a damaged pickle can raise nearly anything
+        raise DataError(f"cannot read {where}: {e!r}") from e
+    if not isinstance(obj, dict):
+        raise DataError(f"{where} is not a CIFAR-10 batch (got {type(obj).__name__})")
+    return obj
+
+
 def read_cifar_batches(source: Path) -> dict[str, np.ndarray]:
     """CIFAR-10's canonical python batches, from ``cifar-10-batches-py/`` or ``cifar-10-python.tar.gz``.
 
-    The batches are Python pickles, the format the dataset is published in. Unpickling can run code, so
-    this reads them only from the data root the user chose, as the official files of a trusted dataset.
+    The batches are Python pickles, the format the dataset is published in. They are read with
+    :func:`load_cifar_pickle`, which builds only plain data and numpy arrays: a crafted file runs no code.
     """
     names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch", "batches.meta"]
     blobs = {p[-1]: b for p, b in read_files(source, lambda p: p[-1] in names, source.name)}
@@ -104,18 +171,15 @@ def read_cifar_batches(source: Path) -> dict[str, np.ndarray]:
         raise DataError(f"{source} is not a complete cifar-10-batches-py: {', '.join(missing)} missing")
 
     def unpickle(name: str) -> dict[bytes, Any]:
-        try:
-            obj = pickle.loads(blobs[name], encoding="bytes")  # trusted official format, see docstring
-        except Exception as e:  # a damaged pickle can raise nearly anything
-            raise DataError(f"cannot read {source}/{name}: {e!r}") from e
-        if not isinstance(obj, dict):
-            raise DataError(f"{source}/{name} is not a CIFAR batch (got {type(obj).__name__})")
-        return obj
+        return load_cifar_pickle(blobs[name], f"{source}/{name}")
 
     def batch(*batch_names: str) -> tuple[np.ndarray, np.ndarray]:
         parts = [unpickle(n) for n in batch_names]
-        x = np.concatenate([np.asarray(p[b"data"], np.uint8) for p in parts])
-        y = np.concatenate([np.asarray(p[b"labels"], np.int64) for p in parts])
+        try:
+            x = np.concatenate([np.asarray(p[b"data"], np.uint8) for p in parts])
+            y = np.concatenate([np.asarray(p[b"labels"], np.int64) for p in parts])
+        except (KeyError, TypeError, ValueError) as e:
+            raise DataError(f"{source}: a CIFAR batch lacks well-formed data and labels ({e!r})") from None
         if x.ndim != 2 or x.shape[1] != 3 * 32 * 32:
             raise DataError(f"{source}: CIFAR batch rows must hold 3072 pixels, got shape {x.shape}")
         # rows are the red, green and blue 32×32 planes one after another
@@ -124,7 +188,7 @@ def read_cifar_batches(source: Path) -> dict[str, np.ndarray]:
     train_x, train_y = batch(*names[:5])
     test_x, test_y = batch("test_batch")
     meta = unpickle("batches.meta")
-    classes = [n.decode() if isinstance(n, bytes) else str(n) for n in meta[b"label_names"]]
+    classes = [n.decode() if isinstance(n, bytes) else str(n) for n in meta.get(b"label_names", [])]
     return {
         "train_x": train_x,
         "train_y": train_y,

@@ -1,14 +1,26 @@
-"""Model files: safe to load, atomic to write, and a content-keyed cache for originals and oracles.
+"""Model files: safe to load, atomic to write, checked for corruption, and a content-keyed cache.
 
-A checkpoint is ``{"state_dict": ..., "meta": <json string>}`` written with ``torch.save`` and read with
-``torch.load(..., weights_only=True)``, which never unpickles code. The cache stores a model under the hash
-of everything that determines it (dataset, model, recipe, training indices, labels, seed), so an original
-or oracle is trained once and reused by every method, run and report.
+A checkpoint is ``{"state_dict": ..., "meta": <json string>, "sha256": <hex>}`` written with ``torch.save``
+and read with ``torch.load(..., weights_only=True)``, which never unpickles code. The cache stores a model
+under the hash of everything that determines it (dataset, model, recipe, training indices, labels, seed),
+so an original or oracle is trained once and reused by every method, run and report.
+
+Integrity. ``sha256`` is :func:`content_digest` of what the file holds: every tensor's name, dtype, shape
+and bytes, then the meta JSON. It is recomputed from the tensors as loaded, so a flipped bit anywhere in
+the weights (or in the meta, or in the record that says where the weights lie) is a mismatch, even when
+the file is still a valid zip that ``torch.load`` reads without complaint (it does not check the zip's
+CRCs). The digest lives inside the file, rather than in a sidecar hashing the file's bytes, so one
+atomic write keeps the two consistent, every writer (the cache, ``sure train``, the DDP trainer) records
+it, and a checkpoint that travels to another machine stays checkable. Files written before the digest
+existed load unchecked; the cache records their digest on first use.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,29 +30,65 @@ from torch import nn
 from sure_unlearn.errors import CheckpointError
 from sure_unlearn.files import _jsonable, atomic_write_bytes
 
-
-def save_checkpoint(path: str | Path, model: nn.Module, meta: dict[str, Any]) -> None:
-    """Write ``model``'s state dict and JSON ``meta`` atomically."""
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    payload = {"state_dict": state, "meta": json.dumps(_jsonable(meta))}
-    atomic_write_bytes(Path(path), lambda f: torch.save(payload, f))
+State = dict[str, torch.Tensor]
 
 
-def load_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Read a checkpoint safely; a missing or corrupt file raises :class:`CheckpointError`."""
-    path = Path(path)
+def content_digest(state: Mapping[str, torch.Tensor], meta_json: str) -> str:
+    """SHA-256 of a checkpoint's content: each tensor's name, dtype, shape and bytes (by name), then meta.
+
+    >>> a = {"w": torch.zeros(2, 3)}
+    >>> content_digest(a, "{}") == content_digest({"w": torch.zeros(2, 3)}, "{}")
+    True
+    >>> content_digest(a, "{}") == content_digest({"w": torch.zeros(3, 2)}, "{}")
+    False
+    """
+    h = hashlib.sha256()
+    for name in sorted(state):
+        t = state[name].detach().cpu().contiguous()
+        h.update(f"{name}\0{t.dtype}\0{tuple(t.shape)}\0".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().data)
+    h.update(meta_json.encode())
+    return h.hexdigest()
+
+
+def _write(path: Path, state: State, meta_json: str) -> None:
+    payload = {"state_dict": state, "meta": meta_json, "sha256": content_digest(state, meta_json)}
+    atomic_write_bytes(path, lambda f: torch.save(payload, f))
+
+
+def _read(path: Path) -> tuple[State, dict[str, Any], bool]:
+    """State, meta and whether the file recorded a digest (which then matched)."""
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}; train one with `sure train --out {path}`")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-        state, meta = payload["state_dict"], json.loads(payload["meta"])
+        state, meta_json, recorded = payload["state_dict"], payload["meta"], payload.get("sha256")
+        meta = json.loads(meta_json)
     except Exception as e:  # noqa: BLE001 - any failure to parse means the file is unusable
         raise CheckpointError(
             f"checkpoint {path} is corrupt or not a sure checkpoint ({type(e).__name__}: {e}); "
             "delete it and train again"
         ) from None
-    if not isinstance(state, dict) or not isinstance(meta, dict):
+    tensors = isinstance(state, dict) and all(isinstance(v, torch.Tensor) for v in state.values())
+    if not tensors or not isinstance(meta, dict):
         raise CheckpointError(f"checkpoint {path} does not hold a state_dict and meta")
+    if recorded is not None and recorded != content_digest(state, meta_json):
+        raise CheckpointError(
+            f"checkpoint {path} is corrupt: its weights or meta no longer match the SHA-256 recorded when "
+            "it was written; delete it and train again"
+        )
+    return state, meta, recorded is not None
+
+
+def save_checkpoint(path: str | Path, model: nn.Module, meta: dict[str, Any]) -> None:
+    """Write ``model``'s state dict, JSON ``meta`` and their SHA-256 atomically."""
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    _write(Path(path), state, json.dumps(_jsonable(meta)))
+
+
+def load_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Read a checkpoint safely and check its SHA-256; a missing or corrupt file raises CheckpointError."""
+    state, meta, _ = _read(Path(path))
     return state, meta
 
 
@@ -53,7 +101,12 @@ def load_into(model: nn.Module, state: dict[str, torch.Tensor], source: str = "c
 
 
 class ModelCache:
-    """Models on disk under content keys: ``<root>/<kind>-<key>.pt``."""
+    """Models on disk under content keys: ``<root>/<kind>-<key>.pt``, each checked against its SHA-256.
+
+    A cached model whose content no longer matches its digest is reported (a warning naming the file),
+    deleted and reported as absent, so the caller trains it again: it is never used. A model cached
+    before digests existed is trusted on first use and its digest recorded then.
+    """
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
@@ -67,14 +120,17 @@ class ModelCache:
         if not path.exists():
             return None
         try:
-            state, meta = load_checkpoint(path)
+            state, meta, checked = _read(path)
             load_into(model, state, str(path))
         except CheckpointError as e:
-            import warnings
-
             warnings.warn(f"ignoring a bad cached model ({e}); it will be trained again", stacklevel=2)
             path.unlink(missing_ok=True)
             return None
+        if not checked:
+            try:  # trust on first use: record the digest of what was just loaded
+                _write(path, state, json.dumps(meta))
+            except OSError as e:
+                warnings.warn(f"could not record the SHA-256 of {path}: {e}", stacklevel=2)
         return meta
 
     def save(self, kind: str, key: str, model: nn.Module, meta: dict[str, Any]) -> None:
