@@ -299,3 +299,27 @@ def test_split_outputs_validates_shapes() -> None:
         SplitOutputs(np.zeros((3, K)), np.zeros((2, D)), np.zeros(3, np.int64), np.arange(3))
     with pytest.raises(MetricInputError, match="integers"):
         SplitOutputs(np.zeros((3, K)), np.zeros((3, D)), np.zeros(3), np.arange(3))
+
+
+def test_rep_auc_cond_sees_a_forget_set_hiding_inside_its_classes_clusters():
+    """Random forgetting's hard case: forget samples sit *deep* in their own classes' clusters (memorised),
+    unseen ones spread as usual, both around the same class centres. A label-blind linear probe sees
+    nothing (the two are symmetric around each centre); the label-aware margin does. Identical
+    distributions give ≈ 0.5."""
+    from sure_unlearn.metrics import rep_auc
+    from sure_unlearn.metrics.representation import rep_auc_cond
+
+    rng = np.random.default_rng(0)
+    centres = 4.0 * np.eye(3, 16)
+
+    def split(n, spread):
+        y = np.arange(n) % 3
+        z = (centres[y] + rng.normal(0, spread, (n, 16))).astype(np.float32)
+        return SplitOutputs(np.eye(3, dtype=np.float32)[y], z, y, np.arange(n))
+
+    retain, test = split(600, 1.5), split(300, 1.5)
+    deep = EvalInputs(forget=split(150, 0.5), retain=retain, test=test, val=None)
+    assert rep_auc_cond(deep)["rep_auc_cond"] > 0.9
+    assert rep_auc(deep)["rep_auc"] < 0.65
+    same = EvalInputs(forget=split(150, 1.5), retain=retain, test=test, val=None)
+    assert abs(rep_auc_cond(same)["rep_auc_cond"] - 0.5) < 0.08

@@ -394,20 +394,26 @@ def test_stability_needs_a_sized_scenario(smoke, tmp_path):
 def test_a_tuned_file_sets_only_searched_values_and_rejects_stale_ones(tmp_path):
     from sure_unlearn.protocol.presets import tuned
 
-    preset = {"finetune": {"epochs": 3}, "sure": {"epochs": 3, "freeze_blocks": 4}}
     f = tmp_path / "cpu.json"
-    # what `sure tune` writes: the config's values (here a stale budget) with the tuned ones on top
-    f.write_text(json.dumps({"hparams": {"finetune": {"epochs": 9, "lr": 0.003},
-                                         "sure": {"epochs": 9, "freeze_blocks": 0, "alpha": 2.5}}}))
-    got = tuned("cpu", preset, f)
-    assert got == {"finetune": {"epochs": 3, "lr": 0.003}, "sure": {"epochs": 3, "freeze_blocks": 4, "alpha": 2.5}}
-    assert tuned("cpu", preset, tmp_path / "absent.json") == preset
+    # what `sure tune` writes: the config's values (here other fixed options) with the tuned ones on top
+    f.write_text(json.dumps({"hparams": {"finetune": {"epochs": 2, "lr": 0.003},
+                                         "sure": {"freeze_blocks": 0, "alpha": 2.5}}}))
+    flat, per = tuned("cpu", f)
+    assert flat == {"finetune": {"epochs": 2, "lr": 0.003}, "sure": {"alpha": 2.5}} and per == {}
+    # a per-scenario search: a scenario level, each scenario its own values
+    f.write_text(json.dumps({"scenario_hparams": {"random": {"sure": {"alpha": 30.0, "domain_batch_size": 0}},
+                                                  "partial_class": {"sure": {"alpha": 1.0}}}}))
+    assert tuned("cpu", f) == ({}, {"random": {"sure": {"alpha": 30.0}}, "partial_class": {"sure": {"alpha": 1.0}}})
+    assert tuned("cpu", tmp_path / "absent.json") == ({}, {})
     f.write_text(json.dumps({"hparams": {"sure": {"alpha": 1e6}}}))  # outside SURE's declared α range
     with pytest.raises(ConfigError, match="outside the search space"):
-        tuned("cpu", preset, f)
+        tuned("cpu", f)
+    f.write_text(json.dumps({"scenario_hparams": {"random": {"finetune": {"epochs": 0}}}}))
+    with pytest.raises(ConfigError, match="outside the search space"):
+        tuned("cpu", f)
     f.write_text(json.dumps({"hparams": {"no_such_method": {"lr": 0.1}}}))
     with pytest.raises(Exception, match="no_such_method"):
-        tuned("cpu", preset, f)
+        tuned("cpu", f)
 
 
 def test_the_cpu_preset_runs_the_committed_search_optimum():

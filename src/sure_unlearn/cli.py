@@ -32,7 +32,14 @@ from sure_unlearn.errors import ConfigError, SureError
 from sure_unlearn.files import check_writable
 from sure_unlearn.progress import want_progress
 from sure_unlearn.protocol.config import PRESETS, BenchmarkConfig, resolve
-from sure_unlearn.protocol.overrides import DEVICES, Overrides, parse_device, parse_names, parse_sets
+from sure_unlearn.protocol.overrides import (
+    DEVICES,
+    Overrides,
+    parse_device,
+    parse_names,
+    parse_sets,
+    parse_shard,
+)
 
 
 class UsageError(ConfigError):
@@ -76,11 +83,11 @@ def benchmarks(a: argparse.Namespace) -> Any:
 
     cache, progress = model_cache(a), want_progress(a.progress)
 
+    shard = parse_shard(a.shard) if getattr(a, "shard", None) else None
+
     def make(cfg: BenchmarkConfig, out: Path) -> Benchmark:
-        bench = Benchmark(cfg, out, device=a.device, data_root=a.data_root, cache_dir=cache, progress=progress,
-                          save_features=getattr(a, "save_features", False), log=log)
-        cfg.check_data(bench.data)
-        return bench
+        return Benchmark(cfg, out, device=a.device, data_root=a.data_root, cache_dir=cache, progress=progress,
+                         save_features=getattr(a, "save_features", False), log=log, shard=shard)
 
     return make
 
@@ -163,9 +170,16 @@ def cmd_stability(a: argparse.Namespace) -> None:
 
 
 def cmd_report(a: argparse.Namespace) -> None:
+    from sure_unlearn.report.merge import merge
     from sure_unlearn.report.tables import regenerate
 
-    print(regenerate(Path(a.dir)))
+    if a.out or len(a.dir) > 1:
+        out = check_writable(a.out or a.dir[0], "--out")
+        merge(a.dir, out)
+        print((out / "summary.md").read_text())
+        log(f"merged {len(a.dir)} results directories into {out}/")
+        return
+    print(regenerate(Path(a.dir[0])))
 
 
 def cmd_list(a: argparse.Namespace) -> None:
@@ -256,6 +270,8 @@ def build_parser() -> argparse.ArgumentParser:
         b.add_argument("--shadows", type=int, help="per-example attacks (U-LiRA, rep-LiRA): M shadow models (even, ≥ 4; 0 = off)")
         b.add_argument("--attack-models", type=int, help="models per side for the ε-score (≥ 3)")
         b.add_argument("--attack-methods", help="comma-separated methods to attack (original and retrain always are)")
+        b.add_argument("--shard", help="i/n: run the i-th of n deterministic parts of the (scenario, seed, method) runs "
+                       "(merge the parts' directories with `sure report DIR … --out DIR`)")
         add_common(b)
         b.set_defaults(fn=cmd_benchmark)
 
@@ -315,8 +331,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--sizes", default="50,100,200", help="forget-set sizes n (default 50,100,200)")
     s.set_defaults(fn=cmd_stability)
 
-    r = sub.add_parser("report", help="regenerate summary.md and plots from a results directory")
-    r.add_argument("dir")
+    r = sub.add_parser("report", help="regenerate summary.md and plots from a results directory, or merge several "
+                       "(shards, other seeds) into --out")
+    r.add_argument("dir", nargs="+", help="results directories (sure benchmark --out)")
+    r.add_argument("--out", help="merge every DIR into this directory (one summary with intervals and ranking)")
     r.set_defaults(fn=cmd_report)
 
     ls = sub.add_parser("list", help="list registered methods, models, datasets, scenarios, metrics, presets")

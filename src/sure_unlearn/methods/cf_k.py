@@ -32,7 +32,7 @@ from sure_unlearn.errors import ConfigError
 from sure_unlearn.methods.base import RunContext, UnlearnData, register_method
 from sure_unlearn.models.base import SplitModel
 from sure_unlearn.train import Recipe, fit
-from sure_unlearn.tune.space import Float
+from sure_unlearn.tune.space import Float, Int
 
 FROZEN_BN_MODES = ("eval", "train")
 
@@ -62,7 +62,8 @@ class CFkConfig:
 
 # What `sure tune` searches; every other field keeps its default above.
 SPACE = {
-    "lr": Float(1e-4, 1e-1, log=True),  # Unlearn-WorstCase searches [1e-4, 1e-1]
+    "lr": Float(1e-4, 0.5, log=True),  # Unlearn-WorstCase searches [1e-4, 1e-1]; widened up
+    "blocks": Int(1, 3),  # k: how much of the network is fine-tuned
 }
 
 

@@ -21,9 +21,11 @@ import torch
 
 from sure_unlearn.errors import ConfigError
 from sure_unlearn.methods.base import RunContext, UnlearnData, register_method
-from sure_unlearn.methods.cf_k import SPACE, CFkConfig, finetune_blocks, select_blocks  # CF-k's lr range
+from sure_unlearn.methods.cf_k import SPACE as CFK_SPACE
+from sure_unlearn.methods.cf_k import CFkConfig, finetune_blocks, select_blocks
 from sure_unlearn.methods.retrain import reinitialise
 from sure_unlearn.models.base import SplitModel
+from sure_unlearn.tune.space import Int
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,7 @@ def reset_blocks(
 
 @register_method(
     "eu_k", config=EUkConfig, needs={"retain"}, summary="EU-k: reset the last k blocks to θ_init, retrain them on D_r",
-    space=SPACE,
+    space={**CFK_SPACE, "blocks": Int(1, 2)},  # k ≤ 2: each extra block retrains with the full budget
 )  # fmt: skip
 def eu_k(model: SplitModel, data: UnlearnData, cfg: EUkConfig, ctx: RunContext) -> SplitModel:
     names = select_blocks(model, cfg.blocks, cfg.layers)

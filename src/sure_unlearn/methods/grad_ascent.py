@@ -36,7 +36,7 @@ class GradAscentConfig:
 
 # What `sure tune` searches; every other field keeps its default above.
 SPACE = {
-    "lr": Float(1e-5, 1e-1, log=True),  # the grid of Unlearn-Sparse #5; η is scenario-dependent
+    "lr": Float(1e-6, 1e-1, log=True),  # Unlearn-Sparse's grid [1e-5, 1e-1] and below; η is scenario-dependent
 }
 
 

@@ -57,8 +57,8 @@ class InfluenceConfig:
 
 # What `sure tune` searches; every other field keeps its default above.
 SPACE = {
-    "step_size": Float(1e-2, 1e2, log=True),  # α has no agreed value (REFERENCES §2.12)
-    "damping": Float(1e-2, 1e2, log=True),  # λ of the damped Fisher (exact mode)
+    "step_size": Float(1e-3, 1e3, log=True),  # α has no agreed value (REFERENCES §2.12)
+    "damping": Float(1e-3, 1e3, log=True),  # λ of the damped Fisher (exact mode)
 }
 
 

@@ -47,8 +47,8 @@ class L1SparseConfig:
 
 # What `sure tune` searches; every other field keeps its default above.
 SPACE = {
-    "lr": Float(1e-4, 1e-1, log=True),
-    "l1_weight": Float(1e-6, 1e-3, log=True),  # γ of the summed ℓ1, around 1e-4
+    "lr": Float(1e-5, 0.5, log=True),
+    "l1_weight": Float(1e-7, 1e-2, log=True),  # γ of the summed ℓ1, around 1e-4
 }
 
 

@@ -47,8 +47,8 @@ class NegGradPlusConfig:
 
 # What `sure tune` searches; every other field keeps its default above.
 SPACE = {
-    "lr": Float(1e-4, 1e-1, log=True),
-    "retain_weight": Float(0.5, 1.0),  # β; 0.95 (notebooks) … 0.9999 (MIA notebook)
+    "lr": Float(1e-5, 0.5, log=True),
+    "retain_weight": Float(0.1, 1.0),  # β; 0.95 (notebooks) … 0.9999 (MIA notebook)
 }
 
 

@@ -69,8 +69,8 @@ class ScrubConfig:
 
 # What `sure tune` searches; every other field keeps its default above.
 SPACE = {
-    "lr": Float(1e-5, 1e-2, log=True),  # around the notebooks' 5e-4
-    "kd_weight": Float(1e-3, 1.0, log=True),  # α: 0.001 (large-scale) … 0.5 (MIA notebook)
+    "lr": Float(1e-5, 1e-1, log=True),  # around the notebooks' 5e-4
+    "kd_weight": Float(1e-4, 10.0, log=True),  # α: 0.001 (large-scale) … 0.5 (MIA notebook)
 }
 
 

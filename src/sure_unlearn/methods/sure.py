@@ -101,7 +101,7 @@ class SureConfig:
 
 # What `sure tune` searches; every other field keeps its default above. α reaches 100 on purpose: weak α
 # fools d itself but not a fresh probe.
-SPACE = {"lr": Float(1e-4, 1e-1, log=True), "alpha": Float(0.1, 100.0, log=True), "domain_lr": Float(1e-4, 1e-1, log=True)}
+SPACE = {"lr": Float(1e-5, 0.3, log=True), "alpha": Float(0.1, 1000.0, log=True), "domain_lr": Float(1e-5, 0.3, log=True)}
 
 
 class GradReverse(torch.autograd.Function):

@@ -8,6 +8,7 @@ Groups registered in :data:`METRICS` (keys are a public interface; percentages 0
 - ``mia_loss``: LR on per-sample loss, D_f vs test, cross-validated accuracy (SCRUB)
 - ``rep_mia_knn``, ``rep_mia_linear``: probes on z, retain vs test, applied to D_f
 - ``rep_auc``: cross-validated AUC of a probe on z, D_f vs same-distribution test
+- ``rep_auc_cond``: AUC of the label-aware representation margin, D_f vs same-distribution test
 
 >>> import numpy as np
 >>> rng = np.random.default_rng(0)
@@ -17,7 +18,7 @@ Groups registered in :data:`METRICS` (keys are a public interface; percentages 0
 >>> inp = EvalInputs(forget=split(50, 1.0), retain=split(300, 1.0), test=split(300, -1.0), val=None)
 >>> m = evaluate_metrics(inp)
 >>> sorted(m)
-['forget_acc', 'mia_efficacy', 'mia_loss', 'rep_auc', 'rep_mia_knn', 'rep_mia_linear', 'retain_acc', 'test_acc', 'ua']
+['forget_acc', 'mia_efficacy', 'mia_loss', 'rep_auc', 'rep_auc_cond', 'rep_mia_knn', 'rep_mia_linear', 'retain_acc', 'test_acc', 'ua']
 >>> sorted(gaps(m, m).items())[:2]
 [('forget_acc', 0.0), ('gap_avg', 0.0)]
 """

@@ -95,6 +95,24 @@ def parse_sets(items: Sequence[str], default_method: str | None = None) -> dict[
     return out
 
 
+def scenario_like(cfg: BenchmarkConfig, name: str) -> ScenarioConfig:
+    """Scenario ``name`` sized like the config's own scenarios: their ``n`` and forget class, and for
+    ``confusion`` that class and the next one, so ``--scenario`` works on any preset's data.
+
+    >>> from sure_unlearn.protocol.config import BenchmarkConfig
+    >>> cfg = BenchmarkConfig(scenarios={"partial_class": ScenarioConfig("partial_class", n=20, cls=1)})
+    >>> scenario_like(cfg, "random").n, scenario_like(cfg, "confusion").classes
+    (20, (1, 2))
+    """
+    known = list(cfg.scenarios.values())
+    n = next((sc.n for sc in known if sc.name in ("random", "partial_class") and sc.n), ScenarioConfig().n)
+    cls = next((sc.cls for sc in known if sc.name in ("partial_class", "full_class")), ScenarioConfig().cls)
+    nxt = int(cls) + 1 if isinstance(cls, int) or str(cls).isdigit() else cls
+    if name == "confusion":
+        return ScenarioConfig(name, n=None, fraction=0.1, classes=(cls, nxt) if nxt != cls else ScenarioConfig().classes)
+    return ScenarioConfig(name, n=n, cls=cls)
+
+
 @dataclass(frozen=True)
 class Overrides:
     """What a command line changes on top of a preset and a config file; None keeps the config's value."""
@@ -130,7 +148,7 @@ class Overrides:
             for s in self.scenarios:
                 if s not in cfg.scenarios:
                     SCENARIOS.get(s)  # unknown scenario names fail here
-            cfg = cfg.with_overrides(scenarios={s: cfg.scenarios.get(s) or ScenarioConfig(s) for s in self.scenarios})
+            cfg = cfg.with_overrides(scenarios={s: cfg.scenarios.get(s) or scenario_like(cfg, s) for s in self.scenarios})
         a = cfg.attacks
         attacks = dataclasses.replace(
             a,
@@ -164,3 +182,18 @@ def parse_device(name: str) -> torch.device:
     if dev.type == "mps" and not torch.backends.mps.is_available():
         raise ConfigError("--device mps: the Apple GPU backend is not available here; use --device cpu")
     return dev
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"i/n"`` → (i, n) with 0 ≤ i < n: the i-th of n parts of a benchmark (``--shard``).
+
+    >>> parse_shard("1/4")
+    (1, 4)
+    """
+    try:
+        i, n = (int(v) for v in str(text).split("/"))
+    except ValueError:
+        raise ConfigError(f"--shard {text!r}: give i/n, e.g. 0/2 (the first of two parts)") from None
+    if not (n >= 1 and 0 <= i < n):
+        raise ConfigError(f"--shard {text}: need 0 ≤ i < n, e.g. 0/{max(n, 2)} … {max(n, 2) - 1}/{max(n, 2)}")
+    return i, n

@@ -47,13 +47,16 @@ def budget(epochs: int, **extra: dict[str, object]) -> dict[str, dict[str, objec
     return out
 
 
-def tuned(name: str, hparams: dict[str, dict[str, object]], path: Path | None = None) -> dict[str, dict[str, object]]:
-    """``hparams`` with the values ``sure tune --preset <name>`` found on top, when the study's result is
-    committed as ``sure_unlearn/tuned/<name>.json`` (a ``tuned_hparams.json`` written by ``sure tune``).
+def tuned(name: str, path: Path | None = None) -> tuple[dict[str, dict[str, object]], dict[str, dict[str, dict[str, object]]]]:
+    """The values ``sure tune --preset <name>`` found, when its result is committed as
+    ``sure_unlearn/tuned/<name>.json`` (the ``tuned_hparams.json`` that ``sure tune`` writes): ``(hparams,
+    scenario_hparams)``, the first from a joint search (``{"hparams": {method: values}}``), the second from
+    a per-scenario one (``{"scenario_hparams": {scenario: {method: values}}}``); empty without a file.
 
-    Only *searched* values are taken (each method's declared space): the budget and fixed options stay
-    the preset's, so editing the preset is never silently undone by a stale file. A method the file
-    names that no longer exists, or a value outside today's space, is an error, not a quiet default.
+    Only *searched* values are taken (each method's declared space, and ``epochs``, which the search may
+    vary up to the preset's budget): the fixed options stay the preset's, so editing the preset is never
+    silently undone by a stale file. A method the file names that no longer exists, or a value outside
+    today's space, is an error, not a quiet default.
     """
     import json
     from importlib import resources
@@ -63,16 +66,21 @@ def tuned(name: str, hparams: dict[str, dict[str, object]], path: Path | None = 
 
     src = path if path is not None else resources.files("sure_unlearn") / "tuned" / f"{name}.json"
     if not src.is_file():
-        return hparams
-    out = {m: dict(kv) for m, kv in hparams.items()}
-    for m, kv in json.loads(src.read_text())["hparams"].items():
+        return {}, {}
+
+    def searched(m: str, kv: dict[str, object]) -> dict[str, object]:
         space = METHODS.get(m).space  # unknown method: a RegistryError naming the known ones
-        searched = {k: v for k, v in kv.items() if k in space}
-        bad = {k: v for k, v in searched.items() if not contains(space[k], v)}
+        out = {k: v for k, v in kv.items() if k in space or k == "epochs"}
+        bad = {k: v for k, v in out.items() if k in space and not contains(space[k], v)}
+        bad |= {k: v for k, v in out.items() if k == "epochs" and not (isinstance(v, int) and v >= 1)}
         if bad:
             raise ConfigError(f"{src}: tuned {m} values {bad} are outside the search space; re-run sure tune")
-        out[m] = {**out.get(m, {}), **searched}
-    return out
+        return out
+
+    data = json.loads(src.read_text())
+    flat = {m: searched(m, kv) for m, kv in data.get("hparams", {}).items()}
+    per = {sc: {m: searched(m, kv) for m, kv in ms.items()} for sc, ms in data.get("scenario_hparams", {}).items()}
+    return flat, per
 
 
 def _scenarios(n: int, cls: int | str, classes: tuple[int | str, int | str]) -> dict[str, ScenarioConfig]:
@@ -119,7 +127,14 @@ def demo() -> BenchmarkConfig:
 
 @PRESETS.register("cpu")
 def cpu() -> BenchmarkConfig:
-    """CIFAR-10 (5,000-image subset), width-16 ResNet-18, every method: the CPU benchmark."""
+    """CIFAR-10 (5,000-image subset), width-16 ResNet-18, every method, the four scenarios: the CPU benchmark."""
+    # 25% of the original's epochs for every iterative method (SURE's paper: 20 of 150). SURE: the cost
+    # options measured in benchmarks/results/speed_sure.jsonl: a frozen trunk through layer3 (cached
+    # activations), half the retain set per epoch, the domain batch sized to visit the forget set once per
+    # epoch. On top, every method's searched values from tuned/cpu.json (the study: benchmarks/results/).
+    flat, per_scenario = tuned("cpu")
+    base = budget(3, sure={"freeze_blocks": 4, "retain_fraction": 0.5, "domain_batch_size": 0})
+    hparams = {m: {**base.get(m, {}), **flat.get(m, {})} for m in dict.fromkeys([*base, *flat])}
     return BenchmarkConfig(
         name="cpu",
         dataset="cifar10",
@@ -131,13 +146,10 @@ def cpu() -> BenchmarkConfig:
         recipe=Recipe(epochs=12, lr=0.1, batch_size=128, schedule="onecycle", augment=False),
         train_subset=5000,
         test_subset=2000,
-        scenarios={k: v for k, v in _scenarios(100, "cat", ("cat", "dog")).items() if k in ("partial_class", "random")},
+        scenarios=_scenarios(100, "cat", ("cat", "dog")),
         methods=all_methods(),
-        # SURE: the cost options measured in benchmarks/results/speed_sure.jsonl: a frozen trunk
-        # through layer3 (cached activations), half the retain set per epoch, the domain batch sized to
-        # visit the forget set once per epoch — rrt ≈ 0.05 at a smaller gap to the oracle than the defaults.
-        # On top, every method's searched values from tuned/cpu.json (the study: benchmarks/results/tune-cpu/)
-        hparams=tuned("cpu", budget(3, sure={"freeze_blocks": 4, "retain_fraction": 0.5, "domain_batch_size": 0})),  # 25% of the original's epochs for every iterative method (SURE's paper: 20 of 150)
+        hparams=hparams,
+        scenario_hparams=per_scenario,
         seeds=(0,),
     )
 

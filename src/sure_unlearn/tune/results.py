@@ -11,12 +11,13 @@ import csv
 import io
 import json
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from sure_unlearn.files import atomic_write_text
 from sure_unlearn.tune import objective as obj
+from sure_unlearn.tune.space import near_boundary
 
 
 def write_json(path: Path, data: Any) -> None:
@@ -70,9 +71,14 @@ def scalar_distance(t: Any, scenarios: Sequence[str]) -> float:
     return sum(vals) / len(vals) if vals else math.inf
 
 
-def best_record(study: Any, scenarios: Sequence[str], mode: str, base: dict[str, Any]) -> dict[str, Any]:
+def best_record(study: Any, scenarios: Sequence[str], mode: str, base: dict[str, Any],
+                space: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """best.json: the best complete trial (ties: the earliest) — for ``multi``, the Pareto-front trial with
-    the smallest default distance — with its params, value(s) and per-scenario gaps; plus the front."""
+    the smallest default distance — with its params, value(s) and per-scenario gaps; plus the front.
+
+    ``boundary`` names the parameters whose optimum lies on or next to an end of its range
+    (:func:`~sure_unlearn.tune.space.near_boundary`): widen those ranges and search again. ``flat`` is
+    True when every complete trial scored the same: the method did not respond to its hyperparameters."""
     from optuna.trial import TrialState
 
     trials = study.get_trials(deepcopy=False)
@@ -100,6 +106,9 @@ def best_record(study: Any, scenarios: Sequence[str], mode: str, base: dict[str,
         hparams={**base, **best.params},
         distance=scalar_distance(best, scenarios),
         gaps={s: best.user_attrs[s]["gaps"] for s in scenarios if s in best.user_attrs},
+        boundary={k: side for k, v in best.params.items()
+                  if space and k in space and (side := near_boundary(space[k], v)) is not None},
+        flat=len(complete) > 1 and len({round(t.values[0], 9) for t in complete}) == 1,
     )
     return record
 
@@ -120,8 +129,8 @@ def write_pareto(d: Path, record: dict[str, Any]) -> None:
 def best_table(found: dict[str, dict[str, dict[str, Any]]]) -> str:
     """Markdown: per scenario group and method, the best objective value, trial counts and values."""
     lines = [
-        "| scenarios | method | objective | best | trial | complete | failed | hyperparameters |",
-        "|---|---|---|---|---|---|---|---|",
+        "| scenarios | method | objective | best | trial | complete | failed | hyperparameters | flags |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for key, records in found.items():
         for m, r in records.items():
@@ -130,8 +139,10 @@ def best_table(found: dict[str, dict[str, dict[str, Any]]]) -> str:
                 f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in r["params"].items()
             )
             trial = "–" if r["trial"] is None else r["trial"]
+            flags = [f"{k} at its {side} bound" for k, side in r.get("boundary", {}).items()]
+            flags += ["flat: every trial scored the same"] if r.get("flat") else []
             lines.append(
                 f"| {key} | {m} | {r['objective']} | {vals} | {trial} | {r['n_complete']} | {r['n_fail']} | "
-                f"{params or '–'} |"
+                f"{params or '–'} | {'; '.join(flags) or '–'} |"
             )
     return "\n".join(lines) + "\n"

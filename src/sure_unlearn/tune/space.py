@@ -123,6 +123,27 @@ def scaled(p: Param | None, value: Any, factor: float) -> Any:
     return float(value) * factor
 
 
-def with_epochs(space: Space, cap: int) -> dict[str, Param]:
-    """``space`` plus ``epochs`` searched in {1..cap}: the preset's budget stays the ceiling."""
-    return {**space, "epochs": Int(1, max(cap, 1))}
+def with_epochs(space: Space, cap: int, log: bool = False) -> dict[str, Param]:
+    """``space`` plus ``epochs`` searched in {1..cap} (log-uniformly with ``log``): the cap is the ceiling."""
+    return {**space, "epochs": Int(1, max(cap, 1), log=log and cap > 1)}
+
+
+def near_boundary(p: Param, value: Any, margin: float = 0.05) -> str | None:
+    """``"low"`` or ``"high"`` when ``value`` lies within ``margin`` of the range's width from that end of
+    ``p`` (on the log scale for log parameters; for integers: on the end itself), else None. An optimum
+    there says the range, not the method, decided it.
+
+    >>> near_boundary(Float(1e-4, 1e-1, log=True), 0.095), near_boundary(Float(0.0, 1.0), 0.5)
+    ('high', None)
+    >>> near_boundary(Int(1, 3), 1), near_boundary(Choice((True, False)), True)
+    ('low', None)
+    """
+    import math
+
+    if isinstance(p, Choice) or isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if isinstance(p, Int):
+        return "low" if value <= p.low and p.high > p.low else "high" if value >= p.high and p.high > p.low else None
+    lo, hi, v = (math.log(x) for x in (p.low, p.high, value)) if p.log else (p.low, p.high, float(value))
+    width = hi - lo
+    return "low" if v - lo <= margin * width else "high" if hi - v <= margin * width else None

@@ -109,8 +109,16 @@ def study_name(cfg: BenchmarkConfig, opts: TuneOptions, key: str, method: str) -
     return name + (":multi" if opts.objective == "multi" else "")
 
 
-def space_for(cfg: BenchmarkConfig, method: str, opts: TuneOptions) -> dict[str, Param]:
-    """The method's declared space (plus ``epochs`` capped by the config's budget with ``search_epochs``)."""
+def forget_only(method: str) -> bool:
+    """Whether ``method`` learns from the forget set alone (GA, BoundaryShrink, BoundaryExpanding)."""
+    return METHODS.get(method).may_read <= {"forget"}
+
+
+def space_for(cfg: BenchmarkConfig, method: str, opts: TuneOptions, retain_per_forget: float = 1.0) -> dict[str, Param]:
+    """The method's declared space, plus with ``search_epochs`` its ``epochs`` searched up to one shared cap:
+    the config's budget of passes over the retain set. A method that sees only the forget set gets as many
+    sample-gradients: up to budget × |D_r| / |D_f| passes over D_f (``retain_per_forget``), on a log scale,
+    in line with its papers' 5–10 epochs over a forget set far larger than a benchmark's 100 samples."""
     space = dict(METHODS.get(method).space)
     if not space:
         raise ConfigError(
@@ -119,7 +127,10 @@ def space_for(cfg: BenchmarkConfig, method: str, opts: TuneOptions) -> dict[str,
     if opts.search_epochs:
         base = make_config(method, cfg.hparams.get(method))
         if hasattr(base, "epochs") and base.epochs > 0:
-            space = with_epochs(space, int(base.epochs))
+            cap = int(base.epochs)
+            if forget_only(method):
+                cap = max(cap, int(cap * retain_per_forget))
+            space = with_epochs(space, cap, log=forget_only(method))
     return space
 
 
@@ -311,7 +322,8 @@ def tune_method(
     log = log or (lambda msg: None)
     scenarios = list(refs)
     key = group_key(scenarios)
-    space = space if space is not None else space_for(cfg, method, opts)
+    ratio = min(len(r.prep.split.retain) / max(len(r.prep.split.forget), 1) for r in refs.values())
+    space = space if space is not None else space_for(cfg, method, opts, ratio)
     name = study_name(cfg, opts, key, method)
     study = open_study(storage, name, opts, setup_of(cfg, opts, scenarios, method, space))
     d = out / key / method
@@ -328,7 +340,7 @@ def tune_method(
         desc=f"tune {method}",
     )
     write(study, None)
-    record = results.best_record(study, scenarios, opts.objective, base=cfg.hparams.get(method, {}))
+    record = results.best_record(study, scenarios, opts.objective, base=cfg.hparams.get(method, {}), space=space)
     record.update(
         method=method,
         scenarios=scenarios,
@@ -391,9 +403,13 @@ def tune(
     every = merged_with_earlier(out / "tune" / "best.json", found)
     results.write_json(out / "tune" / "best.json", every)
     atomic_write_text(out / "tune" / "best.md", results.best_table(every))
-    for key, records in every.items():
-        where = out if len(every) == 1 else out / "tune" / key
-        results.write_json(where / "tuned_hparams.json", {"hparams": tuned_hparams(cfg, params_of(records))})
+    if opts.per_scenario:  # one config file with a scenario level: each scenario runs its own values
+        per = {key: params_of(records) for key, records in every.items() if "+" not in key}
+        results.write_json(out / "tuned_hparams.json", {"scenario_hparams": per})
+    else:
+        for key, records in every.items():
+            where = out if len(every) == 1 else out / "tune" / key
+            results.write_json(where / "tuned_hparams.json", {"hparams": tuned_hparams(cfg, params_of(records))})
     return found
 
 
