@@ -323,3 +323,16 @@ def test_rep_auc_cond_sees_a_forget_set_hiding_inside_its_classes_clusters():
     assert rep_auc(deep)["rep_auc"] < 0.65
     same = EvalInputs(forget=split(150, 1.5), retain=retain, test=test, val=None)
     assert abs(rep_auc_cond(same)["rep_auc_cond"] - 0.5) < 0.08
+
+
+def test_rep_auc_cond_is_not_reported_when_the_retain_set_lacks_the_forget_class():
+    from sure_unlearn.metrics.representation import rep_auc_cond
+
+    rng = np.random.default_rng(0)
+
+    def split(n, cls):
+        y = np.full(n, cls) if cls is not None else np.arange(n) % 2 + 1
+        return SplitOutputs(np.eye(3, dtype=np.float32)[y], rng.normal(size=(n, 4)).astype(np.float32), y, np.arange(n))
+
+    full_class = EvalInputs(forget=split(40, 0), retain=split(200, None), test=split(60, 0), val=None, forget_classes=(0,))
+    assert rep_auc_cond(full_class) == {}

@@ -101,12 +101,16 @@ def rep_auc_cond(inputs: EvalInputs) -> dict[str, float]:
     Measured on the cpu preset's random scenario at the tuning seed (``benchmarks/results/README.md``), it
     separates the original from the oracle by far more than the alternatives tried (a cross-validated
     probe on z with the one-hot label, on class-centred z, on four distance features), and nothing is
-    fitted on the samples it scores, so no cross-validation is needed.
+    fitted on the samples it scores, so no cross-validation is needed. Not reported when the retain set
+    holds none of a forget class (full-class forgetting: the whole class is the forget set, which the
+    label-blind ``rep_auc`` already compares with the class's unseen test samples).
     """
     from sure_unlearn.metrics.margins import class_means, rep_margin
 
     test = inputs.test_like_forget()
     k = inputs.forget.logits.shape[1]
+    if not np.isin(np.unique(inputs.forget.y), inputs.retain.y).all():
+        return {}  # full-class forgetting: no retain sample defines the class's cluster; rep_auc covers it
     means = class_means(inputs.retain.z, inputs.retain.y, k)
     x, t = balanced(rep_margin(inputs.forget.z, inputs.forget.y, means)[:, None],
                     rep_margin(test.z, test.y, means)[:, None], inputs.seed, inputs.max_samples, "rep_auc_cond")
