@@ -12,7 +12,7 @@ copy with BatchNorm folded into the convolutions. Measured on the project's 2-co
 ResNet-18, 32×32, batch 128 / 512; ``benchmarks/speed_sure.py --part engine``, results in
 ``benchmarks/results/speed_sure.jsonl``): channels-last gives +18–29% training and +43–64% evaluation
 throughput, so it is on for convolutional models; folding BatchNorm adds +12–22% to evaluation. bf16
-autocast is ≈ 8.5× *slower* on these CPUs (no AMX; REFERENCES §5.3), so it is on for CUDA only;
+autocast is ≈ 8.5× *slower* on these CPUs (no AMX), so it is on for CUDA only;
 ``torch.compile`` gains ≤ 4% on CPU for 40–60 s of compilation, so it is off unless asked for.
 """
 
@@ -41,7 +41,7 @@ SCHEDULES = ("constant", "cosine", "multistep", "linear", "onecycle")
 
 @dataclass(frozen=True)
 class Recipe:
-    """How a model is trained. Defaults: the OPTML CIFAR-10 recipe (REFERENCES §4.2) with a cosine schedule."""
+    """How a model is trained. Defaults: the OPTML CIFAR-10 recipe with a cosine schedule."""
 
     epochs: int = 30
     lr: float = 0.1

@@ -1,4 +1,4 @@
-"""Per-example membership and unlearning attacks (SPEC §7, REFERENCES §3.5–3.7).
+"""Per-example membership and unlearning attacks.
 
 Pure functions, numpy in and numpy or ``dict[str, float]`` out:
 

@@ -1,4 +1,4 @@
-"""The NeurIPS 2023 Machine Unlearning Challenge's forgetting score (REFERENCES §3.7), on any device.
+"""The NeurIPS 2023 Machine Unlearning Challenge's forgetting score, on any device.
 
 For every forget example x we have its statistic φ(x) (logit-scaled confidence, :func:`~sure_unlearn.
 attacks.stats.logit_confidence`) under N_u unlearned models (one original, different unlearning seeds)

@@ -1,4 +1,4 @@
-"""Per-example Gaussian likelihood-ratio attacks (LiRA, Carlini et al. 2022; REFERENCES §3.5).
+"""Per-example Gaussian likelihood-ratio attacks (LiRA, Carlini et al. 2022).
 
 Input: ``stats`` (M×N), a statistic of N target examples under M shadow models, and ``roles`` (M×N):
 1 = the shadow had the example ("member", or for U-LiRA "trained on it, then unlearned it"), 0 = the

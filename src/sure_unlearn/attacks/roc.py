@@ -1,4 +1,4 @@
-"""ROC curves, AUC and TPR at a fixed FPR for attack scores (REFERENCES §3.5, "Report").
+"""ROC curves, AUC and TPR at a fixed FPR for attack scores.
 
 Convention: a *higher* score means "positive" (member, or forgotten member for U-LiRA), and the attack
 says "positive" for every example whose score is ``>= t``. The curve has one point per distinct score,

@@ -1,6 +1,6 @@
 """Per-example statistics that membership and unlearning attacks compare across models.
 
-- :func:`logit_confidence` (output space): LiRA's logit-scaled confidence (REFERENCES §3.5)
+- :func:`logit_confidence` (output space): LiRA's logit-scaled confidence
 
       φ(x) = log p_y − log Σ_{k≠y} p_k = z_y − logsumexp_{k≠y} z_k,
 
@@ -18,7 +18,7 @@
   representation, with the hard max in place of logsumexp (cosines live in [−1, 1], where a soft max
   would be dominated by the number of classes). A model that memorised x pulls z(x) into its class
   cluster, raising r exactly as memorisation raises φ; an unlearning method that only retunes the head
-  moves φ but not r. That is the representation-space claim SURE is judged on (SPEC §7).
+  moves φ but not r. That is the representation-space claim SURE is judged on.
 """
 
 from __future__ import annotations

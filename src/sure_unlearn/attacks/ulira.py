@@ -1,4 +1,4 @@
-"""U-LiRA (Hayes et al., arXiv 2403.01218; REFERENCES §3.6): LiRA with the unlearning inside the shadows.
+"""U-LiRA (Hayes et al., arXiv 2403.01218): LiRA with the unlearning inside the shadows.
 
 The game: for each target example, tell "the model trained on it, then unlearned it" (label 1) from
 "the model never saw it" (label 0). Shadow m trains on a random half of the targets, runs the *same*

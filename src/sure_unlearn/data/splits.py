@@ -1,4 +1,4 @@
-"""Splits and unlearning scenarios (SPEC §5–6): everything follows from one integer seed.
+"""Splits and unlearning scenarios: everything follows from one integer seed.
 
 From a dataset's official train split: an optional stratified training *pool* (the ``cpu`` preset trains on
 a subset), a stratified *holdout* (default 10% of the pool) that neither the original nor the oracle ever

@@ -13,7 +13,7 @@ from sure_unlearn.methods.base import (
     run_method,
 )
 
-# SPEC §4's order (the order of tables and `sure list methods`); any other module in this package — a new
+# The literature's order (the order of tables and `sure list methods`); any other module in this package — a new
 # method is one new file — is registered after these.
 _ORDER = ["retrain", "finetune", "grad_ascent", "neggrad_plus", "random_label", "l1_sparse", "salun", "scrub",
           "scrub_r", "boundary_shrink", "boundary_expanding", "ssd", "influence", "cf_k", "eu_k", "sure"]

@@ -7,7 +7,7 @@
 
 Authors' code: TY-LEE-KR/Boundary-Unlearning-Code: boundary_unlearning.py. The OPTML port
 (Unlearn-Saliency: Classification/unlearn/boundary_ex.py) never prunes and returns K+1 outputs, which
-inflates forget error and changes every softmax (REFERENCES §2.10); here the returned head has K outputs.
+inflates forget error and changes every softmax; here the returned head has K outputs.
 The head is replaced at every path it lives at, so a wrapped user module (``WrappedModel``) works too.
 """
 

@@ -5,7 +5,7 @@
 Code: ``meghdadk/SCRUB: MIA_experiments.ipynb`` (``euk_unlearn``). Our reset covers every parameter AND
 buffer (BatchNorm statistics included) of the chosen blocks and of the head when ``include_head``; SCRUB's
 ResNet path copies only conv1/conv2/bn1/bn2 weights of ``layer4`` and the shortcut conv, and leaves the
-shortcut BN, every BN buffer and the head trained (REFERENCES §2.14). θ_init is ``data.init_state`` (the
+shortcut BN, every BN buffer and the head trained. θ_init is ``data.init_state`` (the
 original's state at step 0); without it the blocks get fresh weights from each layer's ``reset_parameters``
 (PyTorch's default init, not the architecture's own), drawn from ``ctx.generator``. Only the reset part is
 "exact": the frozen trunk has seen D_f. Selection and freezing are CF-k's, ``frozen_bn`` included (frozen

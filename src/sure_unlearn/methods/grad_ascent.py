@@ -5,7 +5,7 @@
 It reads nothing but the forget set (``OPTML-Group/Unlearn-Saliency: Classification/unlearn/GA.py``). The loss
 is unbounded below, so a large step collapses the model to chance within an epoch: always search ``lr``.
 As in the reference, the shared SGD keeps its coupled weight decay, which also pulls weights towards 0
-during the ascent (REFERENCES §2.3).
+during the ascent.
 """
 
 from __future__ import annotations

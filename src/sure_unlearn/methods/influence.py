@@ -14,7 +14,7 @@ Hessian is approximated by the damped empirical Fisher of m per-sample retain gr
 ``mode="reference"`` replaces F̂⁻¹v by SalUn's recursion (k ← v, o ← g_1; for j ≥ 2:
 k ← k − (k·g_j)/(N + o·g_j)·o, o ← o − (o·g_j)/(N + o·g_j)·o), kept for parity with published IU numbers.
 It is NOT the WoodFisher inverse: Sherman–Morrison needs F̂_{j−1}⁻¹g_j at every step, the recursion carries
-one running vector seeded from g_1 (REFERENCES §2.12). G holds m·P floats: 11 GB at m = 256 for ResNet-18.
+one running vector seeded from g_1. G holds m·P floats: 11 GB at m = 256 for ResNet-18.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ MODES = ("exact", "reference")
 
 @dataclass(frozen=True)
 class InfluenceConfig:
-    """α, λ and m have no agreed values: ``step_size`` in particular must be tuned (REFERENCES §2.12)."""
+    """α, λ and m have no agreed values: ``step_size`` in particular must be tuned."""
 
     step_size: float = 10.0  # α: Scissorhands' value; the OPTML README's 0.2 is a placeholder
     mode: str = "exact"  # "exact" (damped Fisher, Woodbury) or "reference" (SalUn recursion)
@@ -57,7 +57,7 @@ class InfluenceConfig:
 
 # What `sure tune` searches; every other field keeps its default above.
 SPACE = {
-    "step_size": Float(1e-3, 1e3, log=True),  # α has no agreed value (REFERENCES §2.12)
+    "step_size": Float(1e-3, 1e3, log=True),  # α has no agreed value
     "damping": Float(1e-3, 1e3, log=True),  # λ of the damped Fisher (exact mode)
 }
 

@@ -1,7 +1,7 @@
 """L1Sparse (Jia et al., "Model Sparsity Can Simplify Machine Unlearning", NeurIPS 2023, arXiv 2304.04934).
 
 FineTune on the retain set with a linearly decaying ℓ1 penalty over *all* parameters (conv, linear, biases,
-BatchNorm affine), summed, not averaged, so literature γ values transfer (REFERENCES §2.6):
+BatchNorm affine), summed, not averaged, so literature γ values transfer:
 
     L_t(θ) = L_{D_r}(θ) + γ_t · Σ_i |θ_i|,   γ_t = γ · (1 − t / (E − E₀))  for epoch t < E − E₀, else 0
 
@@ -32,7 +32,7 @@ class L1SparseConfig:
     weight_decay: float = 5e-4  # OPTML shared SGD wrapper
     batch_size: int = 128  # Unlearn-Sparse paper Table A1 (code: 256)
     # γ of the summed ℓ1: JingWu321/Scissorhands Classification/sh/main_0.5_cifar10.sh. (OPTML's shared
-    # --alpha 0.2 is a placeholder that wipes the network out within an epoch, REFERENCES §2.6.)
+    # --alpha 0.2 is a placeholder that wipes the network out within an epoch.)
     l1_weight: float = 1e-4
     no_l1_epochs: int = 0  # E₀: final epochs without the penalty (OPTML --no-l1-epochs, default 0)
     schedule: str = "constant"  # lr schedule; OPTML's MultiStepLR never fires within 10 epochs

@@ -4,7 +4,7 @@ Each step pairs a retain batch with a forget batch (D_f cycled; an epoch is one 
 
     L = retain_weight · CE(x_r, y_r) − (1 − retain_weight) · CE(x_f, y_f)
 
-The paper calls ``retain_weight`` α (β in REFERENCES §2.4). This is the ``train_negrad`` variant
+The paper calls ``retain_weight`` α (others call it β). This is the ``train_negrad`` variant
 (``meghdadk/SCRUB: thirdparty/repdistiller/helper/loops.py``): train mode, no proximal term. The small-scale
 notebook (and DeepUnlearn's port) instead runs in eval mode and adds retain_weight·(wd/2)·‖θ − θ_o‖².
 Unlike ``itertools.cycle`` in the reference, the forget set is reshuffled at every pass.

@@ -4,7 +4,7 @@ Paper objective (y' uniform over the K − 1 wrong classes, redrawn on every vis
 
     min_θ  E_{(x,y)∈D_f, y'≠y} CE(θ; x, y')  +  retain_weight · E_{(x,y)∈D_r} CE(θ; x, y)
 
-Two schedules (REFERENCES §2.5), recorded in the config:
+Two schedules, recorded in the config:
 
 * ``"sequential"`` — the reference code's CIFAR-10/SVHN path (``OPTML-Group/Unlearn-Saliency:
   Classification/unlearn/RL.py``), behind the published numbers: each epoch is one pass over D_f with random
@@ -41,7 +41,7 @@ RL_SCHEDULES = ("sequential", "summed")
 
 @dataclass(frozen=True)
 class RandomLabelConfig:
-    epochs: int = 10  # OPTML Unlearn-Saliency README (REFERENCES §2.16)
+    epochs: int = 10  # OPTML Unlearn-Saliency README
     lr: float = 0.01  # OPTML, ≈ 0.01 in a grid [1e-4, 1e-1]; constant (OPTML's MultiStepLR never fires)
     momentum: float = 0.9  # OPTML shared SGD wrapper
     weight_decay: float = 5e-4  # OPTML shared SGD wrapper

@@ -36,8 +36,8 @@ from sure_unlearn.tune.space import Float
 class SalunConfig(RandomLabelConfig):
     """SalUn = RandomLabel's objective, its fields and checks, plus ``mask_ratio``; SalUn's own defaults."""
 
-    epochs: int = 10  # Unlearn-Saliency README, CIFAR-10 random 10% (REFERENCES §2.7)
-    lr: float = 0.013  # README, constant; users needed 6e-3 … 5e-2 (REFERENCES §2.7)
+    epochs: int = 10  # Unlearn-Saliency README, CIFAR-10 random 10%
+    lr: float = 0.013  # README, constant; users needed 6e-3 … 5e-2
     momentum: float = 0.9  # OPTML shared SGD wrapper
     weight_decay: float = 5e-4  # OPTML shared SGD wrapper
     batch_size: int = 256  # Unlearn-Saliency arg_parser.py default (the README command sets none)

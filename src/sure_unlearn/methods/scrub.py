@@ -39,7 +39,7 @@ from sure_unlearn.tune.space import Float
 class ScrubConfig:
     """Defaults: ``MIA_experiments.ipynb`` (CIFAR-10, 100 samples of class 5). For whole-class forgetting
     at scale, ``large_scale_unlearning.ipynb`` uses epochs 3, max_steps 2, ce_weight 0.99, kd_weight 0.001,
-    forget/retain batches 512/256 (REFERENCES §2.8); the small-scale notebook uses Adam with wd 0.1."""
+    forget/retain batches 512/256; the small-scale notebook uses Adam with wd 0.1."""
 
     epochs: int = 5  # E, sgda_epochs (MIA notebook)
     max_steps: int = 3  # M, msteps: epochs 1..M start with a max-step on D_f (MIA notebook)

@@ -1,4 +1,4 @@
-"""Evaluation metrics as pure functions of cached outputs (SPEC §7, REFERENCES §3.1–3.4).
+"""Evaluation metrics as pure functions of cached outputs.
 
 Groups registered in :data:`METRICS` (keys are a public interface; percentages 0–100, AUCs 0–1):
 

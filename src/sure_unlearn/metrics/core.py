@@ -125,8 +125,7 @@ def gaps(method: dict[str, float], oracle: dict[str, float]) -> dict[str, float]
     (``runtime_s``, ``rrt``, ``seconds_per_epoch``, any other ``*_s`` such as ``eval_s``) and earlier
     ``gap_*`` keys are skipped.
 
-    - ``gap_avg`` = mean |Δ| over ua, mia_efficacy, retain_acc, test_acc: SalUn's "Avg. Gap"
-      (REFERENCES §3.4), in points. Since ua = 100 − forget_acc, |Δua| = |Δforget_acc|.
+    - ``gap_avg`` = mean |Δ| over ua, mia_efficacy, retain_acc, test_acc: SalUn's "Avg. Gap", in points. Since ua = 100 − forget_acc, |Δua| = |Δforget_acc|.
     - ``gap_rep`` = mean of |Δrep_mia_knn|, |Δrep_mia_linear| and 100·|Δrep_auc|, all three in points.
 
     Each aggregate is present only when all of its components are.

@@ -1,7 +1,7 @@
 """Output-space metrics: accuracies and the two population membership-inference attacks on the logits.
 
-Sources and conventions: REFERENCES §3.1 (UA/RA/TA), §3.2 (MIA-Efficacy, OPTML-Group/Unlearn-Saliency
-``evaluation/SVC_MIA.py``), §3.3 (loss-based LR attack, meghdadk/SCRUB ``MIA_experiments.ipynb``).
+Sources and conventions: UA/RA/TA as in the OPTML papers; MIA-Efficacy as OPTML-Group/Unlearn-Saliency
+``evaluation/SVC_MIA.py``; the loss-based LR attack as meghdadk/SCRUB ``MIA_experiments.ipynb``.
 
 >>> import numpy as np
 >>> from sure_unlearn.metrics.core import EvalInputs, SplitOutputs
@@ -30,7 +30,7 @@ def _acc(logits: np.ndarray, y: np.ndarray, what: str) -> float:
 
 @METRICS.register("accuracy")
 def accuracy(inputs: EvalInputs) -> dict[str, float]:
-    """Top-1 accuracies in percent: Acc(S) = 100·mean 1[argmax_k z_k = y] (REFERENCES §3.1).
+    """Top-1 accuracies in percent: Acc(S) = 100·mean 1[argmax_k z_k = y].
 
     Keys: ``forget_acc``, ``retain_acc``, ``test_acc`` (all test samples), ``val_acc`` (only when a
     non-empty validation split is given) and ``ua`` = 100 − forget_acc. Class scenarios add
@@ -55,7 +55,7 @@ def accuracy(inputs: EvalInputs) -> dict[str, float]:
 
 @METRICS.register("mia_efficacy")
 def mia_efficacy(inputs: EvalInputs) -> dict[str, float]:
-    """MIA-Efficacy (SalUn / Unlearn-Sparse convention, REFERENCES §3.2): share of D_f called non-member.
+    """MIA-Efficacy (SalUn / Unlearn-Sparse convention): share of D_f called non-member.
 
     Feature: true-class confidence p_y (softmax in float64). Attack: ``SVC(C=3, gamma="auto",
     kernel="rbf")`` fit on retain samples as members (1) and test samples as non-members (0), balanced by
@@ -76,7 +76,7 @@ def mia_efficacy(inputs: EvalInputs) -> dict[str, float]:
 
 @METRICS.register("mia_loss")
 def mia_loss(inputs: EvalInputs) -> dict[str, float]:
-    """Loss-based logistic-regression MIA (SCRUB convention, REFERENCES §3.3), in percent.
+    """Loss-based logistic-regression MIA (SCRUB convention), in percent.
 
     Feature: per-sample CE loss ℓ = −log p_y, clipped to [−100, 100]. Members: D_f (1); non-members: test
     samples (0), restricted to the forget classes in class scenarios as SCRUB does. The larger side is

@@ -1,4 +1,4 @@
-"""Representation-space membership inference on z = g(x) (SPEC §7; SURE's central claim).
+"""Representation-space membership inference on z = g(x).
 
 An output-space attack only sees what the head h lets through; these probes ask whether the forget set
 is still recognisable in the features themselves. Standardisation is always fit on the probe's own
@@ -47,7 +47,7 @@ def rep_mia_knn(inputs: EvalInputs) -> dict[str, float]:
 
     Trained on retain z as members (1) and test z as non-members (0), balanced by subsampling each side
     with ``seed`` to min(|D_r|, |D_t|, max_samples); the scaler is fit on that training data. Value =
-    100·mean 1[kNN(z(x)) = 1] over x in D_f (SPEC §7). Target: the oracle's value.
+    100·mean 1[kNN(z(x)) = 1] over x in D_f. Target: the oracle's value.
     """
     return {"rep_mia_knn": _share_called_member(inputs, KNeighborsClassifier(n_neighbors=5), "rep_mia_knn")}
 

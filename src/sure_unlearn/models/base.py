@@ -1,7 +1,7 @@
 """The model interface every method relies on: ``f = h ∘ g`` with the split made explicit.
 
 * ``forward_features(x)`` is ``g``: input → representation ``z`` (default: the input of the final linear
-  layer, i.e. the penultimate layer; SPEC §2).
+  layer, i.e. the penultimate layer).
 * ``forward_head(z)`` is ``h``: representation → logits.
 * ``head`` is the final ``nn.Linear``; ``num_classes`` its width.
 

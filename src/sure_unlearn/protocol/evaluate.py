@@ -1,4 +1,4 @@
-"""One cached forward pass per split, then every metric from the cache (REFERENCES §5.5, lever 5).
+"""One cached forward pass per split, then every metric from the cache .
 
 :func:`collect` runs a model once over a split in eval mode and keeps logits and representations;
 :func:`evaluate` turns the four splits into :class:`~sure_unlearn.metrics.EvalInputs` and the metric dict.
@@ -66,7 +66,7 @@ def evaluate(
     z_layer: str = "",
     batch_size: int = 512,
 ) -> tuple[dict[str, float], dict[str, SplitOutputs]]:
-    """Every metric of SPEC §7 for ``model`` on ``sets`` (forget, retain, test and optionally val).
+    """Every metric for ``model`` on ``sets`` (forget, retain, test and optionally val).
 
     Returns the metrics (plus ``eval_s``, the time this took) and the cached outputs.
     """
@@ -82,7 +82,7 @@ def evaluate(
 
 
 def save_features(path: Path, outs: dict[str, SplitOutputs]) -> None:
-    """``<split>_z``, ``<split>_logits``, ``<split>_y``, ``<split>_idx`` for each split (SPEC §9)."""
+    """``<split>_z``, ``<split>_logits``, ``<split>_y``, ``<split>_idx`` for each split (the results contract)."""
     arrays: dict[str, np.ndarray] = {}
     for s, o in outs.items():
         arrays.update({f"{s}_z": o.z.astype(np.float32), f"{s}_logits": o.logits.astype(np.float32),

@@ -1,7 +1,7 @@
 """Tables and plots from results files alone: ``sure report DIR`` rebuilds ``summary.md`` and every PNG.
 
 Nothing here computes a metric: it reads what the benchmark wrote and formats it, so a report can be
-regenerated at any time. Inputs (SPEC §9 and the per-run files of the attacks and similarity analyses):
+regenerated at any time. Inputs (the results contract and the per-run files of the attacks and similarity analyses):
 
 - ``DIR/summary.json``: ``{"config", "runs": [{method, scenario, seed, hparams, metrics, gaps}]}``, with the
   model before unlearning as method ``original`` and the oracle as ``retrain``;
@@ -122,7 +122,7 @@ def _values(rs: Runs, part: str, key: str) -> list[float]:
 def gap_of_means(rs: Runs, oracle: Runs, keys: Sequence[str]) -> float:
     """Mean over ``keys`` of |mean over seeds(method) − mean over seeds(oracle)| (rep_auc ×100, in points).
 
-    REFERENCES §3.4: SalUn's tables report this *gap of means*; the tables' gap columns show the *mean of
+    SalUn's tables report this *gap of means*; the tables' gap columns show the *mean of
     per-seed gaps* (each seed against its own oracle), and both are given when there are several seeds.
     """
     diffs = []
