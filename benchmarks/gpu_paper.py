@@ -43,18 +43,12 @@ from sure_unlearn.files import atomic_write_text
 from sure_unlearn.methods import RunContext, UnlearnData, run_method
 from sure_unlearn.metrics import gaps
 from sure_unlearn.models import SplitModel
-from sure_unlearn.protocol.benchmark import (
-    ORACLE,
-    ORIGINAL,
-    Benchmark,
-    Prepared,
-    seeded_generator,
-    trained_meta,
-)
+from sure_unlearn.protocol.benchmark import ORACLE, ORIGINAL, Benchmark
 from sure_unlearn.protocol.config import BenchmarkConfig
 from sure_unlearn.protocol.distributed import model_key
 from sure_unlearn.protocol.evaluate import collect, evaluate
 from sure_unlearn.protocol.presets import PRESETS
+from sure_unlearn.protocol.references import Prepared, seeded_generator, trained_meta
 from sure_unlearn.report.tables import write_summary
 from sure_unlearn.train import Engine, accuracy, fit
 
@@ -161,10 +155,10 @@ def train_reference(
     )
     key = model_key(bench, seed, idx, split.labels)
     model = bench.new_model(seed)
-    meta = bench.models.load(kind, key, model)
+    meta = bench.models.cache.load(kind, key, model)
     if meta is not None:
         res.data["phases"][f"train_{kind}"] = {"cached": True, **meta}
-        log(f"{kind}: cached ({bench.models.path(kind, key).name})")
+        log(f"{kind}: cached ({bench.models.cache.path(kind, key).name})")
         return model, meta
     res.train_start = res.train_start or time.perf_counter()
     last = [time.perf_counter()]
@@ -210,7 +204,7 @@ def train_reference(
         "world_size": 1,
         "engine": dataclasses.asdict(engine.resolve(model)),
     }
-    bench.models.save(kind, key, model, meta)
+    bench.models.cache.save(kind, key, model, meta)
     return model, meta
 
 

@@ -19,8 +19,8 @@ from sure_unlearn.data import load_dataset
 from sure_unlearn.data.splits import ScenarioConfig, make_split
 from sure_unlearn.data.types import NO_AUGMENT, LabeledData
 from sure_unlearn.models import ModelSpec, build_model
-from sure_unlearn.protocol.benchmark import seeded_generator
 from sure_unlearn.protocol.presets import PRESETS
+from sure_unlearn.protocol.references import seeded_generator
 from sure_unlearn.train import accuracy, fit
 
 

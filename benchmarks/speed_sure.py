@@ -38,9 +38,10 @@ from torch import nn
 from sure_unlearn.methods import RunContext, UnlearnData, make_config, run_method
 from sure_unlearn.metrics import gaps
 from sure_unlearn.models import SplitModel
-from sure_unlearn.protocol.benchmark import Benchmark, seeded_generator
+from sure_unlearn.protocol.benchmark import Benchmark
 from sure_unlearn.protocol.evaluate import evaluate
 from sure_unlearn.protocol.presets import PRESETS
+from sure_unlearn.protocol.references import seeded_generator
 from sure_unlearn.train import Engine, fit
 
 # SURE before issue 6 (64 domain samples per step, whole model) and the measured alternatives

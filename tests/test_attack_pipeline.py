@@ -16,6 +16,7 @@ import torch
 
 import sure_unlearn.attacks.pipeline as pipeline_mod
 import sure_unlearn.protocol.benchmark as bench_mod
+import sure_unlearn.protocol.references as refs_mod
 from sure_unlearn.attacks import ATTACK_METRICS
 from sure_unlearn.attacks.challenge import EPSILON_CAP, point_levels
 from sure_unlearn.attacks.pipeline import METRIC_KEYS, ShadowAttacks, balanced_roles, make_targets
@@ -25,8 +26,9 @@ from sure_unlearn.data.types import NO_AUGMENT, DatasetBundle, ImageArrays
 from sure_unlearn.errors import ConfigError
 from sure_unlearn.methods import make_config
 from sure_unlearn.models import SplitModel
-from sure_unlearn.protocol.benchmark import Benchmark, Prepared
+from sure_unlearn.protocol.benchmark import Benchmark
 from sure_unlearn.protocol.config import AttackConfig, BenchmarkConfig
+from sure_unlearn.protocol.references import Prepared
 from sure_unlearn.train import Recipe, accuracy
 
 M, N_MODELS = 4, 3
@@ -64,8 +66,9 @@ def make_bench(tmp, scenario: ScenarioConfig) -> Benchmark:
         model="mlp",
         model_kwargs={"hidden": 128},
         recipe=Recipe(epochs=30, lr=0.05, batch_size=32, augment=False),
-        train_subset=200,  # 40 training and 40 test images that no model trains on or is evaluated on
+        train_subset=200,  # 40 training and 40 test images that no model trains on or is evaluated on,
         test_subset=200,
+        pool_size=0,  # no held-out pool for SURE here (the pool is never an attack target: tested below)
         scenarios={scenario.name: scenario},
         methods=("finetune",),
         seeds=(0,),
@@ -82,7 +85,7 @@ def build(tmp, scenario: ScenarioConfig, methods: tuple[str, ...]) -> World:
     original, _ = bench.trained("original", 0, s.train, s.labels, prep.train_sets["train"])
     oracle, _ = bench.trained("retrain", 0, s.retain, s.labels, prep.train_sets["retain"])
     attacks = ShadowAttacks(
-        bench, prep, scenario.name, 0, n_shadows=M, n_models=N_MODELS, n_nonmembers=NONMEMBERS
+        bench.models, prep, scenario.name, 0, n_shadows=M, n_models=N_MODELS, n_nonmembers=NONMEMBERS
     )
     results = {}
     for method in methods:
@@ -190,7 +193,7 @@ def test_arrays_describe_balanced_targets_and_roles(world):
     assert (np.diff(a["from_test"].astype(int)) >= 0).all()  # train-split targets first (the row order)
     # never seen: no negative is in the training pool; evaluation images only once a class's unused run out
     neg_train, neg_test = a["idx"][40:][~a["from_test"][40:]], a["idx"][40:][a["from_test"][40:]]
-    assert len(neg_train) and not np.isin(neg_train, np.r_[split.train, split.holdout]).any()
+    assert len(neg_train) and not np.isin(neg_train, np.r_[split.train, split.holdout, split.pool]).any()
     unused_test = np.setdiff1d(np.arange(len(test_y)), split.test)
     for c in np.unique(train_y[split.forget]):
         evaluated = np.isin(neg_test[test_y[neg_test] == c], split.test)
@@ -220,10 +223,10 @@ def test_rerun_trains_and_unlearns_nothing(world, monkeypatch):
         calls.append(name)
         return bench_mod.run_method(name, *args, **kwargs)
 
-    monkeypatch.setattr(bench_mod, "fit", no_training)
+    monkeypatch.setattr(refs_mod, "fit", no_training)
     monkeypatch.setattr(pipeline_mod, "run_method", counting_run_method)
     again = ShadowAttacks(
-        world.bench, world.prep, "random", 0, n_shadows=M, n_models=N_MODELS, n_nonmembers=NONMEMBERS
+        world.bench.models, world.prep, "random", 0, n_shadows=M, n_models=N_MODELS, n_nonmembers=NONMEMBERS
     )
     for method in ("original", "retrain", "finetune"):
         cfg = make_config(method, {"epochs": 1}) if method == "finetune" else None
@@ -254,9 +257,9 @@ def test_confusion_negatives_carry_the_swapped_labels(tmp_path):
 
 def test_bad_settings_are_refused(world):
     with pytest.raises(ConfigError, match="even"):
-        ShadowAttacks(world.bench, world.prep, "random", 0, n_shadows=3)
+        ShadowAttacks(world.bench.models, world.prep, "random", 0, n_shadows=3)
     with pytest.raises(ConfigError, match="at least 3"):
-        ShadowAttacks(world.bench, world.prep, "random", 0, n_models=2)
+        ShadowAttacks(world.bench.models, world.prep, "random", 0, n_models=2)
 
 
 def test_targets_follow_the_forget_classes_and_shrink_to_what_the_test_split_has():
@@ -348,3 +351,17 @@ def test_model_digest_hashes_batchnorm_models_by_content(tiny_model):
     with torch.no_grad():
         next(twin.parameters()).add_(1e-3)
     assert model_digest(twin) != model_digest(tiny_model)
+
+
+def test_never_seen_targets_exclude_the_held_out_pool():
+    """A method may see the split's held-out pool (SURE's heldout_pool): no pool image is ever a never-seen
+    attack target, and the targets still come from unused images first."""
+    from sure_unlearn.data.splits import make_split
+
+    y_train, y_test = np.arange(400) % 4, np.arange(200) % 4
+    split = make_split(y_train, y_test, ("a", "b", "c", "d"), ScenarioConfig("partial_class", n=20, cls=1), 0,
+                       train_subset=200, test_subset=100, pool_size=30)
+    assert len(split.pool) == 30 and (y_train[split.pool] == 1).all()  # of the 50 unused class-1 images
+    t = make_targets(split, y_train, y_test, seed=0, n_nonmembers=60)
+    neg_train = t.idx[(t.labels == 0) & ~t.from_test]
+    assert len(neg_train) and not np.isin(neg_train, np.r_[split.pool, split.train, split.holdout]).any()

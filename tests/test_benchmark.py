@@ -15,6 +15,7 @@ from sure_unlearn.cli import main
 from sure_unlearn.data.splits import ScenarioConfig
 from sure_unlearn.errors import ConfigError, DataError
 from sure_unlearn.protocol import benchmark as bench_mod
+from sure_unlearn.protocol import references as refs_mod
 from sure_unlearn.protocol.benchmark import Benchmark
 from sure_unlearn.protocol.presets import PRESETS
 
@@ -104,7 +105,8 @@ def test_an_interrupted_benchmark_resumes_without_retraining(smoke_run, monkeypa
     def boom(*a, **k):
         raise AssertionError("a cached model or finished run was recomputed")
 
-    monkeypatch.setattr(bench_mod, "fit", boom)
+    monkeypatch.setattr(bench_mod, "fit", boom)  # not even an oracle epoch is timed: nothing runs
+    monkeypatch.setattr(refs_mod, "fit", boom)
     monkeypatch.setattr(bench_mod, "run_method", boom)
     again = Benchmark(cfg, out / "res", cache_dir=out / "cache", save_features=True).run()
     def plain(x):
@@ -113,7 +115,7 @@ def test_an_interrupted_benchmark_resumes_without_retraining(smoke_run, monkeypa
     assert plain(again["runs"]) == plain(summary["runs"])
     # a fresh results directory reuses the cached original and oracle, and only re-runs the methods
     monkeypatch.undo()
-    monkeypatch.setattr(bench_mod, "fit", boom)
+    monkeypatch.setattr(refs_mod, "fit", boom)  # (the benchmark times one oracle epoch for the RRT)
     one = cfg.with_overrides(scenarios={"random": SCENARIOS["random"]}, seeds=(0,), methods=("finetune",))
     fresh = Benchmark(one, out / "res2", cache_dir=out / "cache").run()
     assert {r["method"] for r in fresh["runs"]} == {"original", "retrain", "finetune"}
@@ -175,9 +177,11 @@ def test_attacks_are_written_per_run_and_resume_without_training(tmp_path, monke
         assert set(METRIC_KEYS) <= set(r["metrics"]), r["method"]
         assert 0 <= r["metrics"]["ulira_auc"] <= 1 and 0 <= r["metrics"]["forget_score"] <= 1
         npz = np.load(tmp_path / "res" / r["scenario"] / r["method"] / f"seed{r['seed']}" / "attacks.npz")
-        assert len(npz["labels"]) == len(npz["score_ulira"]) == 2 * 20  # forget set + as many never-seen
+        n = 20 + r["metrics"]["attack_n_nonmembers"]  # the forget set + every never-seen target the data has
+        assert len(npz["labels"]) == len(npz["score_ulira"]) == n
     # a rerun reads every result back: no model is trained and no method runs
     monkeypatch.setattr(bench_mod, "fit", lambda *a, **k: pytest.fail("retrained a cached model"))
+    monkeypatch.setattr(refs_mod, "fit", lambda *a, **k: pytest.fail("retrained a cached model"))
     monkeypatch.setattr(bench_mod, "run_method", lambda *a, **k: pytest.fail("re-ran a finished method"))
     again = Benchmark(cfg, tmp_path / "res", cache_dir=tmp_path / "cache").run()
     assert again["runs"] == json.loads(json.dumps(summary, default=float))["runs"]

@@ -11,7 +11,7 @@ import torch
 
 from sure_unlearn.errors import CheckpointError
 from sure_unlearn.files import content_key
-from sure_unlearn.protocol import benchmark as bench_mod
+from sure_unlearn.protocol import references as refs_mod
 from sure_unlearn.protocol.benchmark import Benchmark
 from sure_unlearn.protocol.checkpoints import ModelCache, load_checkpoint, load_into, save_checkpoint
 from sure_unlearn.protocol.presets import PRESETS
@@ -146,13 +146,13 @@ def test_benchmark_retrains_a_corrupted_cached_model_and_matches_a_clean_run(tmp
     prep = bench.prepare("partial_class", 0)
     args = ("original", 0, prep.split.train, prep.split.labels, prep.train_sets["train"])
     clean, _ = bench.trained(*args)
-    path = bench.models.path("original", bench.model_key(0, prep.split.train, prep.split.labels))
+    path = bench.models.cache.path("original", bench.models.key(0, prep.split.train, prep.split.labels))
     biggest = max(clean.state_dict().values(), key=lambda t: t.numel())
     flip_bit_in_tensor(path, biggest)
 
     fits = []
-    real_fit = bench_mod.fit
-    monkeypatch.setattr(bench_mod, "fit", lambda *a, **k: fits.append(1) or real_fit(*a, **k))
+    real_fit = refs_mod.fit
+    monkeypatch.setattr(refs_mod, "fit", lambda *a, **k: fits.append(1) or real_fit(*a, **k))
     with pytest.warns(UserWarning, match=f"{path.name} is corrupt.*trained again"):
         again, _ = bench.trained(*args)
     assert fits == [1]  # detected and trained again, never used

@@ -28,6 +28,7 @@ def trained(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     monkeypatch.setattr("sure_unlearn.train.fit", refuse)
     monkeypatch.setattr("sure_unlearn.protocol.benchmark.fit", refuse)
+    monkeypatch.setattr("sure_unlearn.protocol.references.fit", refuse)
     monkeypatch.setattr(torch.optim.SGD, "step", refuse)
     return calls
 

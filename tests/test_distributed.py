@@ -130,7 +130,7 @@ def test_command_fills_the_benchmark_cache(ran: Path, monkeypatch: pytest.Monkey
     bench = Benchmark(PRESETS.get("smoke")(), ran / "bench", cache_dir=ran / "cache")
     prep = bench.prepare("partial_class", 0)
     monkeypatch.setattr(
-        "sure_unlearn.protocol.benchmark.fit", lambda *a, **k: pytest.fail("trained instead of cached")
+        "sure_unlearn.protocol.references.fit", lambda *a, **k: pytest.fail("trained instead of cached")
     )
     model, cached = bench.trained(ORIGINAL, 0, prep.split.train, prep.split.labels, prep.train_sets["train"])
     assert cached == {k: meta[k] for k in cached} and cached["world_size"] == 2

@@ -266,6 +266,7 @@ def test_registry_and_evaluate_metrics(rng: np.random.Generator) -> None:
         "rep_mia_knn",
         "rep_mia_linear",
         "rep_auc",
+        "rep_auc_cond",
     ]
     inp = EvalInputs(
         forget=z_split(60, 1.0, rng),

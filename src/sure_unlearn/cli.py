@@ -72,7 +72,7 @@ def out_file(path: str) -> str:
 
 def model_cache(a: argparse.Namespace) -> Path:
     """The cache of trained originals and oracles, checked by a real write before anything is trained."""
-    from sure_unlearn.protocol.benchmark import default_cache_dir
+    from sure_unlearn.protocol.references import default_cache_dir
 
     return check_writable(Path(a.cache_dir or default_cache_dir()) / "models", "--cache-dir").parent
 

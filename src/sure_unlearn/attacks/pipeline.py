@@ -1,6 +1,6 @@
 """Shadow models for the per-example attacks: U-LiRA and RMIA, each on outputs and on representations, and
-the NeurIPS 2023 challenge's forget score, for one (scenario, seed) of a :class:`~sure_unlearn.protocol.
-benchmark.Benchmark` (the metric names: :data:`~sure_unlearn.attacks.ATTACK_METRICS`).
+the NeurIPS 2023 challenge's forget score, for one (scenario, seed) of a benchmark, with its models from :class:`~sure_unlearn.protocol.references.
+ReferenceModels` (the metric names: :data:`~sure_unlearn.attacks.ATTACK_METRICS`).
 
 **Targets.** T = D_f (label 1: the target model trained on them, then unlearned them) plus up to
 ``n_nonmembers`` never-seen examples (label 0) in D_f's class proportions, drawn with a seed from data
@@ -40,7 +40,7 @@ For ``retrain`` the pool R_0..R_{2N−1} is split into two halves, R_0..R_{N−1
 and R_N..R_{2N−1} as the retrained ones: the oracle's own score at this N, the reference for the others.
 
 **Cost and caching.** Shadow originals and retrained models are cached on disk by the benchmark's
-:class:`~sure_unlearn.protocol.checkpoints.ModelCache` (kinds ``shadow`` and ``shadow_retrain``) under a content key
+:class:`~sure_unlearn.protocol.references.ReferenceModels` (kinds ``shadow`` and ``shadow_retrain``) under a content key
 that includes the training indices (so the shadow's IN set) and the seed; every method shares them and
 a rerun trains nothing. Unlearned models are not kept: their statistics are (``<cache>/attacks/
 <key>.npz``, keyed by the starting model, method, hyperparameters, targets and reference set), so a
@@ -76,8 +76,9 @@ from sure_unlearn.files import atomic_write_bytes, content_key
 from sure_unlearn.methods import RunContext, UnlearnData, run_method
 from sure_unlearn.models.base import SplitModel
 from sure_unlearn.progress import track
-from sure_unlearn.protocol.benchmark import ORACLE, ORIGINAL, Benchmark, Prepared, seeded_generator
 from sure_unlearn.protocol.evaluate import collect
+from sure_unlearn.protocol.layout import ORACLE, ORIGINAL
+from sure_unlearn.protocol.references import Prepared, ReferenceModels, seed_of, seeded_generator
 
 SHADOW, RETRAINED = "shadow", "shadow_retrain"
 STATS_VERSION = 1  # bump when a statistic's definition changes: cached statistics are then recomputed
@@ -86,8 +87,8 @@ METRIC_KEYS = tuple(k for k in ATTACK_METRICS if k != "forget_score_levels")  # 
 
 
 def derived_seed(*parts: object) -> int:
-    """A seed in [0, 2³¹) from ``parts``, stable across runs (for shadow and retrained models)."""
-    return int(content_key(parts=[str(p) for p in parts]), 16) % (2**31)
+    """A model's initialisation seed, in [0, 2³¹), from :func:`~sure_unlearn.protocol.references.seed_of`."""
+    return seed_of(*parts) % (2**31)
 
 
 @dataclass(frozen=True)
@@ -146,7 +147,8 @@ def make_targets(
         label_map[int(c)] = int(used[0])
     # candidates as keys over train ⧺ test (test index i at n_train + i), unused first, evaluation test last
     n_train = len(train_y)
-    unused = np.r_[np.setdiff1d(np.arange(n_train), np.r_[split.train, split.holdout]),
+    # (never SURE's held-out pool either: a method may have seen those images as held-out data)
+    unused = np.r_[np.setdiff1d(np.arange(n_train), np.r_[split.train, split.holdout, split.pool]),
                    n_train + np.setdiff1d(np.arange(len(test_y)), split.test)]  # fmt: skip
     reserve = n_train + np.asarray(split.test)
     key_y = np.r_[train_y, test_y]
@@ -218,7 +220,7 @@ class ShadowAttacks:
 
     def __init__(
         self,
-        bench: Benchmark,
+        models: ReferenceModels,
         prep: Prepared,
         scenario: str,
         seed: int,
@@ -235,9 +237,9 @@ class ShadowAttacks:
                 f"n_shadows must be even and ≥ 4 (each target needs ≥ 2 IN and ≥ 2 OUT shadows to fit a "
                 f"spread), got {n_shadows}"
             )
-        self.bench, self.prep, self.scenario, self.seed = bench, prep, scenario, seed
+        self.models, self.prep, self.scenario, self.seed = models, prep, scenario, seed
         self.n_shadows, self.n_models, self.progress = n_shadows, n_models, progress
-        split, data = prep.split, bench.data
+        split, data = prep.split, models.data
         self.targets = make_targets(split, data.train.y, data.test.y, seed, n_nonmembers)
         self.roles = balanced_roles(len(self.targets), n_shadows, seed)
         t = self.targets
@@ -249,7 +251,7 @@ class ShadowAttacks:
         self._labels_all = np.r_[train_labels, test_labels]
         self._key_idx = np.where(t.from_test, n_train + t.idx, t.idx)
         aug = prep.train_sets["retain"].augment
-        dev = bench.device
+        dev = models.device
 
         def part(augment: Any) -> LabeledData:  # in target order: Targets puts every train-split one first
             from_train = LabeledData.from_arrays(data.train, t.idx[~t.from_test], augment, dev, train_labels)
@@ -280,14 +282,14 @@ class ShadowAttacks:
         rows = np.flatnonzero(self.roles[m] == 1)
         idx = np.r_[split.retain, self._key_idx[rows]]
         data = _cat([self.prep.train_sets["retain"], self.train_targets.subset(torch.from_numpy(rows))])
-        model, meta = self.bench.trained(
+        model, meta = self.models.trained(
             SHADOW, derived_seed(SHADOW, self.seed, m), idx, self._labels_all, data
         )
         return model, str(meta["key"])
 
     def retrained(self, k: int, oracle: SplitModel | None = None) -> tuple[SplitModel, str]:
         """R_k, trained on D_r alone; R_0 is the benchmark's oracle (``oracle`` if given, else its cache)."""
-        split, b = self.prep.split, self.bench
+        split, b = self.prep.split, self.models
         if k == 0:
             if oracle is not None:
                 return oracle, model_digest(oracle)
@@ -307,7 +309,7 @@ class ShadowAttacks:
     # ---------------------------------------------------------------- statistics
     def statistics(self, model: SplitModel) -> dict[str, np.ndarray]:
         """φ and the representation margin on the targets, and φ on D_f, under ``model``."""
-        bs = self.bench.cfg.eval_batch_size
+        bs = self.models.cfg.eval_batch_size
         k = model.num_classes
         out, ref = collect(model, self.eval_targets, bs), collect(model, self.reference, bs)
         y = self.targets.y
@@ -321,7 +323,7 @@ class ShadowAttacks:
 
     def _cached_stats(self, key: str, model: SplitModel | Callable[[], SplitModel]) -> dict[str, np.ndarray]:
         """The statistics of ``model`` (or of the model ``model()`` builds, only on a cache miss) under ``key``."""
-        path = self.bench.cache_dir / "attacks" / f"stats-{content_key(key=key, base=self._stats_key)}.npz"
+        path = self.models.cache_dir / "attacks" / f"stats-{content_key(key=key, base=self._stats_key)}.npz"
         if path.exists():
             try:
                 with np.load(path, allow_pickle=False) as f:
@@ -341,7 +343,7 @@ class ShadowAttacks:
         cfg: Any,
         gen: torch.Generator,
     ) -> SplitModel:
-        b = self.bench
+        b = self.models
         data = UnlearnData(
             forget=forget,
             retain=self.prep.train_sets["retain"],
@@ -366,7 +368,7 @@ class ShadowAttacks:
                 rows.append(self._cached_stats(f"{key}|identity", shadow))
                 continue
             forget = self.train_targets.subset(torch.from_numpy(np.flatnonzero(self.roles[m] == 1)))
-            gen = seeded_generator(self.bench.device, SHADOW, method, self.scenario, self.seed, m)
+            gen = seeded_generator(self.models.device, SHADOW, method, self.scenario, self.seed, m)
             seed_m = derived_seed(SHADOW, self.seed, m)
             rows.append(
                 self._cached_stats(
@@ -405,7 +407,7 @@ class ShadowAttacks:
         digest = model_digest(original)
         init_seed = self.seed
         for j in track(range(1, n), n - 1, f"challenge runs ({method})", self.progress):
-            gen = seeded_generator(self.bench.device, method, self.scenario, self.seed, "challenge", j)
+            gen = seeded_generator(self.models.device, method, self.scenario, self.seed, "challenge", j)
             stats = self._cached_stats(
                 content_key(model=digest, method=method, cfg=cfg, run=j),
                 partial(self._unlearn, method, original, self.prep.train_sets["forget"], init_seed, cfg, gen),
@@ -444,9 +446,9 @@ class ShadowAttacks:
                 self.prep.train_sets["forget"],
                 self.seed,
                 method_cfg,
-                seeded_generator(self.bench.device, method, self.scenario, self.seed),
+                seeded_generator(self.models.device, method, self.scenario, self.seed),
             )
-        self.bench.log(f"  attacks on {method}: {self.n_shadows} shadows, {self.n_models} models")
+        self.models.log(f"  attacks on {method}: {self.n_shadows} shadows, {self.n_models} models")
         shadows = self.unlearned_shadow_stats(method, method_cfg)
         target = self.statistics(target_model)
         t = self.targets

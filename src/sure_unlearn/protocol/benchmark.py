@@ -27,8 +27,6 @@ import json
 import os
 import platform
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,39 +35,35 @@ import numpy as np
 import torch
 
 from sure_unlearn.data import load_dataset
-from sure_unlearn.data.splits import Split, make_split, matched_sample
+from sure_unlearn.data.splits import make_split, matched_sample
 from sure_unlearn.data.types import NO_AUGMENT, DatasetBundle, LabeledData
 from sure_unlearn.errors import ConfigError, SureError
-from sure_unlearn.files import atomic_write_bytes, atomic_write_text, check_writable, content_key, jsonable
+from sure_unlearn.files import atomic_write_bytes, atomic_write_text, content_key, jsonable
 from sure_unlearn.methods import RunContext, UnlearnData, run_method
 from sure_unlearn.metrics import SplitOutputs
 from sure_unlearn.metrics import gaps as metric_gaps
 from sure_unlearn.metrics.distance import distance
-from sure_unlearn.models import ModelSpec, SplitModel, build_model
+from sure_unlearn.models import SplitModel
 from sure_unlearn.protocol import layout
-from sure_unlearn.protocol.checkpoints import ModelCache
 from sure_unlearn.protocol.config import BenchmarkConfig, method_config
 from sure_unlearn.protocol.evaluate import evaluate, save_features
 from sure_unlearn.protocol.layout import BROKEN, ORACLE, ORIGINAL
+from sure_unlearn.protocol.references import (
+    Prepared,
+    ReferenceModels,
+    default_cache_dir,
+    seed_of,
+    seeded_generator,
+)
 from sure_unlearn.protocol.runs import Run
 from sure_unlearn.protocol.similarity import cka_to_references, layer_grams, probe_set, rep_auc_layers
 from sure_unlearn.report import PlotMode, write_summary
-from sure_unlearn.train import FitResult, fit
+from sure_unlearn.train import fit
 
 ORACLE_REF = "oracle"  # the name CKA metrics use for the retrained model (cka_to_oracle)
 # What a method run may raise and still leave the benchmark going (recorded as a failed run): our own
 # errors (a diverged method) and numerical trouble surfacing in torch or in the metrics.
 RUN_FAILURES: tuple[type[BaseException], ...] = (SureError, FloatingPointError, ValueError, RuntimeError)
-
-
-def default_cache_dir() -> Path:
-    return Path(os.environ.get("SURE_CACHE", Path.home() / ".cache" / "sure"))
-
-
-def seeded_generator(device: torch.device, *parts: object) -> torch.Generator:
-    """A generator on ``device`` seeded from ``parts`` (stable across runs and processes)."""
-    seed = int(content_key(parts=[str(p) for p in parts]), 16) % (2**63)
-    return torch.Generator(device=device).manual_seed(seed)
 
 
 def environment(device: torch.device) -> dict[str, Any]:
@@ -94,37 +88,6 @@ def drift(after: SplitOutputs, before: SplitOutputs) -> float:
     the root-mean-square spread of ``before`` around its mean (0 = unmoved, 1 = moved by a typical spread)."""
     spread = float(np.sqrt(((before.z - before.z.mean(0)) ** 2).sum(1).mean()))
     return float(np.linalg.norm(after.z - before.z, axis=1).mean() / max(spread, 1e-12))
-
-
-def trained_meta(kind: str, key: str, res: FitResult, device: torch.device) -> dict[str, Any]:
-    """What the model cache records beside a trained original/oracle (shared with DDP and the GPU script)."""
-    return {"kind": kind, "key": key, "train_s": res.seconds, "seconds_per_epoch": res.seconds_per_epoch,
-            "epochs": res.epochs, "device": str(device), "final_loss": res.final_loss}
-
-
-@contextmanager
-def cache_lock(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock on ``path`` (a ``.lock`` file beside a cache entry) while training it, so
-    processes sharing the cache wait for each other's model instead of training it twice."""
-    import fcntl
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
-
-
-@dataclass
-class Prepared:
-    """One (scenario, seed): the split and its sets on the device."""
-
-    split: Split
-    sets: dict[str, LabeledData]  # forget/retain/test/val with *true* labels, for evaluation
-    train_sets: dict[str, LabeledData]  # train/forget/retain with *training* labels, val, for learning
-    probe: LabeledData  # D_f then as many never-seen test samples of its distribution (CKA, layer probes)
 
 
 @dataclass
@@ -152,7 +115,7 @@ class References:
         """The original with its head freshly initialised (seeded): the degenerate reference."""
         model = copy.deepcopy(self.original)
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(int(content_key(parts=["broken", self.seed]), 16) % (2**31))
+            torch.manual_seed(seed_of("broken", self.seed))
             model.head.reset_parameters()
         return model
 
@@ -180,20 +143,14 @@ class Benchmark:
         self.cfg, self.out, self.shard = cfg, Path(out), shard
         self.device = torch.device(device)
         self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
-        check_writable(self.cache_dir / "models", "the model cache (--cache-dir)")  # never train before a failing write
-        self.models = ModelCache(self.cache_dir / "models")
         self.save_features, self.progress = save_features, progress
         self.log = log or (lambda msg: None)
         self.data: DatasetBundle = load_dataset(
             cfg.dataset, data_root, cache_dir=self.cache_dir / "datasets", **cfg.dataset_kwargs
         )
         cfg.check_data(self.data)  # every split gives the metrics enough samples: before any training
-        self.spec = ModelSpec(
-            num_classes=self.data.num_classes, in_channels=self.data.image_shape[0],
-            image_size=self.data.image_shape[1], mean=self.data.mean, std=self.data.std,
-        )
+        self.models = ReferenceModels(cfg, self.data, self.device, self.cache_dir, progress=progress, log=self.log)
         self.runs: list[Run] = []
-        self.trained_here: set[str] = set()  # cache keys of the models this process trained
 
     # ---------------------------------------------------------------- data and models
     def prepare(self, scenario: str, seed: int) -> Prepared:
@@ -225,46 +182,16 @@ class Benchmark:
         return Prepared(split, sets, train_sets, probe)
 
     def new_model(self, seed: int) -> SplitModel:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            model = build_model(self.cfg.model, self.spec, **self.cfg.model_kwargs)
-        return model.to(self.device)
-
-    def model_key(self, seed: int, train_idx: np.ndarray, labels: np.ndarray) -> str:
-        """The cache key of a model of this config trained from ``seed`` on ``train_idx`` with ``labels``
-        (everything that determines it; shared with DDP training, ``sure_unlearn.protocol.distributed``)."""
-        c = self.cfg
-        return content_key(
-            dataset=c.dataset, dataset_kwargs=c.dataset_kwargs, n_train=len(self.data.train),
-            model=c.model, model_kwargs=c.model_kwargs, recipe=c.recipe, train_idx=train_idx,
-            labels=labels[train_idx], seed=seed,
-        )
+        return self.models.new_model(seed)
 
     def trained(self, kind: str, seed: int, train_idx: np.ndarray, labels: np.ndarray, data: LabeledData) -> tuple[SplitModel, dict[str, Any]]:
-        """The original or oracle for ``seed``, trained on ``data`` (= ``train_idx``), from the cache if there.
-
-        Keys of models this process trained are kept in ``trained_here`` (their ``train_s`` is then a
-        same-process time)."""
-        c = self.cfg
-        key = self.model_key(seed, train_idx, labels)
-        model = self.new_model(seed)
-        path = self.models.path(kind, key)
-        with cache_lock(path.with_suffix(".lock")):
-            meta = self.models.load(kind, key, model)
-            if meta is not None:
-                self.log(f"  {kind}: cached ({path.name})")
-                return model, meta
-            self.log(f"  {kind}: training on {len(train_idx)} samples, {c.recipe.epochs} epochs")
-            res = fit(model, data, c.recipe, seeded_generator(self.device, "train", seed), progress=self.progress, desc=kind)
-            meta = trained_meta(kind, key, res, self.device)
-            self.models.save(kind, key, model, meta)
-            self.trained_here.add(key)
-        return model, meta
+        """The ``kind`` model for ``seed`` trained on ``data`` (= ``train_idx``): :class:`ReferenceModels`."""
+        return self.models.trained(kind, seed, train_idx, labels, data)
 
     def oracle_time(self, seed: int, r_meta: dict[str, Any], retain: LabeledData) -> tuple[float, str]:
         """The oracle's training time in this process: its own, or one timed epoch × the recipe's epochs."""
         epochs = self.cfg.recipe.epochs
-        if r_meta["key"] in self.trained_here:
+        if r_meta["key"] in self.models.trained_here:
             return float(r_meta["train_s"]), f"the oracle's training in this process ({epochs} epochs)"
         model = self.new_model(seed)
         one = dataclasses.replace(self.cfg.recipe, epochs=1)
@@ -418,7 +345,7 @@ class Benchmark:
         from sure_unlearn.attacks.pipeline import ShadowAttacks
 
         if refs.attacks is None:
-            refs.attacks = ShadowAttacks(self, refs.prep, refs.scenario, refs.seed, n_shadows=settings["shadows"],
+            refs.attacks = ShadowAttacks(self.models, refs.prep, refs.scenario, refs.seed, n_shadows=settings["shadows"],
                                          n_models=settings["models"], n_nonmembers=settings["nonmembers"],
                                          progress=self.progress)
         metrics, arrays = refs.attacks.run(method, model, self.method_cfgs.get((refs.scenario, method)),
@@ -463,7 +390,7 @@ class Benchmark:
                                       {"reference": "the original with a freshly initialised head"})
         model, meta = (refs.original, refs.o_meta) if name == ORIGINAL else (refs.oracle, refs.r_meta)
         runtime = {"runtime_s": float(meta["train_s"]), "seconds_per_epoch": float(meta["seconds_per_epoch"])}
-        info = {"cached_model": meta["key"], "trained_in_this_process": meta["key"] in self.trained_here}
+        info = {"cached_model": meta["key"], "trained_in_this_process": meta["key"] in self.models.trained_here}
         if name == ORACLE:
             self.timed(refs)
             runtime["rrt"] = 1.0

@@ -281,7 +281,7 @@ def save_on_main(path: str | Path, model: nn.Module, meta: dict[str, Any]) -> No
 
 def model_key(bench: Benchmark, seed: int, train_idx: np.ndarray, labels: np.ndarray) -> str:
     """The model-cache key ``Benchmark.trained`` uses for a model of ``bench``'s config trained on ``train_idx``."""
-    return bench.model_key(seed, train_idx, labels)
+    return bench.models.key(seed, train_idx, labels)
 
 
 # ------------------------------------------------------------------------------------------ the job
@@ -323,7 +323,8 @@ def train_references(
     progress: bool = False,
 ) -> list[dict[str, Any]]:
     """Train (or find cached) each of ``job.kinds`` for ``cfg`` on this rank; the metas, as saved."""
-    from sure_unlearn.protocol.benchmark import ORIGINAL, Benchmark, seeded_generator, trained_meta
+    from sure_unlearn.protocol.benchmark import ORIGINAL, Benchmark
+    from sure_unlearn.protocol.references import seeded_generator, trained_meta
 
     scenario = next(iter(cfg.scenarios))
     if r.rank != 0:
@@ -342,12 +343,12 @@ def train_references(
             else (split.retain, prep.train_sets["retain"])
         )
         key = model_key(bench, job.seed, train_idx, split.labels)
-        path = bench.models.path(kind, key)
+        path = bench.models.cache.path(kind, key)
         cached = torch.tensor([path.exists() and not job.force], dtype=torch.int32, device=r.device)
         dist.broadcast(cached, 0)  # rank 0's file system decides
         model = bench.new_model(job.seed)
         if bool(cached.item()):
-            meta = bench.models.load(kind, key, model)
+            meta = bench.models.cache.load(kind, key, model)
             if meta is None:
                 raise SureError(f"the cached {kind} at {path} could not be read; rerun with --force")
             _log(r, f"{kind}: already cached at {path}")
@@ -386,7 +387,7 @@ def train_references(
                 "dataset_kwargs": cfg.dataset_kwargs,
                 "model": cfg.model,
                 "model_kwargs": cfg.model_kwargs,
-                "spec": bench.spec.__dict__,
+                "spec": bench.models.spec.__dict__,
                 "recipe": cfg.recipe.__dict__,
                 "seed": job.seed,
                 "scenario": scenario,

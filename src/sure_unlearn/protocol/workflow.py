@@ -54,7 +54,7 @@ def train_original(
 ) -> dict[str, float]:
     """Train ``cfg``'s model with its recipe on the training pool of ``seed`` minus a stratified holdout, as
     the benchmark draws them, and save it at ``out`` with both index sets; returns time and accuracies."""
-    from sure_unlearn.protocol.benchmark import seeded_generator
+    from sure_unlearn.protocol.references import seeded_generator
     from sure_unlearn.train import accuracy, fit
 
     data = load_dataset(cfg.dataset, data_root, cache_dir=_datasets(cache_dir), **cfg.dataset_kwargs)
