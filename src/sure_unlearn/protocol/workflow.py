@@ -103,7 +103,8 @@ def _data_key(data: DatasetBundle) -> str:
 
 
 def _recipe(meta: Mapping[str, Any]) -> Recipe:
-    return Recipe(**{k: tuple(v) if isinstance(v, list) else v for k, v in meta["recipe"].items()})
+    kw: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in meta["recipe"].items()}
+    return Recipe(**kw)
 
 
 def _build(meta: Mapping[str, Any], source: str) -> SplitModel:
