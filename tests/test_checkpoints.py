@@ -3,6 +3,7 @@
 
 import dataclasses
 import json
+import sys
 import warnings
 
 import numpy as np
@@ -160,3 +161,67 @@ def test_benchmark_retrains_a_corrupted_cached_model_and_matches_a_clean_run(tmp
         assert torch.equal(p, q), name  # the same model as the clean run
     bench.trained(*args)  # the rebuilt entry is served from the cache and passes its check
     assert fits == [1]
+
+
+# ------------------------------------------------------------------ formats: .pt and .safetensors
+
+
+@pytest.mark.parametrize("suffix", [".pt", ".safetensors"])
+def test_round_trip_in_both_formats(tmp_path, suffix):
+    if suffix == ".safetensors":
+        pytest.importorskip("safetensors")
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4))  # a 0-d counter too
+    model(torch.randn(5, 3))  # running statistics that differ from a fresh model's
+    path = tmp_path / f"m{suffix}"
+    save_checkpoint(path, model, {"train_idx": [1, 2, 3], "note": "x"})
+    state, meta = load_checkpoint(path)
+    assert meta == {"train_idx": [1, 2, 3], "note": "x"}
+    fresh = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4))
+    load_into(fresh, state)
+    for (name, p), q in zip(model.state_dict().items(), fresh.state_dict().values(), strict=True):
+        assert torch.equal(p, q), name
+    header = path.read_bytes()[:16]
+    assert header.startswith(b"PK") == (suffix == ".pt")  # torch.save's zip, or safetensors' own layout
+
+
+def test_a_safetensors_checkpoint_records_the_meta_and_sha256_and_a_flipped_bit_is_caught(tmp_path):
+    safetensors = pytest.importorskip("safetensors")
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(64, 128), torch.nn.ReLU(), torch.nn.Linear(128, 2))
+    path = tmp_path / "m.safetensors"
+    save_checkpoint(path, model, {"note": "x"})
+    with safetensors.safe_open(path, framework="pt") as f:
+        info = f.metadata()
+    assert json.loads(info["meta"]) == {"note": "x"} and len(info["sha256"]) == 64
+    flip_bit_in_tensor(path, model[0].weight)
+    with safetensors.safe_open(path, framework="pt") as f:  # safetensors itself reads it without complaint
+        assert not torch.equal(f.get_tensor("0.weight"), model[0].weight.detach())
+    with pytest.raises(CheckpointError, match=r"m\.safetensors is corrupt: .*SHA-256"):
+        load_checkpoint(path)
+
+
+def test_a_foreign_or_truncated_safetensors_file_is_a_clear_error(tmp_path):
+    st = pytest.importorskip("safetensors.torch")
+    foreign = tmp_path / "weights.safetensors"
+    st.save_file({"w": torch.zeros(2)}, foreign)  # someone else's weights: no sure meta
+    with pytest.raises(CheckpointError, match="not a sure checkpoint"):
+        load_checkpoint(foreign)
+    save_checkpoint(tmp_path / "cut.safetensors", net(), {})
+    cut = tmp_path / "cut.safetensors"
+    cut.write_bytes(cut.read_bytes()[:-10])
+    with pytest.raises(CheckpointError, match="corrupt"):
+        load_checkpoint(cut)
+
+
+def test_safetensors_without_the_package_says_what_to_install_before_training(tmp_path, monkeypatch, capsys):
+    from sure_unlearn import cli
+
+    monkeypatch.setitem(sys.modules, "safetensors", None)  # as if not installed
+    monkeypatch.setitem(sys.modules, "safetensors.torch", None)
+    with pytest.raises(CheckpointError, match="pip install safetensors"):
+        save_checkpoint(tmp_path / "m.safetensors", net(), {})
+    save_checkpoint(tmp_path / "m.pt", net(), {})  # .pt needs nothing more
+    monkeypatch.setattr("sure_unlearn.train.fit", lambda *a, **k: pytest.fail("trained before the check"))
+    code = cli.main(["train", "--preset", "smoke", "--out", str(tmp_path / "o.safetensors"), "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "pip install safetensors" in err, err

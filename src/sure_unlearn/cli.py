@@ -3,7 +3,9 @@
     sure demo                                   # the embedded default: digits, ~2 minutes on 2 CPU cores
     sure benchmark --preset cpu --out runs/cpu  # summary.json, summary.md, plots
     sure train --preset cpu --out original.pt
+    sure forget-set --checkpoint original.pt --class cat --n 100 --out forget.txt   # no flags: what can go
     sure unlearn --checkpoint original.pt --forget forget.txt --method sure --out unlearned.pt
+    sure retrain --checkpoint original.pt --forget forget.txt --out oracle.pt
     sure evaluate --checkpoint unlearned.pt --forget forget.txt [--oracle oracle.pt]
     sure tune --preset cpu --trials 20 --out runs/tune-cpu   # same search for every method; held-out seeds
     sure sensitivity --preset cpu --methods sure            # ±20% heatmaps around the tuned optimum
@@ -132,6 +134,46 @@ def cmd_unlearn(a: argparse.Namespace) -> None:
     rec = unlearn_checkpoint(a.checkpoint, a.forget, a.method, hparams, a.seed, out_file(a.out), device=a.device,
                              data_root=a.data_root, cache_dir=a.cache_dir, progress=want_progress(a.progress))
     log(f"{a.method} forgot {len(rec['forget_idx'])} samples in {rec['runtime_s']:.1f}s; saved {a.out}")
+
+
+def cmd_forget_set(a: argparse.Namespace) -> None:
+    from sure_unlearn.protocol import workflow as wf
+
+    where = {"data_root": a.data_root, "cache_dir": a.cache_dir}
+    if a.n is not None and a.cls is None:
+        raise ConfigError("--n counts samples of --class; for a random forget set use --random N")
+    if a.cls is None and a.random is None and a.indices is None:
+        if a.out:
+            raise ConfigError("choose what to forget: --class NAME_OR_INDEX [--n N], --random N or --indices FILE")
+        info = wf.forgettable(a.checkpoint, **where)
+        print(f"{a.checkpoint}: {info['dataset']}, trained on {info['count']} of the {info['split_size']} training-"
+              f"split indices, between {info['min']} and {info['max']} (the others are its holdout or unused)")
+        print("class  name                  trained")
+        for c in info["classes"]:
+            print(f"{c['index']:5d}  {c['name']:20s}  {c['count']:7d}")
+        log("choose with --class NAME_OR_INDEX [--n N --seed S], --random N [--seed S] or --indices FILE; "
+            "and --out FILE")
+        return
+    if not a.out:
+        raise ConfigError("--out FILE is required to write the forget set")
+    out = out_file(a.out)
+    if a.cls is not None:
+        idx = wf.class_forget_set(a.checkpoint, a.cls, a.n, a.seed, **where)
+    elif a.random is not None:
+        idx = wf.random_forget_set(a.checkpoint, a.random, a.seed, **where)
+    else:
+        idx = wf.file_forget_set(a.checkpoint, a.indices, **where)
+    wf.write_indices(out, idx)
+    log(f"wrote {len(idx)} training indices to {out}")
+
+
+def cmd_retrain(a: argparse.Namespace) -> None:
+    from sure_unlearn.protocol.workflow import retrain_checkpoint
+
+    rec = retrain_checkpoint(a.checkpoint, a.forget, out_file(a.out), device=a.device, data_root=a.data_root,
+                             cache_dir=a.cache_dir, progress=want_progress(a.progress))
+    log(f"retrained without {len(rec['forget_idx'])} samples in {rec['runtime_s']:.1f}s "
+        f"(test accuracy {rec['test_acc']:.1f}); saved the oracle {a.out}")
 
 
 def cmd_evaluate(a: argparse.Namespace) -> None:
@@ -296,6 +338,19 @@ def build_parser() -> argparse.ArgumentParser:
     add_common(d, devices=False)
     d.set_defaults(fn=cmd_train_ddp)
 
+    f = sub.add_parser("forget-set", help="list what a checkpoint can forget (classes, indices), or write a forget "
+                       "file: a class, random samples, or a checked file of indices")
+    f.add_argument("--checkpoint", required=True)
+    choice = f.add_mutually_exclusive_group()
+    choice.add_argument("--class", dest="cls", metavar="NAME_OR_INDEX", help="forget this class's training samples")
+    choice.add_argument("--random", type=int, metavar="N", help="forget N training samples drawn at random")
+    choice.add_argument("--indices", metavar="FILE", help="forget these indices (.npy, .json or text), each checked")
+    f.add_argument("--n", type=int, help="with --class: N of its samples drawn at random (default: all)")
+    f.add_argument("--seed", type=int, default=0, help="seed of the random draws (default 0)")
+    f.add_argument("--out", help="the forget file to write: one index per line")
+    add_common(f, devices=False)
+    f.set_defaults(fn=cmd_forget_set)
+
     u = sub.add_parser("unlearn", help="unlearn a saved checkpoint given a file of forget indices")
     u.add_argument("--checkpoint", required=True)
     u.add_argument("--forget", required=True, help="indices into the training split (.npy, .json or text)")
@@ -305,6 +360,13 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--out", required=True, help="the checkpoint file to write")
     add_common(u)
     u.set_defaults(fn=cmd_unlearn)
+
+    o = sub.add_parser("retrain", help="the oracle: the checkpoint's own training run again without the forget set")
+    o.add_argument("--checkpoint", required=True)
+    o.add_argument("--forget", required=True, help="indices into the training split (.npy, .json or text)")
+    o.add_argument("--out", required=True, help="the checkpoint file to write")
+    add_common(o)
+    o.set_defaults(fn=cmd_retrain)
 
     e = sub.add_parser("evaluate", help="every metric for a checkpoint and forget set (gaps with --oracle)")
     e.add_argument("--checkpoint", required=True)

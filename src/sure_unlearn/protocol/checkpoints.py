@@ -1,7 +1,9 @@
 """Model files: safe to load, atomic to write, checked for corruption, and a content-keyed cache.
 
 A checkpoint is ``{"state_dict": ..., "meta": <json string>, "sha256": <hex>}`` written with ``torch.save``
-and read with ``torch.load(..., weights_only=True)``, which never unpickles code. The cache stores a model
+and read with ``torch.load(..., weights_only=True)``, which never unpickles code. A path ending in
+``.safetensors`` is written in that format instead (the ``safetensors`` package): the tensors, with the
+meta JSON and the same SHA-256 in the file's string metadata; it holds no code at all. The cache stores a model
 under the hash of everything that determines it (dataset, model, recipe, training indices, labels, seed),
 so an original or oracle is trained once and reused by every method, run and report.
 
@@ -51,18 +53,55 @@ def content_digest(state: Mapping[str, torch.Tensor], meta_json: str) -> str:
     return h.hexdigest()
 
 
+SAFETENSORS = ".safetensors"
+
+
+def _safetensors(path: Path) -> Any:
+    """``safetensors.torch``, or a one-line error saying how to get it."""
+    try:
+        import safetensors.torch
+    except ImportError:
+        raise CheckpointError(
+            f"{path} is a .safetensors file and the safetensors package is not installed: "
+            "pip install safetensors (or name the file .pt)"
+        ) from None
+    return safetensors.torch
+
+
+def check_format(path: str | Path) -> None:
+    """Fail now, before any training, if the checkpoint format ``path`` names cannot be written here."""
+    if Path(path).suffix == SAFETENSORS:
+        _safetensors(Path(path))
+
+
 def _write(path: Path, state: State, meta_json: str) -> None:
-    payload = {"state_dict": state, "meta": meta_json, "sha256": content_digest(state, meta_json)}
+    digest = content_digest(state, meta_json)
+    if path.suffix == SAFETENSORS:  # safetensors refuses views and shared storage: write plain copies
+        plain = {k: v.contiguous().clone() for k, v in state.items()}
+        blob = _safetensors(path).save(plain, metadata={"meta": meta_json, "sha256": digest})
+        atomic_write_bytes(path, lambda f: f.write(blob))
+        return
+    payload = {"state_dict": state, "meta": meta_json, "sha256": digest}
     atomic_write_bytes(path, lambda f: torch.save(payload, f))
+
+
+def _payload(path: Path) -> tuple[Any, Any, Any]:
+    """The stored state dict, meta JSON and recorded digest (None for files written before digests)."""
+    if path.suffix == SAFETENSORS:
+        with _safetensors(path).safe_open(path, framework="pt") as f:
+            info = f.metadata() or {}
+            return {k: f.get_tensor(k) for k in list(f.keys())}, info["meta"], info["sha256"]
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    return payload["state_dict"], payload["meta"], payload.get("sha256")
 
 
 def _read(path: Path) -> tuple[State, dict[str, Any], bool]:
     """State, meta and whether the file recorded a digest (which then matched)."""
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}; train one with `sure train --out {path}`")
+    check_format(path)
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-        state, meta_json, recorded = payload["state_dict"], payload["meta"], payload.get("sha256")
+        state, meta_json, recorded = _payload(path)
         meta = json.loads(meta_json)
     except Exception as e:  # noqa: BLE001 - any failure to parse means the file is unusable
         raise CheckpointError(
@@ -81,7 +120,8 @@ def _read(path: Path) -> tuple[State, dict[str, Any], bool]:
 
 
 def save_checkpoint(path: str | Path, model: nn.Module, meta: dict[str, Any]) -> None:
-    """Write ``model``'s state dict, JSON ``meta`` and their SHA-256 atomically."""
+    """Write ``model``'s state dict, JSON ``meta`` and their SHA-256 atomically: with safetensors when
+    ``path`` ends in ``.safetensors``, else with ``torch.save``."""
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     _write(Path(path), state, json.dumps(_jsonable(meta)))
 
