@@ -17,10 +17,13 @@ from sure_unlearn.errors import ConfigError, DataError
 from sure_unlearn.protocol import benchmark as bench_mod
 from sure_unlearn.protocol import references as refs_mod
 from sure_unlearn.protocol.benchmark import Benchmark
+from sure_unlearn.protocol.layout import BROKEN, ORIGINAL, REFERENCES
 from sure_unlearn.protocol.presets import PRESETS
 
 CONTRACT_METRICS = ["forget_acc", "retain_acc", "test_acc", "val_acc", "mia_efficacy", "mia_loss", "rep_mia_knn",
                     "rep_mia_linear", "rep_auc", "runtime_s", "rrt", "seconds_per_epoch"]
+# the original is the starting point, not an unlearning run, so it has no RRT; broken is built, not trained
+NOT_MEASURED = {ORIGINAL: ("rrt",), BROKEN: ("rrt",)}
 SCENARIOS = {
     "random": ScenarioConfig("random", n=20),
     "partial_class": ScenarioConfig("partial_class", n=20, cls=1),
@@ -43,10 +46,13 @@ def test_summary_has_every_contract_field_for_every_method_scenario_seed(smoke_r
     cfg, out, summary = smoke_run
     on_disk = json.loads((out / "res" / "summary.json").read_text())
     assert on_disk == json.loads(json.dumps(summary, default=float))
-    expected = {(m, s, k) for m in ("original", "retrain", *cfg.methods) for s in SCENARIOS for k in (0, 1)}
+    expected = {(m, s, k) for m in (*REFERENCES, *cfg.methods) for s in SCENARIOS for k in (0, 1)}
     assert {(r["method"], r["scenario"], r["seed"]) for r in summary["runs"]} == expected
     for r in summary["runs"]:
         for key in CONTRACT_METRICS:
+            if key in NOT_MEASURED.get(r["method"], ()):
+                assert key not in r["metrics"], (r["method"], key)
+                continue
             if key == "seconds_per_epoch" and r["hparams"]["epochs"] == 0:
                 assert key not in r["metrics"]  # one-shot methods have no epochs
                 continue
@@ -60,7 +66,7 @@ def test_summary_has_every_contract_field_for_every_method_scenario_seed(smoke_r
         if r["method"] == "retrain":
             assert r["gaps"]["gap_avg"] == 0 and r["metrics"]["rrt"] == 1
     if CHECKER.exists():  # the shared contract checker, where ../shared is beside the checkout
-        methods = ",".join(("original", "retrain", *cfg.methods))
+        methods = ",".join((*REFERENCES, *cfg.methods))
         res = subprocess.run([sys.executable, str(CHECKER), str(out / "res" / "summary.json"), methods, ",".join(SCENARIOS)],
                              capture_output=True, text=True)
         assert res.returncode == 0, res.stdout
@@ -87,7 +93,8 @@ def test_features_and_split_indices_are_saved(smoke_run):
     assert not np.intersect1d(split["retain"], split["forget"]).size
     # one row in the metrics table (marked: SURE trains on val) and one in the similarity table (CKA)
     md = (out / "res" / "summary.md").read_text()
-    assert md.count("| sure † |") == md.count("| sure |") == len(SCENARIOS)
+    cka_rows = [line for line in md.splitlines() if line.startswith("| sure |")]  # ranking rows start with the rank
+    assert md.count("| sure † |") == len(cka_rows) == len(SCENARIOS)
     for scenario in SCENARIOS:
         for name in ("cka.json", "embed.npz"):
             assert (out / "res" / scenario / "sure" / "seed0" / name).is_file()
@@ -118,7 +125,7 @@ def test_an_interrupted_benchmark_resumes_without_retraining(smoke_run, monkeypa
     monkeypatch.setattr(refs_mod, "fit", boom)  # (the benchmark times one oracle epoch for the RRT)
     one = cfg.with_overrides(scenarios={"random": SCENARIOS["random"]}, seeds=(0,), methods=("finetune",))
     fresh = Benchmark(one, out / "res2", cache_dir=out / "cache").run()
-    assert {r["method"] for r in fresh["runs"]} == {"original", "retrain", "finetune"}
+    assert {r["method"] for r in fresh["runs"]} == {*REFERENCES, "finetune"}
 
 
 def test_bad_configuration_fails_before_any_work(tmp_path):
@@ -155,7 +162,13 @@ def test_cli_train_unlearn_evaluate_round_trip(tmp_path, capsys):
     forget.write_text(" ".join(map(str, train_idx[:15])))
     assert main(["unlearn", "--checkpoint", str(ckpt), "--forget", str(forget), "--method", "finetune",
                  "--set", "epochs=1", "--out", str(new), *common]) == 0
-    assert main(["evaluate", "--checkpoint", str(new), "--forget", str(forget), "--oracle", str(ckpt), *common]) == 0
+    # the original saw the forget set, so it is refused as an oracle; `sure retrain` makes the real one
+    assert main(["evaluate", "--checkpoint", str(new), "--forget", str(forget), "--oracle", str(ckpt), *common]) == 2
+    assert "no oracle for this forget set" in capsys.readouterr().err
+    oracle = tmp_path / "oracle.pt"
+    assert main(["retrain", "--checkpoint", str(ckpt), "--forget", str(forget), "--out", str(oracle), *common]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", "--checkpoint", str(new), "--forget", str(forget), "--oracle", str(oracle), *common]) == 0
     result = json.loads(capsys.readouterr().out)
     assert {"metrics", "oracle", "gaps"} <= set(result) and "rep_auc" in result["metrics"]
     holdout = load_checkpoint(ckpt)[1]["holdout_idx"]
@@ -174,6 +187,9 @@ def test_attacks_are_written_per_run_and_resume_without_training(tmp_path, monke
     )
     summary = Benchmark(cfg, tmp_path / "res", cache_dir=tmp_path / "cache").run()
     for r in summary["runs"]:
+        if r["method"] == BROKEN:  # a degenerate reference for the objective: there is nothing to attack
+            assert not set(METRIC_KEYS) & set(r["metrics"])
+            continue
         assert set(METRIC_KEYS) <= set(r["metrics"]), r["method"]
         assert 0 <= r["metrics"]["ulira_auc"] <= 1 and 0 <= r["metrics"]["forget_score"] <= 1
         npz = np.load(tmp_path / "res" / r["scenario"] / r["method"] / f"seed{r['seed']}" / "attacks.npz")

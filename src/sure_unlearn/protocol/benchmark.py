@@ -386,7 +386,7 @@ class Benchmark:
         recipe_h = {**dataclasses.asdict(self.cfg.recipe), "epochs": self.cfg.recipe.epochs}
         if name == BROKEN:
             model = refs.broken
-            return model, self.record(refs, name, model, {"head": "re-initialised"}, {"runtime_s": 0.0},
+            return model, self.record(refs, name, model, {"head": "re-initialised", "epochs": 0}, {"runtime_s": 0.0},
                                       {"reference": "the original with a freshly initialised head"})
         model, meta = (refs.original, refs.o_meta) if name == ORIGINAL else (refs.oracle, refs.r_meta)
         runtime = {"runtime_s": float(meta["train_s"]), "seconds_per_epoch": float(meta["seconds_per_epoch"])}
