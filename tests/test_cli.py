@@ -237,3 +237,13 @@ def test_validate_and_check_data_name_the_value(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="retain set holds 0 samples|forget set covers the whole"):
         cfg.with_overrides(scenarios={"random": ScenarioConfig("random", fraction=1.0)}).check_data(data)
     assert BenchmarkConfig().forget_size(ScenarioConfig("full_class")) is None
+
+
+def test_the_attacks_preset_attacks_every_method_and_methods_narrows_it():
+    cfg = PRESETS.get("attacks")()
+    assert cfg.attacks.methods == cfg.methods and len(cfg.seeds) >= 3 and cfg.attacks.models >= 8
+    assert set(cfg.scenarios) == {"partial_class", "random"}
+    narrowed = Overrides.from_flags({"methods": "finetune,sure"}).apply(cfg)
+    assert narrowed.attacks.methods == narrowed.methods == ("finetune", "sure")
+    chosen = Overrides.from_flags({"methods": "finetune,sure", "attack_methods": "sure"}).apply(cfg)
+    assert chosen.attacks.methods == ("sure",)

@@ -150,11 +150,14 @@ class Overrides:
                     SCENARIOS.get(s)  # unknown scenario names fail here
             cfg = cfg.with_overrides(scenarios={s: cfg.scenarios.get(s) or scenario_like(cfg, s) for s in self.scenarios})
         a = cfg.attacks
+        attacked = a.methods if self.attack_methods is None else self.attack_methods
+        if self.attack_methods is None and self.methods is not None:  # --methods narrows the attacked set too
+            attacked = tuple(m for m in attacked if m in self.methods)
         attacks = dataclasses.replace(
             a,
             shadows=a.shadows if self.shadows is None else self.shadows,
             models=a.models if self.attack_models is None else self.attack_models,
-            methods=a.methods if self.attack_methods is None else self.attack_methods,
+            methods=attacked,
         )
         hparams = {**cfg.hparams, **{m: {**cfg.hparams.get(m, {}), **kv} for m, kv in self.hparams.items()}}
         return cfg.with_overrides(methods=self.methods, seeds=self.seeds, attacks=attacks, hparams=hparams)

@@ -6,8 +6,8 @@
 * ``cpu``: real CIFAR-10 on a stratified 5,000-image training subset with a width-16 CIFAR ResNet-18,
   sized by measurement (see ``benchmarks/results/``) so one seed of one scenario with every method fits
   the CPU budget and the original overfits (train accuracy ≥ 98%).
-* ``attacks``: the ``cpu`` preset with the per-example attacks (U-LiRA, representation LiRA, the ε-score)
-  on FineTune and SURE.
+* ``attacks``: the ``cpu`` preset with the per-example attacks (U-LiRA, RMIA, their representation
+  analogues, the ε-score) on every method, partial_class and random, three seeds.
 * ``paper``: full CIFAR-10, width-64 ResNet-18, the OPTML recipe: for a GPU.
 
 ``sure list presets`` lists them (the registry, :data:`~sure_unlearn.protocol.config.PRESETS`).
@@ -156,17 +156,17 @@ def cpu() -> BenchmarkConfig:
 
 @PRESETS.register("attacks")
 def attacks() -> BenchmarkConfig:
-    """The ``cpu`` preset's data, model and recipe with per-example attacks (U-LiRA, representation LiRA,
-    the ε-score) on FineTune and SURE: partial_class, seeds 0 and 1, 6 shadow models and 4 models per side
-    for the ε-score. Costs ≈ 12 extra trainings of the original per seed (shadows and retrained models,
-    cached and shared) plus 9 unlearning runs per attacked method."""
+    """The ``cpu`` preset with per-example attacks (U-LiRA, RMIA, their representation analogues, the
+    ε-score) on every method with its tuned values: partial_class and random, seeds 0–2, 6 shadow models
+    and 8 models per side for the ε-score (ε takes 9 values). Costs 6 + 8 extra trainings of the original
+    per scenario and seed (shadow and retrained models, cached and shared), plus 6 + 7 unlearning runs per
+    attacked method: with 16 methods ≈ 1,300 unlearning runs in all, GPU work (for a CPU, narrow it with
+    ``--attack-methods`` and ``--seeds``)."""
     base = cpu()
-    methods = ("finetune", "sure")
     return base.with_overrides(
-        name="attacks", methods=methods, seeds=(0, 1),
-        scenarios={"partial_class": base.scenarios["partial_class"]},
-        hparams={m: base.hparams[m] for m in methods},
-        attacks=AttackConfig(shadows=6, models=4, methods=methods),
+        name="attacks", seeds=(0, 1, 2),
+        scenarios={k: base.scenarios[k] for k in ("partial_class", "random")},
+        attacks=AttackConfig(shadows=6, models=8, methods=base.methods),
     )
 
 
