@@ -281,7 +281,8 @@ def add_study(p: argparse.ArgumentParser, *, tune: bool = False) -> None:
     p.add_argument("--study", help="study-name prefix (default: the preset's name): studies are PREFIX:SCENARIOS:METHOD")
     p.add_argument("--out", help="results directory (default runs/tune-<preset>)")
     p.add_argument("--objective", choices=["gap", "multi"], default="gap",
-                   help="gap: (gap_avg + gap_rep)/2 to the oracle; multi: forgetting and utility gaps, Pareto front")
+                   help="gap: the calibrated distance to the oracle (0 = the oracle, ≈ 1 = the original); "
+                        "multi: its forgetting and utility parts, a Pareto front")
     p.add_argument("--tuning-seed", type=int, default=100, help="seed of the forget set the search sees (default 100)")
     p.add_argument("--seed", type=int, default=0, help="the sampler's seed (default 0)")
     p.add_argument("--per-scenario", action="store_true", help="one study per scenario, not one over all of them")
