@@ -98,7 +98,8 @@ def smoke() -> BenchmarkConfig:
     return BenchmarkConfig(
         name="smoke",
         dataset="synthetic",
-        dataset_kwargs={"n_train": 400, "n_test": 200, "num_classes": 4, "image_size": 8, "seed": 0},
+        # 120 test images per class: ≥ 100 never-seen attack targets of a class, so TPR at 1% FPR resolves
+        dataset_kwargs={"n_train": 400, "n_test": 480, "num_classes": 4, "image_size": 8, "seed": 0},
         model="mlp",
         model_kwargs={"hidden": 64},
         recipe=Recipe(epochs=4, lr=0.05, batch_size=64, augment=False),
