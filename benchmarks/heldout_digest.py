@@ -1,5 +1,5 @@
-"""A digest of a held-out comparison's summary.json, as Markdown: per scenario the ranking by distance
-(mean [95% t-interval], paired difference to the best, tied or not), then SURE's and sure_plus's figures
+"""A digest of a held-out comparison's summary.json, as Markdown: per scenario the ranking table of
+``summary.md`` (``report.tables.ranking_table``), then SURE's and sure_plus's figures
 beside the oracle's and the original's, and the erasure targets checked on them.
 
     .venv/bin/python benchmarks/heldout_digest.py benchmarks/results/cpu-heldout/summary.json
@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from sure_unlearn.report.tables import ranking_table
+
 FOCUS = ("sure", "sure_plus", "finetune")
 REFS = ("original", "retrain", "broken")
 COLUMNS = ("forget_acc", "test_acc", "val_acc", "rep_auc", "rep_auc_cond", "rrt")
@@ -22,20 +24,6 @@ def cell(stat: dict[str, float] | None, digits: int = 3) -> str:
         return "–"
     half = (stat["ci_high"] - stat["ci_low"]) / 2
     return f"{stat['mean']:.{digits}f} ± {half:.{digits}f}"
-
-
-def ranking(rows: list[dict[str, Any]]) -> list[str]:
-    out = ["| rank | method | distance [95% CI] | − best, paired [95% CI] | vs best | n |", "|---|---|---|---|---|---|"]
-    k = 0
-    for r in rows:
-        d, diff = r["distance"], r.get("diff_to_best")
-        k += 0 if r["reference"] else 1
-        verdict = "best" if r.get("best") else "tied" if r.get("tied_with_best") else "worse" if diff else "–"
-        verdict += " · no better than broken" if r.get("no_better_than_broken") else ""
-        dtxt = f"{diff['mean']:.3f} [{diff['ci_low']:.3f}, {diff['ci_high']:.3f}]" if diff else "–"
-        out.append(f"| {'ref' if r['reference'] else k} | {r['method']} | {d['mean']:.3f} "
-                   f"[{d['ci_low']:.3f}, {d['ci_high']:.3f}] | {dtxt} | {verdict} | {d['n']} |")
-    return out
 
 
 def layers_ok(stats: dict[str, Any], method: str) -> str:
@@ -51,9 +39,9 @@ def layers_ok(stats: dict[str, Any], method: str) -> str:
 
 def digest(summary: dict[str, Any]) -> str:
     lines = [f"Intervals: {summary['interval']['level']:.0%} {summary['interval']['kind']}-intervals over seeds."]
-    for sc, rows in summary["ranking"].items():
+    for sc in summary["ranking"]:
         stats = summary["stats"][sc]
-        lines += ["", f"### {sc}", "", *ranking(rows), ""]
+        lines += ["", f"### {sc}", "", ranking_table(summary, sc), ""]
         lines += ["| method | " + " | ".join(COLUMNS) + " | per-layer probe no further than the original's |",
                   "|---" * (len(COLUMNS) + 2) + "|"]
         for m in (*REFS, *FOCUS):

@@ -40,11 +40,7 @@ class DictNet(nn.Module):
         return {"features": z, "logits": self.fc(z)}
 
 
-class TupleNet(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.body, self.fc = body(), nn.Linear(8, K)
-
+class TupleNet(DictNet):
     def forward(self, x):
         z = self.body(x)
         return self.fc(z), z
