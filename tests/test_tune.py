@@ -25,10 +25,10 @@ from sure_unlearn.methods import METHODS, make_config, register_method
 from sure_unlearn.protocol.benchmark import Benchmark
 from sure_unlearn.protocol.config import BenchmarkConfig
 from sure_unlearn.protocol.presets import PRESETS
+from sure_unlearn.space import Float
 from sure_unlearn.tune import objective as obj
 from sure_unlearn.tune.sampler import TrialSeededTPE
 from sure_unlearn.tune.sensitivity import factors, run_sensitivity
-from sure_unlearn.tune.space import Float
 from sure_unlearn.tune.stability import run_stability
 from sure_unlearn.tune.storage import make_storage, release_stale
 from sure_unlearn.tune.study import TuneOptions, open_study, setup_of, study_name, tune, tune_method

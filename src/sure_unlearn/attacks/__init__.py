@@ -2,7 +2,8 @@
 
 Pure functions, numpy in and numpy or ``dict[str, float]`` out:
 
-- :mod:`.roc`: ``roc_curve``, ``auc``, ``tpr_at_fpr``, ``attack_summary`` (rates and AUC as fractions);
+- :mod:`sure_unlearn.metrics.roc` (re-exported): ``roc_curve``, ``auc``, ``tpr_at_fpr``,
+  ``attack_summary`` (rates and AUC as fractions), shared with the report's ROC plots;
 - :mod:`.stats`: ``logit_confidence`` (LiRA's φ), ``class_means`` and ``rep_margin`` (its representation
   analogue);
 - :mod:`.lira`: per-example Gaussian fits, ``online_scores`` (likelihood ratio) and ``offline_scores``;
@@ -20,9 +21,9 @@ and turns them into the metrics of :data:`ATTACK_METRICS`; import it from there.
 from sure_unlearn.attacks.challenge import epsilon_max, forget_score
 from sure_unlearn.attacks.lira import GaussianFits, fit_gaussians, offline_scores, online_scores
 from sure_unlearn.attacks.rmia import log_sigmoid, rmia, rmia_scores
-from sure_unlearn.attacks.roc import attack_summary, auc, roc_curve, tpr_at_fpr
 from sure_unlearn.attacks.stats import class_means, logit_confidence, rep_margin
 from sure_unlearn.attacks.ulira import ulira
+from sure_unlearn.metrics.roc import attack_summary, auc, roc_curve, tpr_at_fpr
 
 _ATTACKS = {
     "ulira": "U-LiRA (Hayes et al., 2024) on outputs (φ)",

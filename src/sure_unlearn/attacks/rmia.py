@@ -45,9 +45,9 @@ from numpy.typing import ArrayLike
 from scipy.special import logsumexp
 
 from sure_unlearn.attacks.lira import IGNORE, IN, OUT
-from sure_unlearn.attacks.roc import attack_summary
 from sure_unlearn.errors import ConfigError
 from sure_unlearn.metrics.core import MetricInputError
+from sure_unlearn.metrics.roc import attack_summary
 
 OFFLINE_A = 0.33  # Pr_IN ≈ a·Pr_OUT + (1 − a) in the offline setting (the authors' CIFAR-10 value)
 REP_TEMPERATURE = 0.1  # τ of the cosine classifier that turns the class-mean margin into a probability
@@ -142,7 +142,7 @@ def rmia(
     ``target_logp`` (N): log Pr(x | θ) under the attacked model; ``labels`` (N): 1 = trained on it (then
     unlearned it), 0 = never seen; ``ref_logp``/``roles`` (M×N): the reference models' log-probabilities
     and roles (1, 0, or -1 to ignore). TPRs at an FPR finer than 1/#negatives are NaN (see
-    :func:`~sure_unlearn.attacks.roc.attack_summary`).
+    :func:`~sure_unlearn.metrics.roc.attack_summary`).
 
     >>> labels = np.array([1, 1, 0, 0])
     >>> refs = np.log([[0.5, 0.9, 0.5, 0.9]])        # one reference: a hard and an easy example per side

@@ -20,7 +20,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from sure_unlearn.attacks.lira import fit_gaussians, offline_scores, online_scores
-from sure_unlearn.attacks.roc import attack_summary
+from sure_unlearn.metrics.roc import attack_summary
 
 
 def ulira(

@@ -4,7 +4,7 @@ A method is registered with the inputs it *needs* and the ones it *may read*; :f
 the first (a clear error naming the method and the missing input) and enforces the second by handing the
 method only those sets, so a method can never peek at data its definition excludes.
 
-    SPACE = {"lr": Float(1e-4, 1e-1, log=True)}  # what `sure tune` searches (sure_unlearn.tune.space)
+    SPACE = {"lr": Float(1e-4, 1e-1, log=True)}  # what `sure tune` searches (sure_unlearn.space)
 
     @register_method("finetune", needs={"retain"}, summary="continue training on the retain set", space=SPACE)
     def finetune(model: SplitModel, data: UnlearnData, cfg: FineTuneConfig, ctx: RunContext) -> SplitModel:
@@ -26,8 +26,8 @@ from sure_unlearn.data.types import BatchedData
 from sure_unlearn.errors import ConfigError, DataError, DivergenceError
 from sure_unlearn.models.base import SplitModel
 from sure_unlearn.registry import Registry
+from sure_unlearn.space import Param, check_space
 from sure_unlearn.train import weights_finite
-from sure_unlearn.tune.space import Param, check_space
 
 Input = Literal["forget", "retain", "val", "pool"]
 INPUTS: tuple[Input, ...] = ("forget", "retain", "val", "pool")
@@ -112,7 +112,7 @@ def register_method(
     space: Mapping[str, Param] | None = None,
 ) -> Callable[[UnlearnFn[Any]], UnlearnFn[Any]]:
     """Register an unlearning function with its config class, the inputs it needs / may read, and the
-    search space of its hyperparameters (config field → :class:`~sure_unlearn.tune.space.Float` …)."""
+    search space of its hyperparameters (config field → :class:`~sure_unlearn.space.Float` …)."""
     reads = frozenset(may_read if may_read is not None else needs)
     if not set(needs) <= reads or not reads <= set(INPUTS):
         raise ValueError(f"{name}: needs {needs} must be within may_read {reads} ⊆ {INPUTS}")

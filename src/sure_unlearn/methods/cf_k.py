@@ -31,8 +31,8 @@ from sure_unlearn.data.types import BatchedData
 from sure_unlearn.errors import ConfigError
 from sure_unlearn.methods.base import RunContext, UnlearnData, register_method
 from sure_unlearn.models.base import SplitModel
+from sure_unlearn.space import Float, Int
 from sure_unlearn.train import Recipe, fit
-from sure_unlearn.tune.space import Float, Int
 
 FROZEN_BN_MODES = ("eval", "train")
 

@@ -25,7 +25,7 @@ from sure_unlearn.methods.cf_k import SPACE as CFK_SPACE
 from sure_unlearn.methods.cf_k import CFkConfig, finetune_blocks, select_blocks
 from sure_unlearn.methods.retrain import reinitialise
 from sure_unlearn.models.base import SplitModel
-from sure_unlearn.tune.space import Int
+from sure_unlearn.space import Int
 
 
 @dataclass(frozen=True)

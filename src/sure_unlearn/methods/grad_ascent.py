@@ -17,8 +17,8 @@ from torch import nn
 
 from sure_unlearn.methods.base import RunContext, UnlearnData, register_method
 from sure_unlearn.models.base import SplitModel
+from sure_unlearn.space import Float
 from sure_unlearn.train import Recipe, fit
-from sure_unlearn.tune.space import Float
 
 
 @dataclass(frozen=True)

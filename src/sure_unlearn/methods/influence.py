@@ -31,7 +31,7 @@ from sure_unlearn.data.types import BatchedData
 from sure_unlearn.errors import ConfigError
 from sure_unlearn.methods.base import RunContext, UnlearnData, register_method
 from sure_unlearn.models.base import SplitModel
-from sure_unlearn.tune.space import Float
+from sure_unlearn.space import Float
 
 MODES = ("exact", "reference")
 

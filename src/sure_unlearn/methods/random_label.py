@@ -32,8 +32,8 @@ from sure_unlearn.errors import ConfigError
 from sure_unlearn.methods.base import RunContext, UnlearnData, register_method
 from sure_unlearn.models.base import SplitModel
 from sure_unlearn.progress import bar
+from sure_unlearn.space import Float
 from sure_unlearn.train import check_epoch, make_optimizer, model_device
-from sure_unlearn.tune.space import Float
 
 LABEL_MODES = ("wrong", "any")
 RL_SCHEDULES = ("sequential", "summed")

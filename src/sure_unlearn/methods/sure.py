@@ -49,8 +49,8 @@ from sure_unlearn.methods.trunk import freeze
 from sure_unlearn.metrics.representation import probe_auc
 from sure_unlearn.models.base import SplitModel, capture, pool_to
 from sure_unlearn.progress import bar
+from sure_unlearn.space import Float
 from sure_unlearn.train import Engine, Recipe, check_epoch, lr_lambda, make_optimizer, model_device
-from sure_unlearn.tune.space import Float
 
 
 @dataclass(frozen=True)

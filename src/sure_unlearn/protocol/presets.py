@@ -62,7 +62,7 @@ def tuned(name: str, path: Path | None = None) -> tuple[dict[str, dict[str, obje
     from importlib import resources
 
     from sure_unlearn.methods import METHODS
-    from sure_unlearn.tune.space import contains
+    from sure_unlearn.space import contains
 
     src = path if path is not None else resources.files("sure_unlearn") / "tuned" / f"{name}.json"
     if not src.is_file():

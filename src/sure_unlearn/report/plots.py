@@ -315,12 +315,12 @@ FPR_MIN = 1e-3
 def roc_at(labels: np.ndarray, scores: np.ndarray, grid: np.ndarray) -> np.ndarray:
     """TPR at each FPR of ``grid``: the best TPR of any threshold whose FPR is ≤ it (a step ROC).
 
-    The same convention as the tables' ``*_tpr_1fpr`` (``attacks.roc.tpr_at_fpr``), whose curve it uses.
+    The same convention as the tables' ``*_tpr_1fpr`` (``metrics.roc.tpr_at_fpr``), whose curve it uses.
 
     >>> roc_at(np.array([1, 1, 0, 0]), np.array([0.9, 0.2, 0.5, 0.1]), np.array([0.0, 0.5, 1.0])).tolist()
     [0.5, 1.0, 1.0]
     """
-    from sure_unlearn.attacks.roc import roc_curve
+    from sure_unlearn.metrics.roc import roc_curve
 
     fpr, tpr = roc_curve(scores, labels)
     return np.asarray(tpr[np.searchsorted(fpr, grid * (1 + 1e-12), side="right") - 1], dtype=float)

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from sure_unlearn.files import atomic_write_text
+from sure_unlearn.space import near_boundary
 from sure_unlearn.tune import objective as obj
-from sure_unlearn.tune.space import near_boundary
 
 
 def write_json(path: Path, data: Any) -> None:
@@ -77,7 +77,7 @@ def best_record(study: Any, scenarios: Sequence[str], mode: str, base: dict[str,
     the smallest default distance — with its params, value(s) and per-scenario gaps; plus the front.
 
     ``boundary`` names the parameters whose optimum lies on or next to an end of its range
-    (:func:`~sure_unlearn.tune.space.near_boundary`): widen those ranges and search again. ``flat`` is
+    (:func:`~sure_unlearn.space.near_boundary`): widen those ranges and search again. ``flat`` is
     True when every complete trial scored the same: the method did not respond to its hyperparameters."""
     from optuna.trial import TrialState
 

@@ -24,10 +24,10 @@ from sure_unlearn.progress import bar
 from sure_unlearn.protocol.config import BenchmarkConfig
 from sure_unlearn.protocol.runs import Run
 from sure_unlearn.report.tables import mean_std
+from sure_unlearn.space import scaled
 from sure_unlearn.tune import objective as obj
 from sure_unlearn.tune.plots import MISSING
 from sure_unlearn.tune.results import write_csv, write_json
-from sure_unlearn.tune.space import scaled
 from sure_unlearn.tune.study import CATCH, BenchFactory, Log, check_eval_seeds
 
 SKIP = frozenset({"eval_s"})  # evaluation time is not a property of the unlearned model

@@ -4,7 +4,7 @@ For each method (and each scenario, or all scenarios jointly) one Optuna study:
 
 1. The forget set is drawn with the **tuning seed** (default 100, outside every preset's seeds). Its
    original and oracle are trained once and cached; every trial unlearns a copy of that original.
-2. A trial samples the method's declared space (:mod:`~sure_unlearn.tune.space`), unlearns, evaluates every
+2. A trial samples the method's declared space (:mod:`~sure_unlearn.space`), unlearns, evaluates every
    metric and returns the objective (:mod:`~sure_unlearn.tune.objective`: the distance to the oracle).
 3. **Budget** = ``trials`` *completed* trials per method: every method is judged on as many evaluated
    configurations. A failed trial (a library error, a diverged run, an objective that is not finite) is
@@ -37,9 +37,9 @@ from sure_unlearn.files import atomic_write_text, content_key
 from sure_unlearn.methods import METHODS, make_config
 from sure_unlearn.progress import bar
 from sure_unlearn.protocol.config import BenchmarkConfig
+from sure_unlearn.space import Param, describe, suggest, with_epochs
 from sure_unlearn.tune import objective as obj
 from sure_unlearn.tune import results
-from sure_unlearn.tune.space import Param, describe, suggest, with_epochs
 from sure_unlearn.tune.storage import make_storage, redact, release_stale, worker_id
 
 # What a trial may raise and still leave the study running: our own errors (ConfigError for a sampled
