@@ -35,7 +35,7 @@ case "$MODE" in
              SEEDS="${SEEDS:-0,1,2,3,4}" ;;
     tune)    PRESET="${PRESET:-cpu}"; JOURNAL="${JOURNAL:-benchmarks/results/tune-cpu-v2/journal.log}"
              SCENARIOS="${SCENARIOS:-partial_class,random,full_class,confusion}"
-             TRIALS="${TRIALS:-8}" ;;
+             TRIALS="${TRIALS:-24}" ;;
     *) echo "unknown mode $MODE: attacks, tune or heldout" >&2; exit 2 ;;
 esac
 
