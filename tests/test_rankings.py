@@ -110,6 +110,22 @@ def test_failed_runs_are_left_out_of_intervals_and_rankings():
     assert [r["distance"]["n"] for r in ranking(runs, "s")] == [3]
 
 
+def test_shards_partition_the_runs_and_share_every_method(tmp_path):
+    """Four runs per (scenario, seed) on two shards: each shard gets every method on half the groups, not
+    one method everywhere (a costly method must not land on one shard)."""
+    from collections import Counter
+
+    from sure_unlearn.protocol.benchmark import Benchmark
+    from sure_unlearn.protocol.presets import PRESETS
+
+    cfg = PRESETS.get("smoke")().with_overrides(methods=("sure",), seeds=(0, 1, 2, 3))
+    plans = [Benchmark(cfg, tmp_path / f"s{i}", shard=(i, 2)).plan() for i in range(2)]
+    whole = Benchmark(cfg, tmp_path / "whole").plan()
+    assert sorted(plans[0] + plans[1]) == sorted(whole) and not set(plans[0]) & set(plans[1])
+    for plan in plans:
+        assert Counter(m for _, _, m in plan) == {"original": 2, "retrain": 2, "broken": 2, "sure": 2}
+
+
 @pytest.mark.slow
 def test_two_shards_merged_give_the_summary_of_one_unsharded_run(tmp_path):
     from sure_unlearn.protocol.benchmark import Benchmark

@@ -359,17 +359,19 @@ class Benchmark:
     def plan(self) -> list[tuple[str, int, str]]:
         """This process's (scenario, seed, method) runs, references first within each (scenario, seed).
 
-        With ``shard=(i, n)`` unit k of the full, ordered list belongs to shard k mod n; each shard visits
-        its (scenario, seed) groups starting at a different one, so shards sharing a cache train different
-        references first instead of waiting for each other.
+        With ``shard=(i, n)`` run j of (scenario, seed) group g belongs to shard (g + j) mod n: the
+        assignment rotates from group to group, so each shard gets its share of every method (with k mod n
+        over the flat list, a group size divisible by n would send a costly method to one shard in every
+        group). Each shard visits its groups starting at a different one, so shards sharing a cache train
+        different references first instead of waiting for each other.
         """
         methods = [m for m in self.cfg.methods if m != ORACLE]  # the cached oracle *is* the retrain run
-        units = [(s, seed, m) for s in self.cfg.scenarios for seed in self.cfg.seeds
-                 for m in (*layout.REFERENCES, *methods)]
+        per_group = (*layout.REFERENCES, *methods)
+        units = [(s, seed, m) for s in self.cfg.scenarios for seed in self.cfg.seeds for m in per_group]
         if self.shard is None:
             return units
         i, n = self.shard
-        mine = [u for k, u in enumerate(units) if k % n == i]
+        mine = [u for k, u in enumerate(units) if (k // len(per_group) + k % len(per_group)) % n == i]
         groups = list(dict.fromkeys((s, seed) for s, seed, _ in mine))
         start = (i * len(groups)) // n
         order = {g: k for k, g in enumerate(groups[start:] + groups[:start])}
