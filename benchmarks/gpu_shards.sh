@@ -62,15 +62,10 @@ worker_args() {  # the command line of worker $1
                       --storage "journal:$WORK/tune/journal.log" --eval-seeds none ;;
     esac
 }
-rotated() {  # every method of the preset, starting at worker $1's share of the list
-    "$PY" - "$1" "$WORKERS" "$PRESET" <<'EOF'
-import sys
-from sure_unlearn.protocol.config import resolve
-i, n, preset = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-methods = list(resolve(preset).methods)
-k = i * len(methods) // n
-print(",".join(methods[k:] + methods[:k]))
-EOF
+rotated() {  # every method of the preset (METHODS, resolved once), starting at worker $1's share of the list
+    local k=$(( $1 * ${#METHODS[@]} / WORKERS ))
+    local IFS=,
+    echo "${METHODS[*]:k},${METHODS[*]:0:k}" | sed 's/,$//'
 }
 complete_studies() {  # "all complete" when every (scenario, method) study has its trials, else the short ones
     "$PY" - "$WORK/tune/journal.log" "$PRESET" "$SCENARIOS" "$TRIALS" <<'EOF'
@@ -99,8 +94,12 @@ for sc in scenarios:
 print("all complete" if not todo else f"{len(todo)} studies short: " + ", ".join(todo))
 EOF
 }
-if [ "$MODE" = tune ] && [ ! -f "$WORK/tune/journal.log" ]; then
-    mkdir -p "$WORK/tune" && { [ ! -f "$JOURNAL" ] || cp "$JOURNAL" "$WORK/tune/journal.log"; }
+if [ "$MODE" = tune ]; then
+    IFS=, read -r -a METHODS < <("$PY" -c "from sure_unlearn.protocol.config import resolve; \
+print(','.join(resolve('$PRESET').methods))")
+    if [ ! -f "$WORK/tune/journal.log" ]; then
+        mkdir -p "$WORK/tune" && { [ ! -f "$JOURNAL" ] || cp "$JOURNAL" "$WORK/tune/journal.log"; }
+    fi
 fi
 
 start=$(date +%s)
@@ -108,7 +107,7 @@ pids=()
 for ((i = 0; i < WORKERS; i++)); do
     # shellcheck disable=SC2046
     timeout --signal=INT "$BUDGET_S" "$PY" -m sure_unlearn.cli $(worker_args "$i") \
-        --threads 1 --no-progress --cache-dir "$CACHE" "$@" >> "$WORK/worker$i.log" 2>&1 &
+        --threads 1 --no-progress --cache-dir "$CACHE" "$@" >> "$WORK/worker$i.log" 2>&1 &   # timeout needs a program
     pids+=($!)
     [ "$MODE" = tune ] && sleep 1    # workers joining one journal: one at a time
 done
@@ -125,7 +124,7 @@ if [ "$MODE" = tune ]; then
     # once every study has its trials, the same command only collects them into tuned_hparams.json
     if complete_studies | tee -a "$OUT_DIR/machine.txt" | grep -q "^all complete"; then
         # shellcheck disable=SC2046
-        "$PY" -m sure_unlearn.cli $(WORKERS=1 worker_args 0) --threads 1 --no-progress --cache-dir "$CACHE" "$@" \
+        sure $(WORKERS=1 worker_args 0) --threads 1 --no-progress --cache-dir "$CACHE" "$@" \
             > "$WORK/collect.log" 2>&1 && cp "$WORK/tune/tuned_hparams.json" "$OUT_DIR"/
     fi
     grep -h "trial [0-9]*:" "$WORK"/worker*.log | wc -l | xargs echo "trials finished in this call:" \

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sure_unlearn.metrics.stats import Interval, interval
+from sure_unlearn.metrics.stats import Interval, interval, paired
 
 SCENARIOS = ("partial_class", "random", "full_class")
 COLUMNS = (("rep_auc", 3), ("test_acc", 1), ("val_acc", 1), ("forget_acc", 1))
@@ -34,9 +34,10 @@ def row(name: str, rs: dict[tuple[str, int], dict[str, Any]], plus: dict[tuple[s
         scenario: str) -> str:
     keys = sorted(k for k in rs if k[0] == scenario)
     ref = name in ("retrain", "original")
-    distance = "0" if name == "retrain" else fmt(interval([rs[k]["gaps"].get("distance") for k in keys]))
-    paired = [rs[k]["gaps"]["distance"] - plus[k]["gaps"]["distance"] for k in keys if k in plus]
-    diff = "–" if name in ("sure_plus", "retrain") or not paired else fmt(interval(paired))
+    by_seed = {k[1]: rs[k]["gaps"].get("distance") for k in keys}
+    plus_by_seed = {k[1]: plus[k]["gaps"].get("distance") for k in plus if k[0] == scenario}
+    distance = "0" if name == "retrain" else fmt(interval(list(by_seed.values())))
+    diff = "–" if name in ("sure_plus", "retrain") else fmt(paired(by_seed, plus_by_seed))
     cols = [fmt(interval([rs[k]["metrics"].get(m) for k in keys]), d) for m, d in COLUMNS]
     rrt = "–" if ref else fmt(interval([rs[k]["metrics"].get("rrt") for k in keys]))
     return f"| {name} | {distance} | {diff} | {' | '.join(cols)} | {rrt} | {len(keys)} |"
