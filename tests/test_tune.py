@@ -8,6 +8,7 @@ recorded and the search goes on; sensitivity and stability write what they promi
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import os
 import socket
@@ -257,6 +258,36 @@ def test_resuming_with_another_setup_is_refused(smoke, tmp_path):
             TuneOptions(trials=1, tuning_seed=7, storage=f"journal:{tmp_path / 'j.log'}"),
             tmp_path,
         )
+
+
+def test_a_changed_space_restarts_the_study_and_keeps_the_old_trials(smoke, tmp_path):
+    cfg, _, factory, bench, refs = smoke
+    opts = TuneOptions(trials=2, storage=f"journal:{tmp_path / 'j.log'}")
+    storage = make_storage(opts.storage)
+    narrow, wide = {"lr": Float(1e-3, 1e-2, log=True)}, {"lr": Float(1e-4, 1.0, log=True)}
+    tune_method(bench, refs, cfg, opts, "finetune", tmp_path, storage=storage, space=narrow)
+    old_lrs = sorted(t.params["lr"] for t in storage_trials(storage, "smoke:partial_class:finetune"))
+    with pytest.raises(ConfigError, match="restart-changed"):
+        tune_method(bench, refs, cfg, opts, "finetune", tmp_path, storage=storage, space=wide)
+
+    lines: list[str] = []
+    again = dataclasses.replace(opts, restart_changed=True)
+    record = tune_method(bench, refs, cfg, again, "finetune", tmp_path, storage=storage, space=wide, log=lines.append)
+    assert record["n_complete"] == 2 and record["space"] == "lr ∈ [0.0001, 1] (log)"
+    kept = storage_trials(make_storage(opts.storage), "smoke:partial_class:finetune~1")
+    assert sorted(t.params["lr"] for t in kept) == old_lrs  # the old trials, untouched, under the new name
+    fresh = storage_trials(storage, "smoke:partial_class:finetune")
+    assert len(fresh) == 2 and all(t.distributions["lr"].low == 1e-4 for t in fresh)
+    d = tmp_path / "partial_class" / "finetune"
+    assert (d / "trials~1.csv").exists() and (d / "trials.csv").exists() and any("~1" in m for m in lines)
+    # the same setup again: nothing is archived, the study is complete
+    record = tune_method(bench, refs, cfg, again, "finetune", tmp_path, storage=storage, space=wide)
+    names = {s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)}
+    assert names == {"smoke:partial_class:finetune", "smoke:partial_class:finetune~1"}
+
+
+def storage_trials(storage, name):
+    return optuna.load_study(study_name=name, storage=storage).get_trials()
 
 
 def test_multi_objective_writes_a_pareto_front(smoke, tmp_path):

@@ -289,6 +289,9 @@ def add_study(p: argparse.ArgumentParser, *, tune: bool = False) -> None:
     p.add_argument("--search-epochs", action="store_true", help="also search epochs in 1..the preset's budget")
     p.add_argument("--max-failures", type=int, help="failed trials before a method's search stops (default: --trials)")
     if tune:
+        p.add_argument("--restart-changed", action="store_true",
+                       help="a study made for another setup (e.g. a widened range) keeps its trials as "
+                            "PREFIX:SCENARIOS:METHOD~k and searches afresh with the full budget")
         p.add_argument("--eval-seeds", help="seeds of the held-out evaluation (default: the preset's seeds; "
                        "'none' to skip); never the tuning seed")
     else:

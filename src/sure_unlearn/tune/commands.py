@@ -31,6 +31,7 @@ def options(flags: Mapping[str, Any], out: Path) -> TuneOptions:
         trials=flags["trials"], objective=flags["objective"], tuning_seed=flags["tuning_seed"], seed=flags["seed"],
         storage=flags.get("storage") or f"journal:{out / 'tune' / 'journal.log'}", study=flags.get("study"),
         per_scenario=flags["per_scenario"], search_epochs=flags["search_epochs"], max_failures=flags.get("max_failures"),
+        restart_changed=flags.get("restart_changed", False),
     )
 
 

@@ -77,6 +77,7 @@ class TuneOptions:
     max_failures: int | None = None  # failed trials before a method's search gives up (default: trials)
     startup_trials: int | None = None  # random trials before TPE (default: min(10, max(2, trials // 4)))
     poll_s: float = 2.0  # how often a worker waiting for its peers' last trials looks again
+    restart_changed: bool = False  # a study made for another setup is archived as NAME~k and started afresh
 
     def __post_init__(self) -> None:
         if self.trials < 0:
@@ -188,9 +189,33 @@ def open_study(storage: Any, name: str, opts: TuneOptions, setup: dict[str, Any]
         diff = sorted(k for k in set(old) | set(setup) if old.get(k) != setup.get(k))
         raise ConfigError(
             f"study {name!r} in {redact(opts.storage)} was made for another setup (differs in {diff}); "
-            "pass another --study name or --storage, or restore the original settings"
+            "pass another --study name or --storage, restore the original settings, or --restart-changed "
+            f"to keep its trials as {name}~1 and search afresh"
         )
     return study
+
+
+def archive_if_changed(storage: Any, name: str, setup: dict[str, Any]) -> str | None:
+    """Move study ``name`` to ``name~k`` (the first free k) if it was made for another ``setup``; return
+    the new name, or None when there was nothing to move.
+
+    A widened range makes old trials incomparable with the new search's budget (they never saw the new
+    region), so the study restarts with its full budget, and the old trials stay readable in the same
+    storage. Run it from one worker: a peer opening the study mid-move may see either version.
+    """
+    import optuna
+
+    try:
+        old = storage.get_study_user_attrs(storage.get_study_id_from_name(name)).get("setup")
+    except KeyError:
+        return None
+    if old is None or old == setup:
+        return None
+    taken = {s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)}
+    k = next(k for k in range(1, len(taken) + 2) if f"{name}~{k}" not in taken)
+    optuna.copy_study(from_study_name=name, from_storage=storage, to_storage=storage, to_study_name=f"{name}~{k}")
+    optuna.delete_study(study_name=name, storage=storage)
+    return f"{name}~{k}"
 
 
 def make_objective(
@@ -325,8 +350,15 @@ def tune_method(
     ratio = min(len(r.prep.split.retain) / max(len(r.prep.split.forget), 1) for r in refs.values())
     space = space if space is not None else space_for(cfg, method, opts, ratio)
     name = study_name(cfg, opts, key, method)
-    study = open_study(storage, name, opts, setup_of(cfg, opts, scenarios, method, space))
+    setup = setup_of(cfg, opts, scenarios, method, space)
     d = out / key / method
+    if opts.restart_changed and storage is not None and (moved := archive_if_changed(storage, name, setup)):
+        suffix = moved.rpartition("~")[2]
+        for f in ("trials.csv", "best.json", "pareto.csv"):
+            if (d / f).exists():
+                (d / f).replace(d / f.replace(".", f"~{suffix}.", 1))
+        log(f"[tune {method} on {key}] its setup changed: the old trials are now study {moved!r} (files *~{suffix}.*)")
+    study = open_study(storage, name, opts, setup)
     names = obj.NAMES[opts.objective]
     write = results.trial_writer(d, scenarios, opts.objective)
     log(f"[tune {method} on {key}] study {name!r}: {describe(space)}")
