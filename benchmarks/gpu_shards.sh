@@ -67,32 +67,9 @@ rotated() {  # every method of the preset (METHODS, resolved once), starting at 
     local IFS=,
     echo "${METHODS[*]:k},${METHODS[*]:0:k}" | sed 's/,$//'
 }
-complete_studies() {  # "all complete" when every (scenario, method) study has its trials, else the short ones
-    "$PY" - "$WORK/tune/journal.log" "$PRESET" "$SCENARIOS" "$TRIALS" <<'EOF'
-import sys
-
-import optuna
-from optuna.storages import JournalStorage
-from optuna.storages.journal import JournalFileBackend
-from optuna.trial import TrialState
-
-from sure_unlearn.protocol.config import resolve
-
-journal, preset, scenarios, trials = sys.argv[1], sys.argv[2], sys.argv[3].split(","), int(sys.argv[4])
-optuna.logging.set_verbosity(optuna.logging.WARNING)
-storage = JournalStorage(JournalFileBackend(journal))
-names = {s.study_name for s in optuna.get_all_study_summaries(storage)}
-todo = []
-for sc in scenarios:
-    for m in resolve(preset).methods:
-        name, done = f"{preset}:{sc}:{m}", 0
-        if name in names:
-            study = optuna.load_study(study_name=name, storage=storage)
-            done = sum(t.state == TrialState.COMPLETE for t in study.get_trials(deepcopy=False))
-        if done < trials:
-            todo.append(f"{sc}:{m} {done}/{trials}")
-print("all complete" if not todo else f"{len(todo)} studies short: " + ", ".join(todo))
-EOF
+complete_studies() {  # "all N studies complete …" when every (scenario, method) study has its trials
+    sure tune --preset "$PRESET" --scenario "$SCENARIOS" --per-scenario --search-epochs --trials "$TRIALS" \
+        --storage "journal:$WORK/tune/journal.log" --out "$WORK/tune" --status 2>&1 >/dev/null | tail -n 1
 }
 if [ "$MODE" = tune ]; then
     IFS=, read -r -a METHODS < <("$PY" -c "from sure_unlearn.protocol.config import resolve; \
@@ -122,7 +99,7 @@ echo "workers: $(( $(date +%s) - start )) s of $BUDGET_S s" | tee -a "$OUT_DIR/m
 # ------------------------------------------------------------------------------------------- collect
 if [ "$MODE" = tune ]; then
     # once every study has its trials, the same command only collects them into tuned_hparams.json
-    if complete_studies | tee -a "$OUT_DIR/machine.txt" | grep -q "^all complete"; then
+    if complete_studies | tee -a "$OUT_DIR/machine.txt" | grep -q "^all [0-9]* stud[a-z]* complete"; then
         # shellcheck disable=SC2046
         sure $(WORKERS=1 worker_args 0) --threads 1 --no-progress --cache-dir "$CACHE" "$@" \
             > "$WORK/collect.log" 2>&1 && cp "$WORK/tune/tuned_hparams.json" "$OUT_DIR"/

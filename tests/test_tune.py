@@ -479,3 +479,34 @@ def test_a_call_for_some_methods_keeps_the_other_methods_results(smoke, tmp_path
     hp = json.loads((tmp_path / "tuned_hparams.json").read_text())["hparams"]
     assert hp["finetune"]["lr"] == best["finetune"]["params"]["lr"]
     assert "| finetune |" in (tmp_path / "tune" / "best.md").read_text()
+
+
+def test_status_reads_where_each_study_stands_without_training(smoke, tmp_path):
+    cfg, _, _, bench, refs = smoke
+    cfg = cfg.with_overrides(methods=("finetune", "random_label"), scenarios={"partial_class": cfg.scenarios["partial_class"]})
+    opts = TuneOptions(trials=2, storage=f"journal:{tmp_path / 'j.log'}")
+    space = {"lr": Float(1e-3, 1e-2, log=True)}
+    ran = tune_method(bench, refs, cfg, opts, "finetune", tmp_path, storage=make_storage(opts.storage), space=space)
+
+    from sure_unlearn.tune.status import status, summary_line
+
+    found, short = status(cfg, dataclasses.replace(opts, trials=3))
+    ft, rl = found["partial_class"]["finetune"], found["partial_class"]["random_label"]
+    assert (ft["n_complete"], ft["running"], ft["params"]) == (2, 0, ran["params"])
+    assert ft["boundary"] == ran["boundary"] and ft["values"] == ran["values"]
+    assert rl["n_complete"] == 0 and rl["trial"] is None
+    assert short == ["partial_class:finetune 2/3", "partial_class:random_label 0/3"]
+    assert summary_line(found, short, 3).startswith("2 of 2 studies short of 3 trials")
+    assert summary_line(*status(cfg.with_overrides(methods=("finetune",)), opts), 2) == "all 1 study complete (2 trials each)"
+
+
+def test_status_flag_shows_the_table_and_runs_nothing(smoke, tmp_path, capsys):
+    journal = tmp_path / "j.log"
+    optuna.create_study(storage=make_storage(f"journal:{journal}"), study_name="another")
+    args = ["tune", "--preset", "smoke", "--storage", f"journal:{journal}", "--out", str(tmp_path), "--status"]
+    assert main([*args, "--methods", "finetune", "--scenario", "partial_class"]) == 0
+    out, err = capsys.readouterr()
+    assert "| partial_class | finetune | gap | – | – | 0 |" in out and "1 of 1 studies short of 20 trials" in err
+    assert not (tmp_path / "tune").exists()  # no split, no model, no trial
+    assert main([*args[:4], f"journal:{tmp_path / 'typo.log'}", *args[5:]]) == 2
+    assert "no study there" in capsys.readouterr().err and not (tmp_path / "typo.log").exists()

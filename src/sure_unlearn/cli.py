@@ -196,7 +196,7 @@ def study_of(a: argparse.Namespace) -> Any:
 def cmd_tune(a: argparse.Namespace) -> None:
     from sure_unlearn.tune.commands import run_tune
 
-    run_tune(study_of(a), a.eval_seeds)
+    run_tune(study_of(a), a.eval_seeds, status_only=a.status)
 
 
 def cmd_sensitivity(a: argparse.Namespace) -> None:
@@ -289,6 +289,9 @@ def add_study(p: argparse.ArgumentParser, *, tune: bool = False) -> None:
     p.add_argument("--search-epochs", action="store_true", help="also search epochs in 1..the preset's budget")
     p.add_argument("--max-failures", type=int, help="failed trials before a method's search stops (default: --trials)")
     if tune:
+        p.add_argument("--status", action="store_true",
+                       help="show each study's trials (complete, running, failed) and best so far, from --storage "
+                            "alone; run nothing")
         p.add_argument("--restart-changed", action="store_true",
                        help="a study made for another setup (e.g. a widened range) keeps its trials as "
                             "PREFIX:SCENARIOS:METHOD~k and searches afresh with the full budget")

@@ -67,10 +67,18 @@ def eval_seeds(text: str | None, default: tuple[int, ...]) -> tuple[int, ...]:
     return () if text.strip().lower() == "none" else parse_ints(text, "--eval-seeds")
 
 
-def run_tune(s: Study, seeds_text: str | None) -> None:
-    """Search every method, show the best values, then evaluate them on the held-out seeds."""
+def run_tune(s: Study, seeds_text: str | None, status_only: bool = False) -> None:
+    """Search every method, show the best values, then evaluate them on the held-out seeds; with
+    ``status_only``, show where each study stands and run nothing."""
     from sure_unlearn.tune.results import best_table
 
+    if status_only:
+        from sure_unlearn.tune.status import status, summary_line
+
+        where, short = status(s.cfg, s.opts)
+        s.show(best_table(where))
+        s.log(summary_line(where, short, s.opts.trials))
+        return
     seeds = eval_seeds(seeds_text, s.cfg.seeds)
     check_eval_seeds(seeds, s.opts.tuning_seed)
     found = tune(s.factory, s.cfg, s.opts, s.out, log=s.log, progress=s.progress)

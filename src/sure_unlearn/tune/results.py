@@ -139,10 +139,11 @@ def best_table(found: dict[str, dict[str, dict[str, Any]]]) -> str:
                 f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in r["params"].items()
             )
             trial = "–" if r["trial"] is None else r["trial"]
+            complete = f"{r['n_complete']}" + (f" (+{r['running']} running)" if r.get("running") else "")
             flags = [f"{k} at its {side} bound" for k, side in r.get("boundary", {}).items()]
             flags += ["flat: every trial scored the same"] if r.get("flat") else []
             lines.append(
-                f"| {key} | {m} | {r['objective']} | {vals} | {trial} | {r['n_complete']} | {r['n_fail']} | "
+                f"| {key} | {m} | {r['objective']} | {vals} | {trial} | {complete} | {r['n_fail']} | "
                 f"{params or '–'} | {'; '.join(flags) or '–'} |"
             )
     return "\n".join(lines) + "\n"

@@ -108,9 +108,18 @@ def release_stale(study: Any) -> list[int]:
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         optuna.storages.fail_stale_trials(study)  # a no-op without a heartbeat (memory, journal)
     released = []
-    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        worker = t.user_attrs.get("worker")
-        if worker and worker != worker_id() and _dead(worker):
-            study.tell(t.number, state=TrialState.FAIL, skip_if_finished=True)
-            released.append(t.number)
+    for t in orphans(study):
+        study.tell(t.number, state=TrialState.FAIL, skip_if_finished=True)
+        released.append(t.number)
     return released
+
+
+def orphans(study: Any) -> list[Any]:
+    """The RUNNING trials whose recorded worker is a process of this host that no longer exists (read only)."""
+    from optuna.trial import TrialState
+
+    return [
+        t
+        for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+        if (w := t.user_attrs.get("worker")) and w != worker_id() and _dead(w)
+    ]

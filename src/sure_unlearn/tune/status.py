@@ -1,0 +1,82 @@
+"""``sure tune --status``: where a long search stands, read from its storage alone (no data, no training).
+
+For every study the command would run (each scenario group × method of the config): its complete, running
+and failed trials against the budget, and the best trial so far with the same range-end and flat-study
+flags as ``best.json``. A search spread over days, workers or machines is resumed from this table.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sure_unlearn.errors import ConfigError
+from sure_unlearn.protocol.config import BenchmarkConfig
+from sure_unlearn.space import Choice, Float, Int, Param
+from sure_unlearn.tune import results
+from sure_unlearn.tune.storage import make_storage, orphans, redact
+from sure_unlearn.tune.study import TuneOptions, counts, group_key, groups, require_optuna, study_name
+
+
+def param_of(dist: Any) -> Param:
+    """The :mod:`~sure_unlearn.space` form of an Optuna distribution (what a trial was sampled from)."""
+    import optuna.distributions as od
+
+    if isinstance(dist, od.FloatDistribution):
+        return Float(dist.low, dist.high, log=dist.log)
+    if isinstance(dist, od.IntDistribution):
+        return Int(dist.low, dist.high, log=dist.log)
+    return Choice(tuple(dist.choices))
+
+
+def status(cfg: BenchmarkConfig, opts: TuneOptions) -> tuple[dict[str, dict[str, dict[str, Any]]], list[str]]:
+    """({group: {method: best record + ``running``}}, the studies still short of ``opts.trials``).
+
+    A study not started yet has a record with no trials. The ranges are the ones its trials were sampled
+    from, so the flags match what the search itself writes.
+    """
+    require_optuna()
+    import optuna
+
+    url = opts.storage or "memory"
+    journal = Path(url.removeprefix("journal:")).expanduser() if url.startswith("journal:") else None
+    if url == "memory" or (journal is not None and not journal.is_file()):
+        raise ConfigError(f"--storage {url}: no study there to report on; name the storage the search writes to")
+    storage = make_storage(url)
+    names = {s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)}
+    found: dict[str, dict[str, dict[str, Any]]] = {}
+    short: list[str] = []
+    for scenarios in groups(cfg, opts):
+        key = group_key(scenarios)
+        found[key] = {}
+        for m in cfg.methods:
+            name = study_name(cfg, opts, key, m)
+            if name not in names:
+                record: dict[str, Any] = {
+                    "objective": opts.objective, "n_complete": 0, "n_fail": 0, "params": {}, "trial": None,
+                }
+                running = 0
+            else:
+                study = optuna.load_study(study_name=name, storage=storage)
+                record = results.best_record(study, scenarios, opts.objective, base={}, space=space_of(study))
+                running = counts(study)[1] - len(orphans(study))  # a dead worker's trial runs no more
+            found[key][m] = {**record, "running": running, "study": name, "storage": redact(opts.storage)}
+            if record["n_complete"] < opts.trials:
+                short.append(f"{key}:{m} {record['n_complete']}/{opts.trials}")
+    return found, short
+
+
+def space_of(study: Any) -> dict[str, Param]:
+    """The ranges a study's trials were sampled from (one setup per study, so any trial's will do)."""
+    dists: dict[str, Any] = {}
+    for t in study.get_trials(deepcopy=False):
+        dists.update(t.distributions)
+    return {k: param_of(d) for k, d in dists.items()}
+
+
+def summary_line(found: dict[str, dict[str, dict[str, Any]]], short: list[str], budget: int) -> str:
+    """``all N studies complete (T trials each)`` or ``K of N studies short of T trials: …``."""
+    n = sum(len(records) for records in found.values())
+    if not short:
+        return f"all {n} {'study' if n == 1 else 'studies'} complete ({budget} trials each)"
+    return f"{len(short)} of {n} studies short of {budget} trials: " + ", ".join(short)
