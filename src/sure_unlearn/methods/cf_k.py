@@ -31,7 +31,7 @@ from sure_unlearn.data.types import BatchedData
 from sure_unlearn.errors import ConfigError
 from sure_unlearn.methods.base import RunContext, UnlearnData, register_method
 from sure_unlearn.models.base import SplitModel
-from sure_unlearn.space import Float, Int
+from sure_unlearn.space import Float, Int, Param
 from sure_unlearn.train import Recipe, fit
 
 FROZEN_BN_MODES = ("eval", "train")
@@ -61,7 +61,7 @@ class CFkConfig:
 
 
 # What `sure tune` searches; every other field keeps its default above.
-SPACE = {
+SPACE: dict[str, Param] = {
     "lr": Float(1e-4, 0.5, log=True),  # Unlearn-WorstCase searches [1e-4, 1e-1]; widened up
     "blocks": Int(1, 3),  # k: how much of the network is fine-tuned
 }

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from sure_unlearn.data.types import NO_AUGMENT, LabeledData
+from sure_unlearn.data.types import NO_AUGMENT, BatchedData, LabeledData
 from sure_unlearn.errors import ConfigError
 from sure_unlearn.models.base import SplitModel
 from sure_unlearn.train import Engine
@@ -49,7 +49,7 @@ def split_at(model: SplitModel, k: int) -> tuple[nn.Sequential, nn.Sequential]:
 
 
 @torch.no_grad()
-def through(trunk: nn.Module, data: LabeledData, eng: Engine, batch_size: int = 512) -> LabeledData:
+def through(trunk: nn.Module, data: BatchedData, eng: Engine, batch_size: int = 512) -> LabeledData:
     """``data`` with each input replaced by ``trunk``'s output (computed once; pass ``eng.inference(trunk)``)."""
     with eng.autocast():
         hs = [trunk(eng.inputs(x)).float() for x, _ in data.batches(batch_size, shuffle=False)]
@@ -66,7 +66,7 @@ class Trunk:
     prefix: nn.Module
     features: Callable[[torch.Tensor], torch.Tensor]
     frozen: nn.Module | None
-    sets: dict[str, LabeledData]
+    sets: dict[str, BatchedData]
     plan: list[torch.Tensor]
     modules: list[str]  # names of the frozen modules (a z_layer or an erased layer may not be among them)
 
@@ -77,7 +77,7 @@ class Trunk:
 
 
 def freeze(
-    model: SplitModel, k: int, eng: Engine, sets: Mapping[str, LabeledData], plan: list[torch.Tensor],
+    model: SplitModel, k: int, eng: Engine, sets: Mapping[str, BatchedData], plan: list[torch.Tensor],
     retain: str = "retain",
 ) -> Trunk:
     """Freeze the first ``k`` blocks of ``model`` (k = 0: nothing frozen) and, when no set augments, cache
@@ -103,5 +103,5 @@ def freeze(
     at = torch.full((len(r),), -1, dtype=torch.long, device=r.device)
     at[used] = torch.arange(len(used), device=r.device)
     fast = eng.inference(frozen)
-    cached = {name: through(fast, r.subset(used) if name == retain else d, eng) for name, d in sets.items()}
+    cached: dict[str, BatchedData] = {name: through(fast, r.subset(used) if name == retain else d, eng) for name, d in sets.items()}
     return Trunk(nn.Identity(), tail, frozen, cached, [at[rows] for rows in plan], names)

@@ -151,10 +151,10 @@ class BenchmarkConfig:
             raise ConfigError(f"hyperparameters given for unknown method(s) {unknown}; see `sure list methods`")
         for m in dict.fromkeys([*self.methods, *self.hparams]):
             method_config(m, self.hparams.get(m))
-        for sc, per in self.scenario_hparams.items():
+        for name, per in self.scenario_hparams.items():
             for m in per:
                 METHODS.get(m)
-                method_config(m, self.hparams_for(sc, m))
+                method_config(m, self.hparams_for(name, m))
         self.attacks.validate()
         not_run = sorted(set(self.attacks.methods) - set(self.methods) - set(REFERENCE_RUNS))
         if not_run:
