@@ -141,6 +141,21 @@ def test_early_stop_stops_once_the_held_out_probe_is_at_chance(tiny_model, tiny_
     assert ctx.info["epochs"] == 4 and not ctx.info["stopped_early"]
 
 
+def test_early_stop_waits_for_the_label_aware_probe(tiny_model, tiny_data):
+    """Held-out = the forget images under another class's label: the label-blind probe sees the same z on
+    both sides (at chance), but the class margin tells the forget set, deep in its own class's cluster,
+    from samples that sit in the wrong one. With α = 0 nothing erases that, so no epoch may stop."""
+    f = tiny_data.forget
+    relabelled = LabeledData(f.x, (f.y + 1) % tiny_data.num_classes, f.augment)
+    cfg = make_config(
+        "sure", {"epochs": 3, "batch_size": 32, "domain_batch_size": 8, "early_stop": True, "alpha": 0.0}
+    )
+    ctx = RunContext(torch.Generator().manual_seed(0))
+    run_method("sure", tiny_model, dataclasses.replace(tiny_data, val=relabelled), cfg, ctx)
+    assert ctx.info["epochs"] == 3 and not ctx.info["stopped_early"]
+    assert all(h["probe_auc"] <= 0.55 and h["margin_auc"] > 0.9 for h in ctx.info["history"])
+
+
 def test_early_stop_keeps_going_while_the_probe_separates_forget_from_val(tiny, tiny_model, tiny_data):
     """Validation from another class and no adversarial term (α = 0): the probe separates them every
     epoch, so all epochs run."""

@@ -28,9 +28,9 @@ Options beyond the paper (each a few lines of the loop below; ``sure_plus`` comb
   erasure reaches into the network and not only z.
 * cost: ``freeze_blocks`` (train only after the k-th block, on cached activations:
   :mod:`~sure_unlearn.methods.trunk`), ``retain_fraction``, ``domain_batch_size=0`` (the domain batch
-  sized to visit the forget set ``forget_passes`` times per epoch), ``early_stop`` (after each epoch a
-  fresh probe, the ``rep_auc`` probe, tries to tell forget from held-out z; stop at AUC ≤ 0.5 +
-  ``stop_margin``), ``domain_warmup`` (train d alone on the original's z first).
+  sized to visit the forget set ``forget_passes`` times per epoch), ``early_stop`` (after each epoch the
+  ``rep_auc`` probe and the label-aware ``rep_auc_cond`` margin try to tell forget from held-out z; stop
+  when both are at AUC ≤ 0.5 + ``stop_margin``), ``domain_warmup`` (train d alone on the original's z first).
 """
 
 from __future__ import annotations
@@ -42,11 +42,11 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from sure_unlearn.data.types import NO_AUGMENT, LabeledData
+from sure_unlearn.data.types import NO_AUGMENT, BatchedData
 from sure_unlearn.errors import ConfigError
 from sure_unlearn.methods.base import RunContext, UnlearnData, register_method
 from sure_unlearn.methods.trunk import freeze
-from sure_unlearn.metrics.representation import probe_auc
+from sure_unlearn.metrics.representation import margin_auc, probe_auc
 from sure_unlearn.models.base import SplitModel, capture, pool_to
 from sure_unlearn.progress import bar
 from sure_unlearn.space import Float
@@ -79,8 +79,8 @@ class SureConfig:
     heldout_pool: int = 0  # > 0: a fresh draw of that many held-out samples per epoch from data.pool
     layers: tuple[str, ...] = ()  # more layers erased, each with its own d (losses summed)
     retain_fraction: float = 1.0  # fresh random share of D_r per epoch
-    early_stop: bool = False  # stop once a fresh forget-vs-held-out probe on z is at chance
-    stop_margin: float = 0.05  # "at chance": cross-validated probe AUC ≤ 0.5 + stop_margin
+    early_stop: bool = False  # stop once fresh forget-vs-held-out probes on z (label-blind and -aware) are at chance
+    stop_margin: float = 0.05  # "at chance": each probe's AUC ≤ 0.5 + stop_margin
     stop_retain_acc: float = 0.0  # … and the epoch's running retain accuracy (%) at least this
     freeze_blocks: int = 0  # freeze (and, without augmentation, cache) the first k of model.blocks()
 
@@ -216,7 +216,7 @@ def sure(model: SplitModel, data: UnlearnData, cfg: SureConfig, ctx: RunContext)
         return {**{k: got[k] for k in cfg.layers}, "z": got[cfg.z_layer] if cfg.z_layer else z}, logits
 
     @torch.no_grad()
-    def eval_reps(part: LabeledData) -> dict[str, torch.Tensor]:
+    def eval_reps(part: BatchedData) -> dict[str, torch.Tensor]:
         """Eval-mode representations (fp32) of every sample of ``part``."""
         trunk.train(model, False)
         chunks = []
@@ -247,16 +247,24 @@ def sure(model: SplitModel, data: UnlearnData, cfg: SureConfig, ctx: RunContext)
     domain = torch.cat([torch.ones(half, device=device), torch.zeros(half, device=device)])
     bce, ce = nn.BCEWithLogitsLoss(), nn.CrossEntropyLoss()
 
-    def heldout_draw() -> LabeledData:
+    def heldout_draw() -> BatchedData:
         """This epoch's held-out domain: all of it, or a fresh ``heldout_pool`` draw."""
         if not cfg.heldout_pool or cfg.heldout_pool >= len(held):
             return held
         return held.subset(torch.randperm(len(held), generator=gen, device=gen.device)[: cfg.heldout_pool])
 
-    def held_out_auc() -> float:
-        """The early-stop probe (the ``rep_auc`` probe), on eval-mode z of every forget and held-out sample."""
-        zf, zv = eval_reps(forget)["z"], eval_reps(held)["z"]
-        return probe_auc(zf.cpu().numpy(), zv.cpu().numpy(), seed=0, what="early_stop", min_per_side=2)
+    # early stop's class means: 1,000 retain samples, drawn apart from the run's generator (same run either way)
+    pick = torch.randperm(len(retain), generator=torch.Generator().manual_seed(0))[:1000] if cfg.early_stop else None
+
+    def stop_probes() -> dict[str, float]:
+        """Early stop's two fresh probes on eval-mode z of every forget and held-out sample: rep_auc's
+        (label-blind) and rep_auc_cond's class margin (label-aware; absent when a class has no retain
+        sample, i.e. full-class forgetting). A random forget set hides from the first inside its classes."""
+        ref = retain.subset(pick.to(retain.device))  # type: ignore[union-attr]
+        (zf, yf), (zv, yv), (zr, yr) = ((eval_reps(p)["z"].cpu().numpy(), p.y.cpu().numpy()) for p in (forget, held, ref))
+        out = {"probe_auc": probe_auc(zf, zv, seed=0, what="early_stop", min_per_side=2)}
+        cond = margin_auc((zf, yf), (zv, yv), (zr, yr), model.num_classes, seed=0, what="early_stop", min_per_side=2)
+        return out if cond is None else {**out, "margin_auc": cond}
 
     warmup = warm_up(ds, eval_reps(forget), eval_reps(held), forget.y, held.y, cfg, gen) if cfg.domain_warmup else {}
     forward = eng.compiled(representations)  # torch.compile only when the engine asks for it
@@ -293,11 +301,12 @@ def sure(model: SplitModel, data: UnlearnData, cfg: SureConfig, ctx: RunContext)
             rec = {"retain_ce": ce_m / steps_per_epoch, "domain_bce": bce_m / steps_per_epoch,
                    "domain_acc": 100 * acc_m / steps_per_epoch, "retain_acc": 100 * correct_n / len(trunk.plan[epoch])}
             if cfg.early_stop:
-                rec["probe_auc"] = held_out_auc()
+                rec.update(stop_probes())
             history.append(rec)
             pbar.update()
             pbar.set_postfix_str(f"ce {rec['retain_ce']:.3f} dom {rec['domain_bce']:.3f} acc {rec['domain_acc']:.0f}%")
-            if cfg.early_stop and rec["probe_auc"] <= 0.5 + cfg.stop_margin and rec["retain_acc"] >= cfg.stop_retain_acc:
+            at_chance = max(rec.get("probe_auc", 1.0), rec.get("margin_auc", 0.0)) <= 0.5 + cfg.stop_margin
+            if cfg.early_stop and at_chance and rec["retain_acc"] >= cfg.stop_retain_acc:
                 break
     seconds = time.perf_counter() - start
     trunk.train(model, True)

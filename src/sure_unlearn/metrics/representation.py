@@ -105,13 +105,33 @@ def rep_auc_cond(inputs: EvalInputs) -> dict[str, float]:
     holds none of a forget class (full-class forgetting: the whole class is the forget set, which the
     label-blind ``rep_auc`` already compares with the class's unseen test samples).
     """
+    test = inputs.test_like_forget()
+    value = margin_auc((inputs.forget.z, inputs.forget.y), (test.z, test.y), (inputs.retain.z, inputs.retain.y),
+                       inputs.forget.logits.shape[1], inputs.seed, inputs.max_samples)
+    # None: full-class forgetting, no retain sample defines the class's cluster; rep_auc covers it
+    return {} if value is None else {"rep_auc_cond": value}
+
+
+Labelled = tuple[np.ndarray, np.ndarray]  # (z, y)
+
+
+def margin_auc(members: Labelled, nonmembers: Labelled, reference: Labelled, k: int, seed: int,
+               max_samples: int = 5000, what: str = "rep_auc_cond", min_per_side: int | None = None) -> float | None:
+    """ROC AUC of the representation margin (class means of ``reference``) telling ``members`` (1) from
+    ``nonmembers`` (0), sides balanced by subsampling with ``seed``: the probe of ``rep_auc_cond``, shared
+    with SURE's early stop. None when ``reference`` holds no sample of a class the two sides have.
+
+    >>> ref = (np.eye(2).repeat(5, axis=0), np.array([0] * 5 + [1] * 5))
+    >>> deep, shallow = (np.array([[1.0, 0.0]] * 4), np.zeros(4, int)), (np.array([[1.0, 0.9]] * 4), np.zeros(4, int))
+    >>> margin_auc(deep, shallow, ref, 2, seed=0, min_per_side=2), margin_auc(deep, deep, ref, 2, seed=0, min_per_side=2)
+    (1.0, 0.5)
+    """
     from sure_unlearn.metrics.margins import class_means, rep_margin
 
-    test = inputs.test_like_forget()
-    k = inputs.forget.logits.shape[1]
-    if not np.isin(np.unique(inputs.forget.y), inputs.retain.y).all():
-        return {}  # full-class forgetting: no retain sample defines the class's cluster; rep_auc covers it
-    means = class_means(inputs.retain.z, inputs.retain.y, k)
-    x, t = balanced(rep_margin(inputs.forget.z, inputs.forget.y, means)[:, None],
-                    rep_margin(test.z, test.y, means)[:, None], inputs.seed, inputs.max_samples, "rep_auc_cond")
-    return {"rep_auc_cond": float(roc_auc_score(t, x[:, 0]))}
+    classes = np.unique(np.concatenate([np.asarray(members[1]), np.asarray(nonmembers[1])]))
+    if not np.isin(classes, np.asarray(reference[1])).all():
+        return None
+    means = class_means(*reference, k)
+    x, t = balanced(rep_margin(*members, means)[:, None], rep_margin(*nonmembers, means)[:, None], seed,
+                    max_samples, what, min_per_side)
+    return float(roc_auc_score(t, x[:, 0]))
