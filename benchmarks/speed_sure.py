@@ -4,8 +4,8 @@
         [--threads 2] [--repeats 3] [--configs '{"name": {"alpha": 3.0}, ...}'] [--out FILE]
 
 * ``engine``: training and evaluation throughput of the preset's model (width-16 ResNet-18, 32×32,
-  batch 128 / 512) with and without channels-last (and, for evaluation, with BatchNorm folded into the
-  convolutions), with 1 and 2 threads, interleaved.
+  batch 128 / 512) with and without channels-last, bf16 autocast (and, for evaluation, BatchNorm folded
+  into the convolutions), with ``--engine-threads`` (1 and 2), interleaved.
 * ``epoch``: one epoch of FineTune and of each SURE configuration on the preset's real data and cached
   original, interleaved (FT, SURE a, SURE b, FT, …) ``--repeats`` times; medians and the median of the
   per-repeat ratios SURE/FT.
@@ -75,7 +75,8 @@ def emit(out: Path, rec: dict[str, Any], threads: int) -> None:
 # ------------------------------------------------------------------------------------------------ engine
 def throughput(model: SplitModel, engine: Engine, train: bool, fold: bool = False, reps: int = 6) -> float:
     """Images per second of a training step (batch 128) or an eval forward (batch 512, BatchNorm folded
-    into the convolutions when ``fold``); median of ``reps`` after two warm-up runs."""
+    into the convolutions when ``fold``), inside the engine's autocast; median of ``reps`` after two
+    warm-up runs."""
     eng = engine.resolve(model)
     eng.prepare(model)
     x = eng.inputs(torch.rand(128 if train else 512, 3, 32, 32))
@@ -87,13 +88,14 @@ def throughput(model: SplitModel, engine: Engine, train: bool, fold: bool = Fals
         t = time.perf_counter()
         if train:
             model.train()
-            loss = nn.functional.cross_entropy(model(x), y)
+            with eng.autocast():
+                loss = nn.functional.cross_entropy(model(x), y)
             opt.zero_grad()
             loss.backward()
             opt.step()
         else:
             net.eval()
-            with torch.no_grad():
+            with torch.no_grad(), eng.autocast():
                 net(x)
         times.append(time.perf_counter() - t)
     return len(x) / statistics.median(times[2:])
@@ -101,20 +103,22 @@ def throughput(model: SplitModel, engine: Engine, train: bool, fold: bool = Fals
 
 def engine_part(bench: Benchmark, out: Path, repeats: int, thread_counts: list[int]) -> None:
     """Every case once per repeat, interleaved, so that load drift hits them alike."""
-    cases = [
-        ("train", False, False),
-        ("train", True, False),
-        ("eval", False, False),
-        ("eval", True, False),
-        ("eval", True, True),
+    cases = [  # (kind, channels_last, BatchNorm folded, bf16 autocast)
+        ("train", False, False, False),
+        ("train", True, False, False),
+        ("train", True, False, True),
+        ("eval", False, False, False),
+        ("eval", True, False, False),
+        ("eval", True, True, False),
+        ("eval", True, True, True),
     ]
     rows: dict[str, list[float]] = {}
     for _ in range(repeats):
         for threads in thread_counts:
             torch.set_num_threads(threads)
-            for kind, cl, fold in cases:
-                key = f"{kind} threads={threads} channels_last={cl}" + (" bn_folded" if fold else "")
-                img_s = throughput(bench.new_model(0), Engine(channels_last=cl), kind == "train", fold)
+            for kind, cl, fold, bf16 in cases:
+                key = f"{kind} threads={threads} channels_last={cl}" + (" bn_folded" if fold else "") + (" bf16" if bf16 else "")
+                img_s = throughput(bench.new_model(0), Engine(channels_last=cl, bf16=bf16), kind == "train", fold)
                 rows.setdefault(key, []).append(img_s)
     for key, v in rows.items():
         rec = {
@@ -276,6 +280,7 @@ def main() -> None:
         "--threads", type=int, default=1, help="1 on a shared machine: 2 threads spin under contention"
     )
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--engine-threads", default="1,2", help="thread counts of the engine part")
     p.add_argument("--seeds", default="0", help="seeds of SURE's own randomness (quality part)")
     p.add_argument("--configs", default="", help="JSON {name: SURE hparams} (default: before/after)")
     p.add_argument("--out", default=str(Path(__file__).parent / "results" / "speed_sure.jsonl"))
@@ -285,7 +290,7 @@ def main() -> None:
     bench = Benchmark(PRESETS.get("cpu")(), "/tmp/sure-speed")
     parts = a.part.split(",")
     if "engine" in parts:
-        engine_part(bench, out, a.repeats, [1, 2])
+        engine_part(bench, out, a.repeats, [int(t) for t in a.engine_threads.split(",")])
     torch.set_num_threads(a.threads)
     for scenario in a.scenario.split(","):
         if "epoch" in parts:
