@@ -27,7 +27,7 @@ from sure_unlearn.errors import ConfigError, DataError, DivergenceError
 from sure_unlearn.models.base import SplitModel
 from sure_unlearn.registry import Registry
 from sure_unlearn.space import Param, check_space
-from sure_unlearn.train import weights_finite
+from sure_unlearn.train import Engine, weights_finite
 
 Input = Literal["forget", "retain", "val", "pool"]
 INPUTS: tuple[Input, ...] = ("forget", "retain", "val", "pool")
@@ -71,10 +71,19 @@ class RunContext:
     progress: bool = False
     # A method writes what the caller should record here (e.g. epochs run, mask sparsity, rewind epoch).
     info: dict[str, Any] = field(default_factory=dict)
+    engine: Engine | None = None  # layout and precision of the method's training; None: automatic
 
     @property
     def device(self) -> torch.device:
         return self.generator.device
+
+    def engine_for(self, model: torch.nn.Module) -> Engine:
+        """The engine resolved for ``model`` and ``model`` prepared for it (e.g. channels-last weights): for
+        a method with its own loop, which then passes every batch through ``inputs`` and runs its forward
+        passes and losses inside ``autocast``."""
+        eng = (self.engine or Engine()).resolve(model)
+        eng.prepare(model)
+        return eng
 
 
 C = TypeVar("C", contravariant=True)

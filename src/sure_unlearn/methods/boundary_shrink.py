@@ -92,6 +92,7 @@ def boundary_shrink(
         ctx.generator,
         loss_fn=loss,
         progress=ctx.progress,
+        engine=ctx.engine,
         desc="boundary_shrink",
     )
     n_failed = int(failed)

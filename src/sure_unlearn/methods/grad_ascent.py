@@ -64,6 +64,7 @@ def grad_ascent(model: SplitModel, data: UnlearnData, cfg: GradAscentConfig, ctx
         ctx.generator,
         loss_fn=negated_cross_entropy,
         progress=ctx.progress,
+        engine=ctx.engine,
         desc="grad_ascent",
     )
     # fit's loss is −CE: report the forget CE of the last epoch (train mode, averaged over its batches)

@@ -107,6 +107,7 @@ def l1_sparse(model: SplitModel, data: UnlearnData, cfg: L1SparseConfig, ctx: Ru
         loss_fn=loss_fn,
         epoch_hook=end_of_epoch,
         progress=ctx.progress,
+        engine=ctx.engine,
         desc="l1_sparse",
     )
     with torch.no_grad():

@@ -64,6 +64,7 @@ def neggrad_plus(model: SplitModel, data: UnlearnData, cfg: NegGradPlusConfig, c
     if not cfg.augment:
         forget, retain = forget.with_augment(NO_AUGMENT), retain.with_augment(NO_AUGMENT)
     device, gen = model_device(model), ctx.generator
+    eng = ctx.engine_for(model)
     opt = make_optimizer(model.parameters(), cfg.lr, cfg.momentum, cfg.weight_decay, device=device)
     forget_stream = forget.cycle(cfg.forget_batch_size, gen)
     ce = nn.functional.cross_entropy
@@ -77,11 +78,10 @@ def neggrad_plus(model: SplitModel, data: UnlearnData, cfg: NegGradPlusConfig, c
             sums, steps = torch.zeros(2, device=device), 0  # retain CE, forget CE
             for x_r, y_r in retain.batches(cfg.batch_size, gen):
                 x_f, y_f = next(forget_stream)
-                loss_r = ce(
-                    model(x_r), y_r
-                )  # two forward passes, as the reference (BN sees each batch alone)
-                loss_f = ce(model(x_f), y_f)
-                loss = beta * loss_r - (1.0 - beta) * loss_f
+                with eng.autocast():  # two forward passes, as the reference (BN sees each batch alone)
+                    loss_r = ce(model(eng.inputs(x_r)), y_r)
+                    loss_f = ce(model(eng.inputs(x_f)), y_f)
+                    loss = beta * loss_r - (1.0 - beta) * loss_f
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()

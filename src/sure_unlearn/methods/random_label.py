@@ -33,7 +33,7 @@ from sure_unlearn.methods.base import RunContext, UnlearnData, register_method
 from sure_unlearn.models.base import SplitModel
 from sure_unlearn.progress import bar
 from sure_unlearn.space import Float
-from sure_unlearn.train import check_epoch, make_optimizer, model_device
+from sure_unlearn.train import Engine, check_epoch, make_optimizer, model_device
 
 LABEL_MODES = ("wrong", "any")
 RL_SCHEDULES = ("sequential", "summed")
@@ -106,16 +106,20 @@ def random_label_loop(
     after_step: Callable[[], None] | None = None,
     progress: bool = False,
     desc: str = "random_label",
+    engine: Engine | None = None,
 ) -> dict[str, Any]:
     """Run RL on ``model`` in place and return what to record (epochs, seconds_per_epoch, per-epoch CEs).
 
     ``optimizer`` replaces the SGD built from ``cfg`` (lr, momentum, weight_decay are then ignored);
-    ``after_step`` runs after every optimiser step (SalUn restores its masked weights there).
+    ``after_step`` runs after every optimiser step (SalUn restores its masked weights there); ``engine``
+    (default: automatic) sets layout and precision.
     """
     check_rl_settings(cfg)
     if not cfg.augment:
         forget, retain = forget.with_augment(NO_AUGMENT), retain.with_augment(NO_AUGMENT)
     device = model_device(model)
+    eng = (engine or Engine()).resolve(model)
+    eng.prepare(model)
     opt = optimizer or make_optimizer(
         model.parameters(), cfg.lr, cfg.momentum, cfg.weight_decay, device=device
     )
@@ -139,20 +143,23 @@ def random_label_loop(
             n_f = n_r = 0
             if cfg.schedule == "sequential":
                 for x, y in forget.batches(cfg.forget_batch_size, generator):
-                    loss_f = ce(model(x), random_wrong_labels(y, k, generator, cfg.label_mode))
+                    with eng.autocast():
+                        loss_f = ce(model(eng.inputs(x)), random_wrong_labels(y, k, generator, cfg.label_mode))
                     step(loss_f)
                     sums[0] += loss_f.detach()
                     n_f += 1
                 for x, y in retain.batches(cfg.batch_size, generator):
-                    loss_r = ce(model(x), y)
+                    with eng.autocast():
+                        loss_r = ce(model(eng.inputs(x)), y)
                     step(cfg.retain_weight * loss_r)
                     sums[1] += loss_r.detach()
                     n_r += 1
             else:  # summed: one step per retain batch, forget cycled
                 for x_r, y_r in retain.batches(cfg.batch_size, generator):
                     x_f, y_f = next(forget_stream)
-                    loss_f = ce(model(x_f), random_wrong_labels(y_f, k, generator, cfg.label_mode))
-                    loss_r = ce(model(x_r), y_r)
+                    with eng.autocast():
+                        loss_f = ce(model(eng.inputs(x_f)), random_wrong_labels(y_f, k, generator, cfg.label_mode))
+                        loss_r = ce(model(eng.inputs(x_r)), y_r)
                     step(loss_f + cfg.retain_weight * loss_r)
                     sums += torch.stack([loss_f.detach(), loss_r.detach()])
                     n_f = n_r = n_f + 1
@@ -175,7 +182,7 @@ def random_label_loop(
 )
 def random_label(model: SplitModel, data: UnlearnData, cfg: RandomLabelConfig, ctx: RunContext) -> SplitModel:
     info = random_label_loop(
-        model, data.need("forget"), data.need("retain"), cfg, ctx.generator, progress=ctx.progress
+        model, data.need("forget"), data.need("retain"), cfg, ctx.generator, progress=ctx.progress, engine=ctx.engine
     )
     ctx.info.update(info)
     return model

@@ -45,6 +45,6 @@ def retrain(model: SplitModel, data: UnlearnData, cfg: RetrainConfig, ctx: RunCo
         epochs=cfg.epochs, lr=cfg.lr, batch_size=cfg.batch_size, weight_decay=cfg.weight_decay
     )
     reinitialise(model, ctx.generator)
-    res = fit(model, data.need("retain"), recipe, ctx.generator, progress=ctx.progress, desc="retrain")
+    res = fit(model, data.need("retain"), recipe, ctx.generator, progress=ctx.progress, engine=ctx.engine, desc="retrain")
     ctx.info.update(epochs=res.epochs, seconds_per_epoch=res.seconds_per_epoch)
     return model

@@ -127,7 +127,7 @@ def salun(model: SplitModel, data: UnlearnData, cfg: SalunConfig, ctx: RunContex
 
     info = random_label_loop(
         model, forget, retain, cfg, ctx.generator, optimizer=opt, after_step=restore,
-        progress=ctx.progress, desc="salun",
+        progress=ctx.progress, desc="salun", engine=ctx.engine,
     )
     salient = sum(int(m.sum()) for m in mask.values())
     total = sum(m.numel() for m in mask.values())

@@ -104,18 +104,21 @@ def scrub_epochs(
     if not cfg.augment:
         forget, retain = forget.with_augment(NO_AUGMENT), retain.with_augment(NO_AUGMENT)
     device, gen = model_device(model), ctx.generator
-    teacher = copy.deepcopy(model).eval().requires_grad_(False)  # T: θ_o, BN in eval mode
+    eng = ctx.engine_for(model)
+    teacher = eng.inference(copy.deepcopy(model)).requires_grad_(False)  # T: θ_o, eval mode (BN folded)
     opt = make_optimizer(model.parameters(), cfg.lr, cfg.momentum, cfg.weight_decay, device=device)
 
     def one_pass(data: BatchedData, batch_size: int, maximise: bool) -> torch.Tensor:
         model.train()
         total, steps = torch.zeros((), device=device), 0
         for x, y in data.batches(batch_size, gen):
-            z_s = model(x)
-            with torch.no_grad():
-                z_t = teacher(x)
-            d = kd_distance(z_s, z_t, cfg.temperature)
-            loss = -d if maximise else cfg.ce_weight * F.cross_entropy(z_s, y) + cfg.kd_weight * d
+            x = eng.inputs(x)
+            with eng.autocast():
+                z_s = model(x)
+                with torch.no_grad():
+                    z_t = teacher(x)
+                d = kd_distance(z_s, z_t, cfg.temperature)
+                loss = -d if maximise else cfg.ce_weight * F.cross_entropy(z_s, y) + cfg.kd_weight * d
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

@@ -50,7 +50,7 @@ from sure_unlearn.metrics.representation import margin_auc, probe_auc
 from sure_unlearn.models.base import SplitModel, capture, pool_to
 from sure_unlearn.progress import bar
 from sure_unlearn.space import Float
-from sure_unlearn.train import Engine, Recipe, check_epoch, lr_lambda, make_optimizer, model_device
+from sure_unlearn.train import Recipe, check_epoch, lr_lambda, make_optimizer, model_device
 
 
 @dataclass(frozen=True)
@@ -191,8 +191,7 @@ def sure(model: SplitModel, data: UnlearnData, cfg: SureConfig, ctx: RunContext)
     if not cfg.augment:
         sets = {k: d.with_augment(NO_AUGMENT) for k, d in sets.items()}
     device, gen = model_device(model), ctx.generator
-    eng = Engine().resolve(model)
-    eng.prepare(model)
+    eng = ctx.engine_for(model)
     setup_start = time.perf_counter()
     n_r = len(sets["retain"])
     plan = [torch.randperm(n_r, generator=gen, device=gen.device).to(sets["retain"].device)[: math.ceil(cfg.retain_fraction * n_r)]
