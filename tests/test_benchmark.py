@@ -205,3 +205,41 @@ def test_attacks_are_written_per_run_and_resume_without_training(tmp_path, monke
         Benchmark(cfg.with_overrides(attacks=AttackConfig(shadows=4, methods=("sure",))), tmp_path / "x")
     with pytest.raises(ConfigError, match="even"):
         Benchmark(cfg.with_overrides(attacks=AttackConfig(shadows=3)), tmp_path / "x")
+
+
+def test_precision_reaches_every_model_the_benchmark_trains_and_keys_its_cache(tmp_path, monkeypatch):
+    """``precision="bf16"``: the original, the oracle and every unlearning run train under bf16 autocast, and
+    their cache keys differ from the automatic ones, which stay those of configs made before the setting."""
+    from sure_unlearn.files import content_key
+    from sure_unlearn.protocol.config import BenchmarkConfig
+
+    with pytest.raises(ConfigError, match="precision must be one of"):
+        BenchmarkConfig(precision="fp16").validate()
+    engines: list[tuple[str, object]] = []
+    real_fit, real_run = refs_mod.fit, bench_mod.run_method
+
+    def fit_spy(*a, engine=None, desc="", **k):
+        engines.append((desc, engine))
+        return real_fit(*a, engine=engine, desc=desc, **k)
+
+    def run_spy(method, model, data, cfg, ctx):
+        engines.append((method, ctx.engine))
+        return real_run(method, model, data, cfg, ctx)
+
+    monkeypatch.setattr(refs_mod, "fit", fit_spy)
+    monkeypatch.setattr(bench_mod, "run_method", run_spy)
+    base = PRESETS.get("smoke")().with_overrides(scenarios={"random": SCENARIOS["random"]}, methods=("finetune",))
+    keys = {}
+    for precision in ("auto", "bf16"):
+        engines.clear()
+        bench = Benchmark(base.with_overrides(precision=precision), tmp_path / precision, cache_dir=tmp_path / "cache")
+        refs = bench.references("random", 0)
+        bench.unlearn(refs, "finetune", bench.method_cfgs[("random", "finetune")])
+        keys[precision] = refs.o_meta["key"]
+        want = None if precision == "auto" else True
+        assert {d: getattr(e, "bf16", None) for d, e in engines} == {"original": want, "retrain": want, "finetune": want}
+    split = bench.prepare("random", 0).split
+    before = content_key(dataset=base.dataset, dataset_kwargs=base.dataset_kwargs, n_train=len(bench.data.train),
+                         model=base.model, model_kwargs=base.model_kwargs, recipe=base.recipe, train_idx=split.train,
+                         labels=split.labels[split.train], seed=0)
+    assert keys["auto"] == before and keys["bf16"] != before

@@ -352,7 +352,7 @@ class ShadowAttacks:
             original_recipe=b.cfg.recipe,
             init_state=b.new_model(init_seed).state_dict(),
         )
-        return run_method(method, model, data, cfg, RunContext(gen, progress=False))
+        return run_method(method, model, data, cfg, RunContext(gen, progress=False, engine=b.cfg.engine))
 
     def unlearned_shadow_stats(self, method: str, cfg: Any) -> dict[str, np.ndarray]:
         """M×N φ and representation margins of the M shadows after each unlearned its IN set."""

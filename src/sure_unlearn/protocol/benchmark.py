@@ -195,7 +195,7 @@ class Benchmark:
             return float(r_meta["train_s"]), f"the oracle's training in this process ({epochs} epochs)"
         model = self.new_model(seed)
         one = dataclasses.replace(self.cfg.recipe, epochs=1)
-        res = fit(model, retain, one, seeded_generator(self.device, "oracle-epoch", seed))
+        res = fit(model, retain, one, seeded_generator(self.device, "oracle-epoch", seed), engine=self.cfg.engine)
         return res.seconds * epochs, f"one oracle epoch timed in this process ({res.seconds:.2f} s) × {epochs}"
 
     # ---------------------------------------------------------------- runs
@@ -283,7 +283,8 @@ class Benchmark:
         """Run ``method`` on a copy of the original: (model, hparams incl. epochs, runtime metrics, info)."""
         self.timed(refs)
         hparams = dataclasses.asdict(mcfg)
-        ctx = RunContext(seeded_generator(self.device, method, refs.scenario, refs.seed), progress=self.progress)
+        ctx = RunContext(seeded_generator(self.device, method, refs.scenario, refs.seed), progress=self.progress,
+                         engine=self.cfg.engine)
         start = time.perf_counter()
         model = run_method(method, refs.original, refs.data, mcfg, ctx)
         if self.device.type == "cuda":

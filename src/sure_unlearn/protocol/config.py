@@ -29,7 +29,7 @@ from sure_unlearn.models import MODELS
 from sure_unlearn.protocol.layout import ORACLE, ORIGINAL
 from sure_unlearn.protocol.overrides import Overrides, distinct
 from sure_unlearn.registry import Registry
-from sure_unlearn.train import Recipe
+from sure_unlearn.train import Engine, Recipe
 
 if TYPE_CHECKING:
     from sure_unlearn.data.types import DatasetBundle
@@ -71,6 +71,9 @@ class AttackConfig:
         return self.shadows > 0
 
 
+PRECISIONS: dict[str, Engine | None] = {"auto": None, "fp32": Engine(bf16=False), "bf16": Engine(bf16=True)}
+
+
 @dataclass(frozen=True)
 class BenchmarkConfig:
     """Everything a benchmark run depends on. ``scenarios`` maps a scenario name to its settings."""
@@ -93,10 +96,26 @@ class BenchmarkConfig:
     seeds: tuple[int, ...] = (0,)
     eval_batch_size: int = 512
     attacks: AttackConfig = field(default_factory=AttackConfig)
+    # training arithmetic of every model the benchmark trains or unlearns (evaluation is always fp32):
+    # "auto" = the engine's choice (bf16 autocast on CUDA, fp32 elsewhere), "fp32", or "bf16" (autocast on any
+    # device: 1.4–1.7× faster training on CPUs with bf16 instructions, benchmarks/results/README.md)
+    precision: str = "auto"
 
     def hparams_for(self, scenario: str, method: str) -> dict[str, Any]:
         """``method``'s overrides in ``scenario``: its ``hparams``, then the scenario's own on top."""
         return {**self.hparams.get(method, {}), **self.scenario_hparams.get(scenario, {}).get(method, {})}
+
+    @property
+    def engine(self) -> Engine | None:
+        """The training engine ``precision`` asks for (None: automatic)."""
+        return PRECISIONS[self.precision]
+
+    def identity(self) -> dict[str, Any]:
+        """What, besides data, split and seed, determines a trained model: the dataset, the model, the recipe
+        and, when set, the precision (absent when "auto", so that caches made before it existed still hit)."""
+        ident = dict(dataset=self.dataset, dataset_kwargs=self.dataset_kwargs, model=self.model,
+                     model_kwargs=self.model_kwargs, recipe=self.recipe)
+        return ident if self.precision == "auto" else {**ident, "precision": self.precision}
 
     def with_overrides(self, **changes: Any) -> BenchmarkConfig:
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -140,6 +159,8 @@ class BenchmarkConfig:
             raise ConfigError(f"model_kwargs {self.model_kwargs} do not fit model {self.model!r}: {e}") from None
         distinct(self.seeds, "seeds", "seed")
         _check_recipe(self.recipe)
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"precision must be one of {sorted(PRECISIONS)}, got {self.precision!r}")
         if not 0 < self.holdout_fraction < 1:
             raise ConfigError(f"holdout_fraction must be in (0, 1), got {self.holdout_fraction}")
         for k in ("train_subset", "test_subset", "eval_batch_size"):

@@ -39,6 +39,7 @@ stores them in the benchmark's model cache under the key ``Benchmark.trained`` c
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import math
 import os
@@ -364,7 +365,7 @@ def train_references(
                 cfg.recipe,
                 seeded_generator(r.device, "train", job.seed),
                 sync_bn=job.sync_bn,
-                engine=Engine(compile=job.compile),
+                engine=dataclasses.replace(cfg.engine or Engine(), compile=job.compile),
                 progress=progress,
                 desc=kind,
             )

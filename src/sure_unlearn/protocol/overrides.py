@@ -124,6 +124,7 @@ class Overrides:
     shadows: int | None = None
     attack_models: int | None = None
     attack_methods: tuple[str, ...] | None = None
+    precision: str | None = None
 
     @classmethod
     def from_flags(cls, flags: Mapping[str, Any]) -> Overrides:
@@ -141,6 +142,7 @@ class Overrides:
             shadows=flags.get("shadows"),
             attack_models=flags.get("attack_models"),
             attack_methods=names("attack_methods", "--attack-methods", allow_empty=True),
+            precision=flags.get("precision"),
         )
 
     def apply(self, cfg: BenchmarkConfig) -> BenchmarkConfig:
@@ -160,7 +162,8 @@ class Overrides:
             methods=attacked,
         )
         hparams = {**cfg.hparams, **{m: {**cfg.hparams.get(m, {}), **kv} for m, kv in self.hparams.items()}}
-        return cfg.with_overrides(methods=self.methods, seeds=self.seeds, attacks=attacks, hparams=hparams)
+        return cfg.with_overrides(methods=self.methods, seeds=self.seeds, attacks=attacks, hparams=hparams,
+                                  precision=self.precision)
 
 
 def parse_device(name: str) -> torch.device:

@@ -104,11 +104,8 @@ class ReferenceModels:
         """The cache key of a model trained from ``seed`` on ``train_idx`` with ``labels`` (everything
         that determines it; shared with DDP training, ``sure_unlearn.protocol.distributed``)."""
         c = self.cfg
-        return content_key(
-            dataset=c.dataset, dataset_kwargs=c.dataset_kwargs, n_train=len(self.data.train),
-            model=c.model, model_kwargs=c.model_kwargs, recipe=c.recipe, train_idx=train_idx,
-            labels=labels[train_idx], seed=seed,
-        )
+        return content_key(**c.identity(), n_train=len(self.data.train), train_idx=train_idx,
+                           labels=labels[train_idx], seed=seed)
 
     def trained(self, kind: str, seed: int, train_idx: np.ndarray, labels: np.ndarray,
                 data: LabeledData) -> tuple[SplitModel, dict[str, Any]]:
@@ -124,7 +121,7 @@ class ReferenceModels:
                 return model, meta
             self.log(f"  {kind}: training on {len(train_idx)} samples, {self.cfg.recipe.epochs} epochs")
             res = fit(model, data, self.cfg.recipe, seeded_generator(self.device, "train", seed),
-                      progress=self.progress, desc=kind)
+                      progress=self.progress, desc=kind, engine=self.cfg.engine)
             meta = trained_meta(kind, key, res, self.device)
             self.cache.save(kind, key, model, meta)
             self.trained_here.add(key)

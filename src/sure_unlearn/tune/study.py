@@ -160,6 +160,7 @@ def setup_of(
             train_subset=cfg.train_subset,
             test_subset=cfg.test_subset,
             holdout_fraction=cfg.holdout_fraction,
+            **({} if cfg.precision == "auto" else {"precision": cfg.precision}),  # old studies keep their key
         ),
     }
     return json.loads(json.dumps(setup, default=str))  # the form it takes in storage
