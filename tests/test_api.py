@@ -45,6 +45,30 @@ def test_unlearn_a_user_model_returns_the_users_class(tiny):
     assert info["epochs"] == 1 and len(info["history"]) == 1
 
 
+def test_precision_sets_the_training_arithmetic(tiny, monkeypatch):
+    """``precision="bf16"`` trains under bf16 autocast: the method's engine says so, and the weights differ
+    from the fp32 run's (same seed) by rounding, not by a different algorithm."""
+    seen = []
+    real = sure_unlearn.api.run_method
+
+    def spy(method, model, data, cfg, ctx):
+        seen.append(ctx.engine)
+        return real(method, model, data, cfg, ctx)
+
+    monkeypatch.setattr(sure_unlearn.api, "run_method", spy)
+    torch.manual_seed(0)
+    net = UserNet()
+    kw = dict(forget=xy(tiny["forget"]), retain=xy(tiny["retain"]), method="finetune", head="classifier",
+              config={"epochs": 1, "batch_size": 32})
+    fp32, bf16 = (sure_unlearn.unlearn(net, precision=p, **kw) for p in ("fp32", "bf16"))
+    assert [e.bf16 for e in seen] == [False, True]
+    diff = (fp32.classifier.weight - bf16.classifier.weight).abs().max().item()
+    step = (fp32.classifier.weight - net.classifier.weight).abs().max().item()
+    assert 0 < diff < step  # bf16 rounds the update; it does not replace it
+    with pytest.raises(ConfigError, match="precision must be one of"):
+        sure_unlearn.unlearn(net, precision="fp16", **kw)
+
+
 def test_unlearn_errors_name_the_problem(tiny):
     net = UserNet()
     with pytest.raises(ConfigError, match="classifier"):

@@ -145,6 +145,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 M = TypeVar("M", bound=nn.Module)
 
 
+PRECISIONS = ("auto", "fp32", "bf16")  # training arithmetic: the engine's choice, or one for every device
+
+
 @dataclass(frozen=True)
 class Engine:
     """How training and evaluation run on the device: layout, precision, compilation. ``None`` = automatic.
@@ -170,6 +173,17 @@ class Engine:
     bf16: bool | None = None
     compile: bool = False
     device_type: str = ""  # set by resolve(): where autocast runs
+
+    @classmethod
+    def of_precision(cls, precision: str) -> Engine | None:
+        """The training engine of a ``precision`` setting: ``"auto"`` None (automatic), ``"fp32"``, ``"bf16"``.
+
+        >>> Engine.of_precision("auto"), Engine.of_precision("bf16").bf16
+        (None, True)
+        """
+        if precision not in PRECISIONS:
+            raise ConfigError(f"precision must be one of {list(PRECISIONS)}, got {precision!r}")
+        return None if precision == "auto" else cls(bf16=precision == "bf16")
 
     @classmethod
     def for_eval(cls) -> Engine:

@@ -71,9 +71,6 @@ class AttackConfig:
         return self.shadows > 0
 
 
-PRECISIONS: dict[str, Engine | None] = {"auto": None, "fp32": Engine(bf16=False), "bf16": Engine(bf16=True)}
-
-
 @dataclass(frozen=True)
 class BenchmarkConfig:
     """Everything a benchmark run depends on. ``scenarios`` maps a scenario name to its settings."""
@@ -108,7 +105,7 @@ class BenchmarkConfig:
     @property
     def engine(self) -> Engine | None:
         """The training engine ``precision`` asks for (None: automatic)."""
-        return PRECISIONS[self.precision]
+        return Engine.of_precision(self.precision)
 
     def identity(self) -> dict[str, Any]:
         """What, besides data, split and seed, determines a trained model: the dataset, the model, the recipe
@@ -159,8 +156,7 @@ class BenchmarkConfig:
             raise ConfigError(f"model_kwargs {self.model_kwargs} do not fit model {self.model!r}: {e}") from None
         distinct(self.seeds, "seeds", "seed")
         _check_recipe(self.recipe)
-        if self.precision not in PRECISIONS:
-            raise ConfigError(f"precision must be one of {sorted(PRECISIONS)}, got {self.precision!r}")
+        Engine.of_precision(self.precision)  # an unknown name fails here
         if not 0 < self.holdout_fraction < 1:
             raise ConfigError(f"holdout_fraction must be in (0, 1), got {self.holdout_fraction}")
         for k in ("train_subset", "test_subset", "eval_batch_size"):
