@@ -59,7 +59,7 @@ worker_args() {  # the command line of worker $1
         tune)    local methods; methods=$(rotated "$i")
                  echo tune --preset "$PRESET" --scenario "$SCENARIOS" --per-scenario --search-epochs \
                       --trials "$TRIALS" --methods "$methods" --out "$WORK/tune" \
-                      --storage "journal:$WORK/tune/journal.log" --eval-seeds none ;;
+                      --storage "journal:$WORK/tune/journal.log" --eval-seeds none --restart-changed ;;
     esac
 }
 rotated() {  # every method of the preset (METHODS, resolved once), starting at worker $1's share of the list

@@ -10,9 +10,9 @@
 # one when missing. Worker i takes the preset's methods from its own offset of the list (the two ends of
 # it with two workers), scenario by scenario (partial_class, random, full_class, confusion), so workers
 # spread over the studies and share the last ones; the journal's budget rule stops them at exactly
-# TRIALS complete trials per study. Worker 0 alone passes --restart-changed: a study whose space was
-# widened since its trials ran keeps them as NAME~k and starts afresh (one worker, so that two never
-# archive the same study). Stop with `pkill -INT -f "sure tune"`: a cut trial is recorded as failed and
+# TRIALS complete trials per study. Every worker passes --restart-changed: a study whose space was
+# widened since its trials ran keeps them as NAME~k and starts afresh (the first worker to reach it does
+# that, under a lock beside the journal; the others find the new study). Stop with `pkill -INT -f "sure tune"`: a cut trial is recorded as failed and
 # run again. Logs: runs/tune_cpu-w<i>.log.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,11 +37,10 @@ run)
     [ -f "$LIVE" ] || cp "$KEPT/journal.log" "$LIVE"
     for ((i = 0; i < WORKERS; i++)); do
         methods=$(methods_from "$i" "$WORKERS")
-        extra=(); [ "$i" = 0 ] && extra=(--restart-changed)
         (
             for sc in $SCENARIOS; do
                 nice "${SURE[@]}" tune "${FLAGS[@]}" --scenario "$sc" --methods "$methods" --eval-seeds none \
-                    --threads 1 --no-progress "${extra[@]}" || exit $?
+                    --threads 1 --no-progress --restart-changed || exit $?
             done
         ) >> "runs/tune_cpu-w$i.log" 2>&1 &
         sleep 2  # workers joining one journal: one at a time

@@ -510,3 +510,27 @@ def test_status_flag_shows_the_table_and_runs_nothing(smoke, tmp_path, capsys):
     assert not (tmp_path / "tune").exists()  # no split, no model, no trial
     assert main([*args[:4], f"journal:{tmp_path / 'typo.log'}", *args[5:]]) == 2
     assert "no study there" in capsys.readouterr().err and not (tmp_path / "typo.log").exists()
+
+
+def test_workers_of_one_journal_restart_a_study_one_at_a_time(tmp_path):
+    """The archive-and-restart step holds a lock beside the journal: a second worker arriving meanwhile
+    waits, then finds the new setup and leaves the study alone."""
+    import threading
+
+    from sure_unlearn.tune.study import restart_lock
+
+    url = f"journal:{tmp_path / 'j.log'}"
+    entered = threading.Event()
+
+    def second_worker():
+        with restart_lock(url):
+            entered.set()
+
+    with restart_lock(url):
+        t = threading.Thread(target=second_worker)
+        t.start()
+        assert not entered.wait(0.5)  # blocked while the first worker holds it
+    assert entered.wait(10)
+    t.join()
+    with restart_lock("memory"):  # other storages take no lock
+        pass

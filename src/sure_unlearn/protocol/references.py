@@ -22,7 +22,7 @@ import torch
 
 from sure_unlearn.data.splits import Split
 from sure_unlearn.data.types import DatasetBundle, LabeledData
-from sure_unlearn.files import check_writable, content_key
+from sure_unlearn.files import check_writable, content_key, file_lock
 from sure_unlearn.models import ModelSpec, SplitModel, build_model
 from sure_unlearn.protocol.checkpoints import ModelCache
 from sure_unlearn.protocol.config import BenchmarkConfig
@@ -57,15 +57,8 @@ def trained_meta(kind: str, key: str, res: FitResult, device: torch.device) -> d
 @contextmanager
 def cache_lock(path: Path) -> Iterator[None]:
     """Hold an exclusive lock on ``path`` (a ``.lock`` file beside a cache entry) while training it."""
-    import fcntl
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+    with file_lock(path):
+        yield
 
 
 @dataclass

@@ -27,13 +27,14 @@ import dataclasses
 import json
 import time
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sure_unlearn.errors import ConfigError, SureError
-from sure_unlearn.files import atomic_write_text, content_key
+from sure_unlearn.files import atomic_write_text, content_key, file_lock
 from sure_unlearn.methods import METHODS, make_config
 from sure_unlearn.progress import bar
 from sure_unlearn.protocol.config import BenchmarkConfig
@@ -196,13 +197,25 @@ def open_study(storage: Any, name: str, opts: TuneOptions, setup: dict[str, Any]
     return study
 
 
+@contextmanager
+def restart_lock(url: str | None) -> Iterator[None]:
+    """For a journal file: a lock beside it, so that workers of one machine restart a study one at a time.
+    Other storages get none: restart from one worker there."""
+    if url and url.startswith("journal:"):
+        with file_lock(Path(url.removeprefix("journal:") + ".restart.lock").expanduser()):
+            yield
+    else:
+        yield
+
+
 def archive_if_changed(storage: Any, name: str, setup: dict[str, Any]) -> str | None:
     """Move study ``name`` to ``name~k`` (the first free k) if it was made for another ``setup``; return
     the new name, or None when there was nothing to move.
 
     A widened range makes old trials incomparable with the new search's budget (they never saw the new
     region), so the study restarts with its full budget, and the old trials stay readable in the same
-    storage. Run it from one worker: a peer opening the study mid-move may see either version.
+    storage. Workers sharing a journal file serialise it (:func:`restart_lock`); with a database storage run
+    it from one worker.
     """
     import optuna
 
@@ -353,13 +366,19 @@ def tune_method(
     name = study_name(cfg, opts, key, method)
     setup = setup_of(cfg, opts, scenarios, method, space)
     d = out / key / method
-    if opts.restart_changed and storage is not None and (moved := archive_if_changed(storage, name, setup)):
-        suffix = moved.rpartition("~")[2]
-        for f in ("trials.csv", "best.json", "pareto.csv"):
-            if (d / f).exists():
-                (d / f).replace(d / f.replace(".", f"~{suffix}.", 1))
-        log(f"[tune {method} on {key}] its setup changed: the old trials are now study {moved!r} (files *~{suffix}.*)")
-    study = open_study(storage, name, opts, setup)
+    if opts.restart_changed and storage is not None:
+        with restart_lock(opts.storage):  # the first worker to arrive moves it; the others find the new setup
+            moved = archive_if_changed(storage, name, setup)
+            if moved:
+                suffix = moved.rpartition("~")[2]
+                for f in ("trials.csv", "best.json", "pareto.csv"):
+                    if (d / f).exists():
+                        (d / f).replace(d / f.replace(".", f"~{suffix}.", 1))
+                log(f"[tune {method} on {key}] its setup changed: the old trials are now study {moved!r} "
+                    f"(files *~{suffix}.*)")
+            study = open_study(storage, name, opts, setup)
+    else:
+        study = open_study(storage, name, opts, setup)
     names = obj.NAMES[opts.objective]
     write = results.trial_writer(d, scenarios, opts.objective)
     log(f"[tune {method} on {key}] study {name!r}: {describe(space)}")
