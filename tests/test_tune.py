@@ -488,7 +488,7 @@ def test_status_reads_where_each_study_stands_without_training(smoke, tmp_path):
     space = {"lr": Float(1e-3, 1e-2, log=True)}
     ran = tune_method(bench, refs, cfg, opts, "finetune", tmp_path, storage=make_storage(opts.storage), space=space)
 
-    from sure_unlearn.tune.status import status, summary_line
+    from sure_unlearn.tune.status import remaining_s, status, summary_line
 
     found, short = status(cfg, dataclasses.replace(opts, trials=3))
     ft, rl = found["partial_class"]["finetune"], found["partial_class"]["random_label"]
@@ -496,7 +496,9 @@ def test_status_reads_where_each_study_stands_without_training(smoke, tmp_path):
     assert ft["boundary"] == ran["boundary"] and ft["values"] == ran["values"]
     assert rl["n_complete"] == 0 and rl["trial"] is None
     assert short == ["partial_class:finetune 2/3", "partial_class:random_label 0/3"]
-    assert summary_line(found, short, 3).startswith("2 of 2 studies short of 3 trials")
+    assert summary_line(found, short, 3).startswith("2 of 2 studies short of 3 trials (4 trials, ≈ ")
+    # 1 missing finetune trial at its own median, 3 random_label ones at finetune's (the only one known)
+    assert remaining_s(found, 3) == (4, pytest.approx(4 * ft["median_trial_s"]))
     assert summary_line(*status(cfg.with_overrides(methods=("finetune",)), opts), 2) == "all 1 study complete (2 trials each)"
 
 

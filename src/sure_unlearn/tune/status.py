@@ -7,6 +7,7 @@ flags as ``best.json``. A search spread over days, workers or machines is resume
 
 from __future__ import annotations
 
+import statistics
 from pathlib import Path
 from typing import Any
 
@@ -55,12 +56,14 @@ def status(cfg: BenchmarkConfig, opts: TuneOptions) -> tuple[dict[str, dict[str,
                 record: dict[str, Any] = {
                     "objective": opts.objective, "n_complete": 0, "n_fail": 0, "params": {}, "trial": None,
                 }
-                running = 0
+                running, seconds = 0, None
             else:
                 study = optuna.load_study(study_name=name, storage=storage)
                 record = results.best_record(study, scenarios, opts.objective, base={}, space=space_of(study))
                 running = counts(study)[1] - len(orphans(study))  # a dead worker's trial runs no more
-            found[key][m] = {**record, "running": running, "study": name, "storage": redact(opts.storage)}
+                seconds = median_trial_s(study)
+            found[key][m] = {**record, "running": running, "median_trial_s": seconds, "study": name,
+                             "storage": redact(opts.storage)}
             if record["n_complete"] < opts.trials:
                 short.append(f"{key}:{m} {record['n_complete']}/{opts.trials}")
     return found, short
@@ -74,9 +77,42 @@ def space_of(study: Any) -> dict[str, Param]:
     return {k: param_of(d) for k, d in dists.items()}
 
 
+def median_trial_s(study: Any) -> float | None:
+    """The median wall time of a study's complete trials (None before the first)."""
+    from optuna.trial import TrialState
+
+    times = [t.duration.total_seconds() for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+             if t.duration is not None]
+    return float(statistics.median(times)) if times else None
+
+
+def remaining_s(found: dict[str, dict[str, dict[str, Any]]], budget: int) -> tuple[int, float]:
+    """(trials still to run, their estimated seconds on one worker): each study's missing trials at its
+    median trial time, or, before its first trial, at the median over the method's other studies, else
+    over every study."""
+    by_method: dict[str, list[float]] = {}
+    for records in found.values():
+        for m, r in records.items():
+            if r.get("median_trial_s") is not None:
+                by_method.setdefault(m, []).append(r["median_trial_s"])
+    every = [s for v in by_method.values() for s in v]
+    overall = statistics.median(every) if every else 0.0
+    trials, seconds = 0, 0.0
+    for records in found.values():
+        for m, r in records.items():
+            left = max(budget - r["n_complete"], 0)
+            per = r.get("median_trial_s")
+            if per is None:
+                per = statistics.median(by_method[m]) if m in by_method else overall
+            trials, seconds = trials + left, seconds + left * per
+    return trials, seconds
+
+
 def summary_line(found: dict[str, dict[str, dict[str, Any]]], short: list[str], budget: int) -> str:
-    """``all N studies complete (T trials each)`` or ``K of N studies short of T trials: …``."""
+    """``all N studies complete (T trials each)`` or ``K of N studies short of T trials (≈ …): …``."""
     n = sum(len(records) for records in found.values())
     if not short:
         return f"all {n} {'study' if n == 1 else 'studies'} complete ({budget} trials each)"
-    return f"{len(short)} of {n} studies short of {budget} trials: " + ", ".join(short)
+    trials, seconds = remaining_s(found, budget)
+    estimate = f"{trials} trials, ≈ {seconds / 3600:.1f} worker-hours at the median trial times so far"
+    return f"{len(short)} of {n} studies short of {budget} trials ({estimate}): " + ", ".join(short)
