@@ -207,6 +207,14 @@ class Engine:
         if not self.device_type:
             raise RuntimeError("Engine.resolve(model) must be called before the engine is used")
 
+    def ready(self, model: nn.Module) -> Engine:
+        """This engine resolved for ``model``, with ``model`` put in its layout: what a training loop calls
+        once before its first step (then every batch goes through :meth:`inputs`, every forward through
+        :meth:`autocast`)."""
+        eng = self.resolve(model)
+        eng.prepare(model)
+        return eng
+
     def prepare(self, model: M) -> M:
         """Put ``model``'s weights in the engine's layout (in place; values are unchanged)."""
         self._check()
@@ -288,8 +296,7 @@ def fit(
     """
     recipe.validate()
     device = model_device(model)
-    eng = (engine or Engine()).resolve(model)
-    eng.prepare(model)
+    eng = (engine or Engine()).ready(model)
     step_loss = eng.compiled(loss_fn or cross_entropy(recipe.label_smoothing))
     opt = make_optimizer(
         list(params) if params is not None else model.parameters(),
@@ -334,8 +341,7 @@ def accuracy(
 ) -> float:
     """Top-1 accuracy in percent, eval mode, no augmentation (``engine`` default: :meth:`Engine.for_eval`)."""
     was = model.training
-    eng = (engine or Engine.for_eval()).resolve(model)
-    eng.prepare(model)
+    eng = (engine or Engine.for_eval()).ready(model)
     model.eval()
     correct = torch.zeros((), device=data.device)
     for x, y in data.batches(batch_size, shuffle=False):

@@ -81,9 +81,7 @@ class RunContext:
         """The engine resolved for ``model`` and ``model`` prepared for it (e.g. channels-last weights): for
         a method with its own loop, which then passes every batch through ``inputs`` and runs its forward
         passes and losses inside ``autocast``."""
-        eng = (self.engine or Engine()).resolve(model)
-        eng.prepare(model)
-        return eng
+        return (self.engine or Engine()).ready(model)
 
 
 C = TypeVar("C", contravariant=True)

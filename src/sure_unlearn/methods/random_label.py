@@ -120,8 +120,7 @@ def random_label_loop(
     if not cfg.augment:
         forget, retain = forget.with_augment(NO_AUGMENT), retain.with_augment(NO_AUGMENT)
     device = model_device(model)
-    eng = (engine or Engine()).resolve(model)
-    eng.prepare(model)
+    eng = (engine or Engine()).ready(model)
     opt = optimizer or make_optimizer(
         model.parameters(), cfg.lr, cfg.momentum, cfg.weight_decay, device=device
     )

@@ -254,19 +254,20 @@ def sure(model: SplitModel, data: UnlearnData, cfg: SureConfig, ctx: RunContext)
             return held
         return held.subset(torch.randperm(len(held), generator=gen, device=gen.device)[: cfg.heldout_pool])
 
-    # early stop's class means: 1,000 retain samples, drawn apart from the run's generator (same run either way)
-    pick = torch.randperm(len(retain), generator=torch.Generator().manual_seed(0))[:1000] if cfg.early_stop else None
-
-    def stop_probes() -> dict[str, float]:
+    def stop_probes(ref: BatchedData) -> dict[str, float]:
         """Early stop's two fresh probes on eval-mode z of every forget and held-out sample: rep_auc's
-        (label-blind) and rep_auc_cond's class margin (label-aware; absent when a class has no retain
-        sample, i.e. full-class forgetting). A random forget set hides from the first inside its classes."""
-        ref = retain.subset(pick.to(retain.device))  # type: ignore[union-attr]
+        (label-blind) and rep_auc_cond's class margin (label-aware, class means from ``ref``; absent when a
+        class has no sample there, i.e. full-class forgetting). A random forget set hides from the first
+        inside its classes."""
         (zf, yf), (zv, yv), (zr, yr) = ((eval_reps(p)["z"].cpu().numpy(), p.y.cpu().numpy()) for p in (forget, held, ref))
         out = {"probe_auc": probe_auc(zf, zv, seed=0, what="early_stop", min_per_side=2)}
         cond = margin_auc((zf, yf), (zv, yv), (zr, yr), model.num_classes, seed=0, what="early_stop", min_per_side=2)
         return out if cond is None else {**out, "margin_auc": cond}
 
+    stop_ref = retain  # early stop's class means: 1,000 retain samples, drawn apart from the run's generator
+    if cfg.early_stop:
+        pick = torch.randperm(len(retain), generator=torch.Generator().manual_seed(0))[:1000]
+        stop_ref = retain.subset(pick.to(retain.device))
     warmup = warm_up(ds, eval_reps(forget), eval_reps(held), forget.y, held.y, cfg, gen) if cfg.domain_warmup else {}
     forward = eng.compiled(representations)  # torch.compile only when the engine asks for it
     trunk.train(model, True)
@@ -302,12 +303,12 @@ def sure(model: SplitModel, data: UnlearnData, cfg: SureConfig, ctx: RunContext)
             rec = {"retain_ce": ce_m / steps_per_epoch, "domain_bce": bce_m / steps_per_epoch,
                    "domain_acc": 100 * acc_m / steps_per_epoch, "retain_acc": 100 * correct_n / len(trunk.plan[epoch])}
             if cfg.early_stop:
-                rec.update(stop_probes())
+                rec.update(stop_probes(stop_ref))
             history.append(rec)
             pbar.update()
             pbar.set_postfix_str(f"ce {rec['retain_ce']:.3f} dom {rec['domain_bce']:.3f} acc {rec['domain_acc']:.0f}%")
-            at_chance = max(rec.get("probe_auc", 1.0), rec.get("margin_auc", 0.0)) <= 0.5 + cfg.stop_margin
-            if cfg.early_stop and at_chance and rec["retain_acc"] >= cfg.stop_retain_acc:
+            if (cfg.early_stop and max(rec["probe_auc"], rec.get("margin_auc", 0.0)) <= 0.5 + cfg.stop_margin
+                    and rec["retain_acc"] >= cfg.stop_retain_acc):
                 break
     seconds = time.perf_counter() - start
     trunk.train(model, True)

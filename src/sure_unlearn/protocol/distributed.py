@@ -222,8 +222,7 @@ def fit_distributed(
         raise ConfigError(
             "sync_bn needs CUDA (nn.SyncBatchNorm has no CPU kernels); use per-rank BatchNorm on the CPU"
         )
-    eng = (engine or Engine()).resolve(model)
-    eng.prepare(model)  # before DDP: every rank registers the same parameter layout
+    eng = (engine or Engine()).ready(model)  # before DDP: every rank registers the same parameter layout
     swapped = _sync_batchnorm(model) if sync_bn else []
     ddp = DistributedDataParallel(
         model, device_ids=[device.index] if device.type == "cuda" else None, gradient_as_bucket_view=True

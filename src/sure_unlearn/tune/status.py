@@ -8,14 +8,13 @@ flags as ``best.json``. A search spread over days, workers or machines is resume
 from __future__ import annotations
 
 import statistics
-from pathlib import Path
 from typing import Any
 
 from sure_unlearn.errors import ConfigError
 from sure_unlearn.protocol.config import BenchmarkConfig
 from sure_unlearn.space import Choice, Float, Int, Param
 from sure_unlearn.tune import results
-from sure_unlearn.tune.storage import make_storage, orphans, redact
+from sure_unlearn.tune.storage import journal_path, make_storage, orphans, redact
 from sure_unlearn.tune.study import TuneOptions, counts, group_key, groups, require_optuna, study_name
 
 
@@ -40,7 +39,7 @@ def status(cfg: BenchmarkConfig, opts: TuneOptions) -> tuple[dict[str, dict[str,
     import optuna
 
     url = opts.storage or "memory"
-    journal = Path(url.removeprefix("journal:")).expanduser() if url.startswith("journal:") else None
+    journal = journal_path(url)
     if url == "memory" or (journal is not None and not journal.is_file()):
         raise ConfigError(f"--storage {url}: no study there to report on; name the storage the search writes to")
     storage = make_storage(url)

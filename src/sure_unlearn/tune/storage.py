@@ -47,10 +47,9 @@ def make_storage(url: str | None, heartbeat_s: int = HEARTBEAT_S) -> Any:
     assert url is not None
     import optuna
 
-    if url.startswith("journal:"):
+    if (path := journal_path(url)) is not None:
         from optuna.storages.journal import JournalFileBackend, JournalStorage
 
-        path = Path(url.removeprefix("journal:")).expanduser()
         if not path.name:
             raise ConfigError(f"--storage {url}: name the journal file, e.g. journal:runs/tune/journal.log")
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -75,6 +74,15 @@ def make_storage(url: str | None, heartbeat_s: int = HEARTBEAT_S) -> Any:
         ) from None
     except Exception as e:  # noqa: BLE001 - SQLAlchemy's connection errors have no common base we can name
         raise ConfigError(f"cannot open --storage {redact(url)}: {type(e).__name__}: {e}") from None
+
+
+def journal_path(url: str | None) -> Path | None:
+    """The file of a ``journal:PATH`` storage (None for any other storage).
+
+    >>> journal_path("journal:runs/j.log"), journal_path("sqlite:///x.db")
+    (PosixPath('runs/j.log'), None)
+    """
+    return Path(url.removeprefix("journal:")).expanduser() if url and url.startswith("journal:") else None
 
 
 def redact(url: str | None) -> str:

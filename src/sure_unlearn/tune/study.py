@@ -23,6 +23,7 @@ The tuned values are judged elsewhere: :func:`evaluate_tuned` runs the ordinary 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import time
@@ -41,7 +42,7 @@ from sure_unlearn.protocol.config import BenchmarkConfig
 from sure_unlearn.space import Param, describe, suggest, with_epochs
 from sure_unlearn.tune import objective as obj
 from sure_unlearn.tune import results
-from sure_unlearn.tune.storage import make_storage, redact, release_stale, worker_id
+from sure_unlearn.tune.storage import journal_path, make_storage, redact, release_stale, worker_id
 
 # What a trial may raise and still leave the study running: our own errors (ConfigError for a sampled
 # config that cannot work), numerical trouble (NaN inputs to an attack, overflow) and torch's RuntimeErrors
@@ -152,16 +153,12 @@ def setup_of(
             if k not in space
         },
         "space": describe(space),
+        # what the tuning split's models are made of (the model cache's identity) and how the data is cut
         "data_model_recipe": content_key(
-            dataset=cfg.dataset,
-            dataset_kwargs=cfg.dataset_kwargs,
-            model=cfg.model,
-            model_kwargs=cfg.model_kwargs,
-            recipe=dataclasses.asdict(cfg.recipe),
+            **cfg.identity(),
             train_subset=cfg.train_subset,
             test_subset=cfg.test_subset,
             holdout_fraction=cfg.holdout_fraction,
-            **({} if cfg.precision == "auto" else {"precision": cfg.precision}),  # old studies keep their key
         ),
     }
     return json.loads(json.dumps(setup, default=str))  # the form it takes in storage
@@ -201,11 +198,12 @@ def open_study(storage: Any, name: str, opts: TuneOptions, setup: dict[str, Any]
 def restart_lock(url: str | None) -> Iterator[None]:
     """For a journal file: a lock beside it, so that workers of one machine restart a study one at a time.
     Other storages get none: restart from one worker there."""
-    if url and url.startswith("journal:"):
-        with file_lock(Path(url.removeprefix("journal:") + ".restart.lock").expanduser()):
-            yield
-    else:
+    journal = journal_path(url)
+    if journal is None:
         yield
+    else:
+        with file_lock(journal.with_name(journal.name + ".restart.lock")):
+            yield
 
 
 def archive_if_changed(storage: Any, name: str, setup: dict[str, Any]) -> str | None:
@@ -366,18 +364,16 @@ def tune_method(
     name = study_name(cfg, opts, key, method)
     setup = setup_of(cfg, opts, scenarios, method, space)
     d = out / key / method
-    if opts.restart_changed and storage is not None:
-        with restart_lock(opts.storage):  # the first worker to arrive moves it; the others find the new setup
-            moved = archive_if_changed(storage, name, setup)
-            if moved:
-                suffix = moved.rpartition("~")[2]
-                for f in ("trials.csv", "best.json", "pareto.csv"):
-                    if (d / f).exists():
-                        (d / f).replace(d / f.replace(".", f"~{suffix}.", 1))
-                log(f"[tune {method} on {key}] its setup changed: the old trials are now study {moved!r} "
-                    f"(files *~{suffix}.*)")
-            study = open_study(storage, name, opts, setup)
-    else:
+    restart = opts.restart_changed and storage is not None
+    # the first worker to arrive moves the old study; the others find the new setup
+    with restart_lock(opts.storage) if restart else contextlib.nullcontext():
+        if restart and (moved := archive_if_changed(storage, name, setup)):
+            suffix = moved.rpartition("~")[2]
+            for f in ("trials.csv", "best.json", "pareto.csv"):
+                if (d / f).exists():
+                    (d / f).replace(d / f.replace(".", f"~{suffix}.", 1))
+            log(f"[tune {method} on {key}] its setup changed: the old trials are now study {moved!r} "
+                f"(files *~{suffix}.*)")
         study = open_study(storage, name, opts, setup)
     names = obj.NAMES[opts.objective]
     write = results.trial_writer(d, scenarios, opts.objective)
