@@ -62,8 +62,8 @@ class CFkConfig:
 
 # What `sure tune` searches; every other field keeps its default above.
 SPACE: dict[str, Param] = {
-    # Unlearn-WorstCase searches [1e-4, 1e-1]; widened up twice, the second time after a search ended at
-    # 0.43 of 0.5 (benchmarks/results/README.md, tune-cpu-v2)
+    # Unlearn-WorstCase searches [1e-4, 1e-1]; widened up twice, the second time after a search ended next
+    # to the old top of 0.5 (benchmarks/results/README.md, tune-cpu-v2)
     "lr": Float(1e-4, 2.0, log=True),
     # k: how much of the network is fine-tuned; 3 is every stage of the small CNN, and more stages of a
     # ResNet make CF-k FineTune

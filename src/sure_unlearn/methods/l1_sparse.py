@@ -47,7 +47,7 @@ class L1SparseConfig:
 
 # What `sure tune` searches; every other field keeps its default above.
 SPACE = {
-    # up from 0.5, where a search ended at 0.32 (benchmarks/results/README.md, tune-cpu-v2)
+    # up from 0.5, next to which a search ended (benchmarks/results/README.md, tune-cpu-v2)
     "lr": Float(1e-5, 2.0, log=True),
     "l1_weight": Float(1e-7, 1e-2, log=True),  # γ of the summed ℓ1, around 1e-4
 }

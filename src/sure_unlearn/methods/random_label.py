@@ -62,8 +62,8 @@ class RandomLabelConfig:
 # What `sure tune` searches; every other field keeps its default above.
 SPACE = {
     "lr": Float(1e-5, 0.5, log=True),  # OPTML grid [1e-4, 1e-1], widened both ways
-    # α: the maintainers allow (0, 1] (Unlearn-Saliency #21); a search ended at its top (0.97), so up to 10,
-    # on a log scale (benchmarks/results/README.md, tune-cpu-v2)
+    # α: the maintainers allow (0, 1] (Unlearn-Saliency #21); a search ended at its top, so up to 10, on a
+    # log scale (benchmarks/results/README.md, tune-cpu-v2)
     "retain_weight": Float(0.1, 10.0, log=True),
 }
 

@@ -101,8 +101,8 @@ class SureConfig:
 
 # What `sure tune` searches; every other field keeps its default above. α reaches 100 on purpose: weak α
 # fools d itself but not a fresh probe.
-# lr up to 1 and α down to 0.01: a partial_class search ended at lr 0.21 and α 0.16, next to the old ends
-# 0.3 and 0.1 (benchmarks/results/README.md, tune-cpu-v2); α → 0 is fine-tuning the trained layers alone
+# lr up to 1 and α down to 0.01: a search ended next to the old ends 0.3 and 0.1 (benchmarks/results/README.md,
+# tune-cpu-v2); α → 0 is fine-tuning the trained layers alone
 SPACE = {"lr": Float(1e-5, 1.0, log=True), "alpha": Float(0.01, 1000.0, log=True), "domain_lr": Float(1e-5, 0.3, log=True)}
 
 

@@ -95,7 +95,7 @@ class BenchmarkConfig:
     attacks: AttackConfig = field(default_factory=AttackConfig)
     # training arithmetic of every model the benchmark trains or unlearns (evaluation is always fp32):
     # "auto" = the engine's choice (bf16 autocast on CUDA, fp32 elsewhere), "fp32", or "bf16" (autocast on any
-    # device: 1.4–1.7× faster training on CPUs with bf16 instructions, benchmarks/results/README.md)
+    # device: faster training on CPUs with bf16 instructions, benchmarks/results/README.md)
     precision: str = "auto"
 
     def hparams_for(self, scenario: str, method: str) -> dict[str, Any]:
