@@ -485,8 +485,7 @@ def test_status_reads_where_each_study_stands_without_training(smoke, tmp_path):
     cfg, _, _, bench, refs = smoke
     cfg = cfg.with_overrides(methods=("finetune", "random_label"), scenarios={"partial_class": cfg.scenarios["partial_class"]})
     opts = TuneOptions(trials=2, storage=f"journal:{tmp_path / 'j.log'}")
-    space = {"lr": Float(1e-3, 1e-2, log=True)}
-    ran = tune_method(bench, refs, cfg, opts, "finetune", tmp_path, storage=make_storage(opts.storage), space=space)
+    ran = tune_method(bench, refs, cfg, opts, "finetune", tmp_path, storage=make_storage(opts.storage))
 
     from sure_unlearn.tune.status import remaining_s, status, summary_line
 
@@ -500,6 +499,31 @@ def test_status_reads_where_each_study_stands_without_training(smoke, tmp_path):
     # 1 missing finetune trial at its own median, 3 random_label ones at finetune's (the only one known)
     assert remaining_s(found, 3) == (4, pytest.approx(4 * ft["median_trial_s"]))
     assert summary_line(*status(cfg.with_overrides(methods=("finetune",)), opts), 2) == "all 1 study complete (2 trials each)"
+
+
+def test_status_counts_a_study_made_for_another_space_as_stale(smoke, tmp_path):
+    """A study whose range was widened since its trials ran is complete in the storage but not for today's
+    search, which restarts it: the status says so and counts its whole budget as left."""
+    cfg, _, _, bench, refs = smoke
+    cfg = cfg.with_overrides(methods=("finetune",), scenarios={"partial_class": cfg.scenarios["partial_class"]})
+    opts = TuneOptions(trials=2, storage=f"journal:{tmp_path / 'j.log'}")
+    narrow = {**METHODS.get("finetune").space, "lr": Float(1e-3, 1e-2, log=True)}  # a narrower lr than today's
+    tune_method(bench, refs, cfg, opts, "finetune", tmp_path, storage=make_storage(opts.storage), space=narrow)
+
+    from sure_unlearn.tune.results import best_table
+    from sure_unlearn.tune.status import remaining_s, status
+
+    found, short = status(cfg, opts)
+    ft = found["partial_class"]["finetune"]
+    assert ft["n_complete"] == 2 and ft["stale"] == ["space"]
+    assert short == ["partial_class:finetune stale (differs in space)"]
+    assert remaining_s(found, 2) == (2, pytest.approx(2 * ft["median_trial_s"]))
+    assert "stale: made for another space" in best_table(found)
+    # today's space: not stale
+    tune_method(bench, refs, cfg, dataclasses.replace(opts, restart_changed=True), "finetune", tmp_path,
+                storage=make_storage(opts.storage))
+    found, short = status(cfg, opts)
+    assert found["partial_class"]["finetune"]["stale"] == [] and short == []
 
 
 def test_status_flag_shows_the_table_and_runs_nothing(smoke, tmp_path, capsys):

@@ -15,7 +15,17 @@ from sure_unlearn.protocol.config import BenchmarkConfig
 from sure_unlearn.space import Choice, Float, Int, Param
 from sure_unlearn.tune import results
 from sure_unlearn.tune.storage import journal_path, make_storage, orphans, redact
-from sure_unlearn.tune.study import TuneOptions, counts, group_key, groups, require_optuna, study_name
+from sure_unlearn.tune.study import (
+    TuneOptions,
+    counts,
+    forget_only,
+    group_key,
+    groups,
+    require_optuna,
+    setup_of,
+    space_for,
+    study_name,
+)
 
 
 def param_of(dist: Any) -> Param:
@@ -30,10 +40,12 @@ def param_of(dist: Any) -> Param:
 
 
 def status(cfg: BenchmarkConfig, opts: TuneOptions) -> tuple[dict[str, dict[str, dict[str, Any]]], list[str]]:
-    """({group: {method: best record + ``running``}}, the studies still short of ``opts.trials``).
+    """({group: {method: best record + ``running`` + ``stale``}}, the studies still short of ``opts.trials``).
 
     A study not started yet has a record with no trials. The ranges are the ones its trials were sampled
-    from, so the flags match what the search itself writes.
+    from, so the flags match what the search itself writes. A study made for another setup than today's
+    (a widened range, a changed default) is *stale*: ``stale`` names what differs, and it counts as short,
+    since the search restarts it (``--restart-changed``) or refuses to resume it.
     """
     require_optuna()
     import optuna
@@ -59,13 +71,32 @@ def status(cfg: BenchmarkConfig, opts: TuneOptions) -> tuple[dict[str, dict[str,
             else:
                 study = optuna.load_study(study_name=name, storage=storage)
                 record = results.best_record(study, scenarios, opts.objective, base={}, space=space_of(study))
+                record["stale"] = stale(study, cfg, opts, scenarios, m)
                 running = counts(study)[1] - len(orphans(study))  # a dead worker's trial runs no more
                 seconds = median_trial_s(study)
             found[key][m] = {**record, "running": running, "median_trial_s": seconds, "study": name,
                              "storage": redact(opts.storage)}
-            if record["n_complete"] < opts.trials:
+            if record.get("stale"):
+                short.append(f"{key}:{m} stale (differs in {', '.join(record['stale'])})")
+            elif record["n_complete"] < opts.trials:
                 short.append(f"{key}:{m} {record['n_complete']}/{opts.trials}")
     return found, short
+
+
+def stale(study: Any, cfg: BenchmarkConfig, opts: TuneOptions, scenarios: tuple[str, ...], method: str) -> list[str]:
+    """What differs between the setup ``study`` was made for and today's (empty: the same, or unrecorded).
+
+    A forget-only method's epoch cap scales with the split's |D_r| / |D_f|, which is read from data this
+    command does not load, so its ``epochs`` range is taken as the study's own.
+    """
+    old = study.user_attrs.get("setup")
+    if old is None:
+        return []
+    space = space_for(cfg, method, opts)
+    if forget_only(method) and "epochs" in space:
+        space["epochs"] = space_of(study).get("epochs", space["epochs"])
+    new = setup_of(cfg, opts, scenarios, method, space)
+    return sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
 
 
 def space_of(study: Any) -> dict[str, Param]:
@@ -86,8 +117,8 @@ def median_trial_s(study: Any) -> float | None:
 
 
 def remaining_s(found: dict[str, dict[str, dict[str, Any]]], budget: int) -> tuple[int, float]:
-    """(trials still to run, their estimated seconds on one worker): each study's missing trials at its
-    median trial time, or, before its first trial, at the median over the method's other studies, else
+    """(trials still to run, their estimated seconds on one worker): each study's missing trials (a stale
+    study's whole budget) at its median trial time, or, before its first trial, at the median over the method's other studies, else
     over every study."""
     by_method: dict[str, list[float]] = {}
     for records in found.values():
@@ -99,7 +130,7 @@ def remaining_s(found: dict[str, dict[str, dict[str, Any]]], budget: int) -> tup
     trials, seconds = 0, 0.0
     for records in found.values():
         for m, r in records.items():
-            left = max(budget - r["n_complete"], 0)
+            left = budget if r.get("stale") else max(budget - r["n_complete"], 0)
             per = r.get("median_trial_s")
             if per is None:
                 per = statistics.median(by_method[m]) if m in by_method else overall
