@@ -560,3 +560,21 @@ def test_workers_of_one_journal_restart_a_study_one_at_a_time(tmp_path):
     t.join()
     with restart_lock("memory"):  # other storages take no lock
         pass
+
+
+def test_searched_epochs_share_one_cap_and_leave_eu_k_its_own_budget():
+    """`--search-epochs`: every iterative method's epochs up to the preset's budget, forget-only methods
+    as many sample-gradients (a log range of passes over D_f), one-shot methods none, and EU-k none: its
+    epochs are the original's, so a searched value would be a dimension that changes nothing."""
+    from sure_unlearn.protocol.presets import budget
+    from sure_unlearn.space import Int
+    from sure_unlearn.tune.study import space_for
+
+    cfg = PRESETS.get("cpu")()
+    opts = TuneOptions(search_epochs=True)
+    assert space_for(cfg, "finetune", opts)["epochs"] == Int(1, 3)
+    assert space_for(cfg, "grad_ascent", opts, retain_per_forget=44.0)["epochs"] == Int(1, 132, log=True)
+    assert "epochs" not in space_for(cfg, "ssd", opts)
+    assert space_for(cfg, "eu_k", opts) == dict(METHODS.get("eu_k").space)
+    assert not METHODS.get("eu_k").epoch_budget and "epochs" not in budget(3).get("eu_k", {})
+    assert "epochs" not in space_for(cfg, "finetune", TuneOptions())

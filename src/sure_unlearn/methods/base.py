@@ -103,6 +103,9 @@ class MethodSpec(Generic[C]):
     changes_model: bool = True
     # The hyperparameters `sure tune` searches, and over what range (empty: nothing to tune).
     space: Mapping[str, Param] = field(default_factory=dict)
+    # Whether the shared epoch budget (a preset's, `sure tune --search-epochs`) applies to its ``epochs``;
+    # False for a method whose epochs follow the original's recipe whenever it is given (EU-k).
+    epoch_budget: bool = True
 
 
 METHODS: Registry[MethodSpec[Any]] = Registry("method")
@@ -117,9 +120,11 @@ def register_method(
     summary: str,
     changes_model: bool = True,
     space: Mapping[str, Param] | None = None,
+    epoch_budget: bool = True,
 ) -> Callable[[UnlearnFn[Any]], UnlearnFn[Any]]:
-    """Register an unlearning function with its config class, the inputs it needs / may read, and the
-    search space of its hyperparameters (config field → :class:`~sure_unlearn.space.Float` …)."""
+    """Register an unlearning function with its config class, the inputs it needs / may read, the search
+    space of its hyperparameters (config field → :class:`~sure_unlearn.space.Float` …), and whether the
+    shared epoch budget applies to its ``epochs`` field."""
     reads = frozenset(may_read if may_read is not None else needs)
     if not set(needs) <= reads or not reads <= set(INPUTS):
         raise ValueError(f"{name}: needs {needs} must be within may_read {reads} ⊆ {INPUTS}")
@@ -127,7 +132,9 @@ def register_method(
     check_space(space, {f.name for f in dataclasses.fields(config)}, name)
 
     def add(fn: UnlearnFn[Any]) -> UnlearnFn[Any]:
-        spec: MethodSpec[Any] = MethodSpec(name, fn, config, frozenset(needs), reads, summary, changes_model, space)
+        spec: MethodSpec[Any] = MethodSpec(
+            name, fn, config, frozenset(needs), reads, summary, changes_model, space, epoch_budget
+        )
         METHODS.register(name)(spec)
         return fn
 

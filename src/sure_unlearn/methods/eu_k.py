@@ -76,6 +76,7 @@ def reset_blocks(
 @register_method(
     "eu_k", config=EUkConfig, needs={"retain"}, summary="EU-k: reset the last k blocks to θ_init, retrain them on D_r",
     space={**CFK_SPACE, "blocks": Int(1, 2)},  # k ≤ 2: each extra block retrains with the full budget
+    epoch_budget=False,  # its epochs are the original's, by definition
 )  # fmt: skip
 def eu_k(model: SplitModel, data: UnlearnData, cfg: EUkConfig, ctx: RunContext) -> SplitModel:
     names = select_blocks(model, cfg.blocks, cfg.layers)

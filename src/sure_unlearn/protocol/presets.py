@@ -31,16 +31,17 @@ def all_methods() -> tuple[str, ...]:
 
 
 def budget(epochs: int, **extra: dict[str, object]) -> dict[str, dict[str, object]]:
-    """The same epoch budget for every iterative method (one-shot methods have no epochs; EU-k keeps the
-    original's budget by definition), plus per-method extras."""
+    """The same epoch budget for every iterative method (one-shot methods have no epochs; a method
+    registered with ``epoch_budget=False``, EU-k, keeps the original's budget by definition), plus
+    per-method extras."""
     from dataclasses import fields
 
     from sure_unlearn.methods import METHODS
 
     out: dict[str, dict[str, object]] = {}
     for m in all_methods():
-        names = {f.name for f in fields(METHODS.get(m).config)}
-        if "epochs" in names and m != "eu_k":
+        spec = METHODS.get(m)
+        if spec.epoch_budget and "epochs" in {f.name for f in fields(spec.config)}:
             out[m] = {"epochs": epochs}
     for m, kv in extra.items():
         out[m] = {**out.get(m, {}), **kv}
@@ -54,7 +55,7 @@ def tuned(name: str, path: Path | None = None) -> tuple[dict[str, dict[str, obje
     a per-scenario one (``{"scenario_hparams": {scenario: {method: values}}}``); empty without a file.
 
     Only *searched* values are taken (each method's declared space, and ``epochs``, which the search may
-    vary up to the preset's budget): the fixed options stay the preset's, so editing the preset is never
+    vary up to the preset's budget, for the methods under that budget): the fixed options stay the preset's, so editing the preset is never
     silently undone by a stale file. A method the file names that no longer exists, or a value outside
     today's space, is an error, not a quiet default.
     """
@@ -69,8 +70,9 @@ def tuned(name: str, path: Path | None = None) -> tuple[dict[str, dict[str, obje
         return {}, {}
 
     def searched(m: str, kv: dict[str, object]) -> dict[str, object]:
-        space = METHODS.get(m).space  # unknown method: a RegistryError naming the known ones
-        out = {k: v for k, v in kv.items() if k in space or k == "epochs"}
+        spec = METHODS.get(m)  # unknown method: a RegistryError naming the known ones
+        space = spec.space
+        out = {k: v for k, v in kv.items() if k in space or (k == "epochs" and spec.epoch_budget)}
         bad = {k: v for k, v in out.items() if k in space and not contains(space[k], v)}
         bad |= {k: v for k, v in out.items() if k == "epochs" and not (isinstance(v, int) and v >= 1)}
         if bad:

@@ -119,7 +119,8 @@ def forget_only(method: str) -> bool:
 
 def space_for(cfg: BenchmarkConfig, method: str, opts: TuneOptions, retain_per_forget: float = 1.0) -> dict[str, Param]:
     """The method's declared space, plus with ``search_epochs`` its ``epochs`` searched up to one shared cap:
-    the config's budget of passes over the retain set. A method that sees only the forget set gets as many
+    the config's budget of passes over the retain set (not for a method outside the epoch budget, EU-k,
+    whose epochs are the original's). A method that sees only the forget set gets as many
     sample-gradients: up to budget × |D_r| / |D_f| passes over D_f (``retain_per_forget``), on a log scale,
     in line with its papers' 5–10 epochs over a forget set far larger than a benchmark's 100 samples."""
     space = dict(METHODS.get(method).space)
@@ -127,7 +128,7 @@ def space_for(cfg: BenchmarkConfig, method: str, opts: TuneOptions, retain_per_f
         raise ConfigError(
             f"method {method!r} declares no search space (retrain is the oracle); drop it from --methods"
         )
-    if opts.search_epochs:
+    if opts.search_epochs and METHODS.get(method).epoch_budget:
         base = make_config(method, cfg.hparams.get(method))
         if hasattr(base, "epochs") and base.epochs > 0:
             cap = int(base.epochs)
