@@ -126,3 +126,41 @@ def test_methods_are_deterministic_given_the_seed(tiny_model, tiny_data):
     b = run_method("sure", tiny_model, tiny_data, fast_config("sure"), ctx(1))
     assert torch.equal(flat(a), flat(b))
     assert np.isfinite(flat(a).numpy()).all()
+
+
+def _ends(p) -> tuple:
+    """Two values well inside a search range (a quarter and three quarters of it, on its scale)."""
+    from sure_unlearn.space import Choice, Float
+
+    if isinstance(p, Choice):
+        return p.options[0], p.options[1]
+    if isinstance(p, Float) and p.log:
+        lo, hi = np.log(p.low), np.log(p.high)
+        return float(np.exp(lo + (hi - lo) / 4)), float(np.exp(lo + 3 * (hi - lo) / 4))
+    if isinstance(p, Float):
+        return p.low + (p.high - p.low) / 4, p.low + 3 * (p.high - p.low) / 4
+    return p.low, p.high  # Int: its two ends
+
+
+SEARCHED = [(m, k) for m in METHODS.available() for k in METHODS.get(m).space]
+SEARCHED += [(m, "epochs") for m in METHODS.available()
+             if METHODS.get(m).epoch_budget and "epochs" in {f.name for f in dataclasses.fields(METHODS.get(m).config)}
+             and "epochs" not in METHODS.get(m).space and m != "retrain"]
+
+
+@pytest.mark.parametrize(("name", "param"), SEARCHED)
+def test_every_searched_hyperparameter_changes_the_result(name, param, tiny_model, tiny_data):
+    """A search dimension that changes nothing wastes the budget and reports an optimum that means nothing
+    (as EU-k's epochs did before it left the epoch budget): two values of each searched hyperparameter, the
+    others fixed, must give different models."""
+    spec = METHODS.get(name)
+    a, b = _ends(spec.space[param]) if param in spec.space else (1, 2)
+    data = dataclasses.replace(tiny_data, original_recipe=FAST_RECIPE)
+    base = dataclasses.asdict(fast_config(name))
+    runs = [(ctx(), make_config(name, {**base, param: v})) for v in (a, b)]
+    outs = [run_method(name, tiny_model, data, cfg, c) for c, cfg in runs]
+    if spec.changes_model:
+        assert not torch.equal(flat(outs[0]), flat(outs[1])), f"{name}.{param} = {a} and {b} gave the same model"
+    else:  # SCRUB+R may rewind both runs to θ_o; the training it rewinds through must still differ
+        histories = [c.info["history"] for c, _ in runs]
+        assert histories[0] != histories[1], f"{name}.{param} = {a} and {b} trained the same"
