@@ -6,6 +6,9 @@
 #   bash benchmarks/tune_cpu.sh status     # every study's trials and best so far (sure tune --status)
 #   bash benchmarks/tune_cpu.sh snapshot   # copy the journal and the per-study files into the results
 #
+# SCENARIOS="partial_class" (default: all four, in that order) narrows any of the three, e.g. to finish one
+# scenario before the next; TRIALS (default 24) and WORKERS (default 2) as named.
+#
 # `run` continues the live journal runs/tune2/tune/journal.log (git-ignored), started from the committed
 # one when missing. Worker i takes the preset's methods from its own offset of the list (the two ends of
 # it with two workers), scenario by scenario (partial_class, random, full_class, confusion), so workers
