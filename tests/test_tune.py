@@ -280,6 +280,12 @@ def test_a_changed_space_restarts_the_study_and_keeps_the_old_trials(smoke, tmp_
     assert len(fresh) == 2 and all(t.distributions["lr"].low == 1e-4 for t in fresh)
     d = tmp_path / "partial_class" / "finetune"
     assert (d / "trials~1.csv").exists() and (d / "trials.csv").exists() and any("~1" in m for m in lines)
+    assert any("first trial is" in m for m in lines)
+    # its first trial is the old optimum, which lies inside the new range: widening cannot end worse
+    old_best = min((t for t in kept if t.state == TrialState.COMPLETE), key=lambda t: (t.value, t.number))
+    first = min(fresh, key=lambda t: t.number)
+    assert first.params == old_best.params and first.user_attrs["warm_start"] == "smoke:partial_class:finetune~1"
+    assert record["values"][0] <= old_best.value + 1e-9
     # the same setup again: nothing is archived, the study is complete
     record = tune_method(bench, refs, cfg, again, "finetune", tmp_path, storage=storage, space=wide)
     names = {s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)}
@@ -578,3 +584,20 @@ def test_searched_epochs_share_one_cap_and_leave_eu_k_its_own_budget():
     assert space_for(cfg, "eu_k", opts) == dict(METHODS.get("eu_k").space)
     assert not METHODS.get("eu_k").epoch_budget and "epochs" not in budget(3).get("eu_k", {})
     assert "epochs" not in space_for(cfg, "finetune", TuneOptions())
+
+
+def test_a_restart_starts_from_the_old_optimum_only_when_it_fits_the_new_space():
+    from optuna.distributions import FloatDistribution, IntDistribution
+
+    from sure_unlearn.space import Int
+    from sure_unlearn.tune.study import warm_start
+
+    storage = optuna.storages.InMemoryStorage()
+    old = optuna.create_study(storage=storage, study_name="s~1")
+    dists = {"lr": FloatDistribution(1e-3, 1e-2, log=True), "epochs": IntDistribution(1, 3)}
+    for lr, value in ((2e-3, 0.9), (5e-3, 0.4), (8e-3, 0.7)):
+        old.add_trial(optuna.trial.create_trial(params={"lr": lr, "epochs": 2}, distributions=dists, value=value))
+    wide = {"lr": Float(1e-4, 1.0, log=True), "epochs": Int(1, 3)}
+    assert warm_start(storage, "s~1", wide) == {"lr": 5e-3, "epochs": 2}
+    assert warm_start(storage, "s~1", {**wide, "lr": Float(1e-2, 1.0, log=True)}) is None  # outside: no start
+    assert warm_start(storage, "s~1", {"lr": wide["lr"]}) is None  # another set of parameters

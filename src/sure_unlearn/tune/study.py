@@ -39,7 +39,7 @@ from sure_unlearn.files import atomic_write_text, content_key, file_lock
 from sure_unlearn.methods import METHODS, make_config
 from sure_unlearn.progress import bar
 from sure_unlearn.protocol.config import BenchmarkConfig
-from sure_unlearn.space import Param, describe, suggest, with_epochs
+from sure_unlearn.space import Param, contains, describe, suggest, with_epochs
 from sure_unlearn.tune import objective as obj
 from sure_unlearn.tune import results
 from sure_unlearn.tune.storage import journal_path, make_storage, redact, release_stale, worker_id
@@ -207,6 +207,27 @@ def restart_lock(url: str | None) -> Iterator[None]:
             yield
 
 
+def warm_start(storage: Any, archived: str, space: dict[str, Param]) -> dict[str, Any] | None:
+    """The best complete trial's values of study ``archived`` when every one lies inside ``space`` (and
+    ``space`` searches nothing else), else None.
+
+    A restarted study (a widened range) enqueues them as its first trial: the old optimum is then one of
+    the new search's points, so widening a range cannot end the search worse than it was, which 24 TPE
+    trials spread over a wider range otherwise can. The trial counts towards the budget like any other.
+    """
+    import optuna
+    from optuna.trial import TrialState
+
+    study = optuna.load_study(study_name=archived, storage=storage)
+    done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if not done or len(study.directions) != 1:
+        return None
+    best = min(done, key=lambda t: (t.value, t.number))
+    if set(best.params) != set(space) or not all(contains(space[k], v) for k, v in best.params.items()):
+        return None
+    return dict(best.params)
+
+
 def archive_if_changed(storage: Any, name: str, setup: dict[str, Any]) -> str | None:
     """Move study ``name`` to ``name~k`` (the first free k) if it was made for another ``setup``; return
     the new name, or None when there was nothing to move.
@@ -366,6 +387,7 @@ def tune_method(
     setup = setup_of(cfg, opts, scenarios, method, space)
     d = out / key / method
     restart = opts.restart_changed and storage is not None
+    moved: str | None = None
     # the first worker to arrive moves the old study; the others find the new setup
     with restart_lock(opts.storage) if restart else contextlib.nullcontext():
         if restart and (moved := archive_if_changed(storage, name, setup)):
@@ -376,6 +398,9 @@ def tune_method(
             log(f"[tune {method} on {key}] its setup changed: the old trials are now study {moved!r} "
                 f"(files *~{suffix}.*)")
         study = open_study(storage, name, opts, setup)
+        if restart and moved and (start := warm_start(storage, moved, space)):
+            study.enqueue_trial(start, user_attrs={"warm_start": moved})
+            log(f"[tune {method} on {key}] its first trial is {moved!r}'s optimum, inside the new ranges")
     names = obj.NAMES[opts.objective]
     write = results.trial_writer(d, scenarios, opts.objective)
     log(f"[tune {method} on {key}] study {name!r}: {describe(space)}")
