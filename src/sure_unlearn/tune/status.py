@@ -22,6 +22,7 @@ from sure_unlearn.tune.study import (
     group_key,
     groups,
     require_optuna,
+    setup_diff,
     setup_of,
     space_for,
     study_name,
@@ -95,8 +96,7 @@ def stale(study: Any, cfg: BenchmarkConfig, opts: TuneOptions, scenarios: tuple[
     space = space_for(cfg, method, opts)
     if forget_only(method) and "epochs" in space:
         space["epochs"] = space_of(study).get("epochs", space["epochs"])
-    new = setup_of(cfg, opts, scenarios, method, space)
-    return sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+    return setup_diff(old, setup_of(cfg, opts, scenarios, method, space))
 
 
 def space_of(study: Any) -> dict[str, Param]:
@@ -118,8 +118,8 @@ def median_trial_s(study: Any) -> float | None:
 
 def remaining_s(found: dict[str, dict[str, dict[str, Any]]], budget: int) -> tuple[int, float]:
     """(trials still to run, their estimated seconds on one worker): each study's missing trials (a stale
-    study's whole budget) at its median trial time, or, before its first trial, at the median over the method's other studies, else
-    over every study."""
+    study's whole budget) at its median trial time, or, before its first trial, at the median over the
+    method's other studies, else over every study."""
     by_method: dict[str, list[float]] = {}
     for records in found.values():
         for m, r in records.items():

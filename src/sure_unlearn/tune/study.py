@@ -165,6 +165,11 @@ def setup_of(
     return json.loads(json.dumps(setup, default=str))  # the form it takes in storage
 
 
+def setup_diff(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """The keys in which two study setups differ, sorted (empty: the same setup)."""
+    return sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+
+
 def open_study(storage: Any, name: str, opts: TuneOptions, setup: dict[str, Any]) -> Any:
     """Create the study, or load it and check that it was made for the same setup."""
     import optuna
@@ -186,7 +191,7 @@ def open_study(storage: Any, name: str, opts: TuneOptions, setup: dict[str, Any]
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             study.set_metric_names(list(obj.NAMES[opts.objective]))
     elif old != setup:
-        diff = sorted(k for k in set(old) | set(setup) if old.get(k) != setup.get(k))
+        diff = setup_diff(old, setup)
         raise ConfigError(
             f"study {name!r} in {redact(opts.storage)} was made for another setup (differs in {diff}); "
             "pass another --study name or --storage, restore the original settings, or --restart-changed "
@@ -398,7 +403,7 @@ def tune_method(
             log(f"[tune {method} on {key}] its setup changed: the old trials are now study {moved!r} "
                 f"(files *~{suffix}.*)")
         study = open_study(storage, name, opts, setup)
-        if restart and moved and (start := warm_start(storage, moved, space)):
+        if moved and (start := warm_start(storage, moved, space)):
             study.enqueue_trial(start, user_attrs={"warm_start": moved})
             log(f"[tune {method} on {key}] its first trial is {moved!r}'s optimum, inside the new ranges")
     names = obj.NAMES[opts.objective]
