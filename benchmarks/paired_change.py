@@ -22,7 +22,10 @@ from sure_unlearn.metrics.stats import paired
 
 
 def by_run(path: Path, scenario: str) -> dict[tuple[str, int], dict[str, float]]:
-    runs = json.loads(path.read_text())["runs"]
+    try:
+        runs = json.loads(path.read_text())["runs"]
+    except (OSError, ValueError, KeyError) as e:
+        raise SystemExit(f"paired_change: {path} is not a benchmark's summary.json ({type(e).__name__}: {e})") from None
     return {
         (r["method"], int(r["seed"])): {"distance": r["gaps"]["distance"], "test_acc": r["metrics"]["test_acc"]}
         for r in runs

@@ -17,6 +17,7 @@ import json
 import sys
 from pathlib import Path
 
+from sure_unlearn.errors import SureError
 from sure_unlearn.files import atomic_write_text
 from sure_unlearn.protocol.config import resolve
 from sure_unlearn.protocol.presets import tuned
@@ -42,7 +43,11 @@ def main() -> int:
         return 2
     cfg = base.with_overrides(scenarios={s: base.scenarios[s] for s in names})
     opts = TuneOptions(trials=a.trials, storage=a.storage, per_scenario=True, search_epochs=True)
-    found, short = status(cfg, opts)
+    try:
+        found, short = status(cfg, opts)
+    except SureError as e:
+        print(f"ship_tuned: {e}", file=sys.stderr)
+        return 2
     if short:
         print("not shipped, studies short of their budget: " + ", ".join(short), file=sys.stderr)
         return 1

@@ -297,7 +297,8 @@ def add_study(p: argparse.ArgumentParser, *, tune: bool = False) -> None:
                             "alone; run nothing")
         p.add_argument("--restart-changed", action="store_true",
                        help="a study made for another setup (e.g. a widened range) keeps its trials as "
-                            "PREFIX:SCENARIOS:METHOD~k and searches afresh with the full budget")
+                            "PREFIX:SCENARIOS:METHOD~k and searches afresh with the full budget, its first "
+                            "trial the old optimum when that lies inside the new ranges")
         p.add_argument("--eval-seeds", help="seeds of the held-out evaluation (default: the preset's seeds; "
                        "'none' to skip); never the tuning seed")
     else:
