@@ -4,10 +4,12 @@
         --storage journal:runs/tune2/tune/journal.log        # the cpu preset, 24 trials, searched epochs
 
 Reads the storage alone (as ``sure tune --status``): every study of each named scenario must hold its full
-budget for today's setup (none short, none stale), else nothing is written and the short ones are named.
+budget for today's setup and its incumbent's trial (none short, none stale), else nothing is written and the
+short ones are named.
 The optima go to ``src/sure_unlearn/tuned/<preset>.json`` under ``scenario_hparams.<scenario>`` (the rest of
 the file is kept), then the file is read back the way the preset reads it. Optima on or next to an end of
-their range are listed: the results README says which stay and why.
+their range are listed: the results README says which stay and why; so are the studies whose incumbent (the
+values the preset ran before) beat every sampled trial.
 """
 
 from __future__ import annotations
@@ -58,6 +60,8 @@ def main() -> int:
     for sc in names:
         per[sc] = {m: r["params"] for m, r in found[sc].items()}
         for m, r in found[sc].items():
+            if r.get("best_is_incumbent"):
+                print(f"{sc}: {m} keeps its incumbent (the values before the search beat its {a.trials} trials)")
             for k, side in r.get("boundary", {}).items():
                 print(f"{sc}: {m}.{k} = {r['params'][k]} at its {side} bound")
     atomic_write_text(path, json.dumps(data, indent=1) + "\n")

@@ -73,7 +73,12 @@ def test_search_improves_on_a_poor_first_trial_and_writes_a_config_benchmark_rea
     found = tune(factory, cfg, opts, tmp_path)
     study = optuna.load_study(study_name=name, storage=storage)
     trials = study.get_trials(states=(TrialState.COMPLETE,))
-    assert len(trials) == 8
+    # the budget of sampled trials, then the incumbent: the values the preset ran before, outside the budget
+    assert len(trials) == 9
+    last = max(trials, key=lambda t: t.number)
+    assert last.user_attrs.get("incumbent") and last.number == 8
+    ran = dataclasses.asdict(make_config("random_label", cfg.hparams.get("random_label")))
+    assert last.params == {"lr": ran["lr"], "retain_weight": ran["retain_weight"]}
     first = next(t for t in trials if t.number == 0)
     assert first.params == {"lr": 0.1, "retain_weight": 0.1}
     best = found["partial_class"]["random_label"]
@@ -86,8 +91,11 @@ def test_search_improves_on_a_poor_first_trial_and_writes_a_config_benchmark_rea
     merged = BenchmarkConfig.from_dict(tuned, PRESETS.get("smoke")())
     assert merged.hparams["random_label"] == {**cfg.hparams["random_label"], **best["params"]}
     assert merged.hparams["sure"] == cfg.hparams["sure"]  # untuned methods keep the preset's values
+    assert best["n_complete"] == 8 and best["incumbent"]["trial"] == 8
+    assert best["best_is_incumbent"] == (best["trial"] == 8)
     rows = list(csv.DictReader((tmp_path / "tune" / "partial_class" / "random_label" / "trials.csv").open()))
-    assert [int(r["number"]) for r in rows] == list(range(8))
+    assert [int(r["number"]) for r in rows] == list(range(9))
+    assert [r["incumbent"] for r in rows] == ["False"] * 8 + ["True"]
     assert float(rows[0]["distance"]) == pytest.approx(first.value)
 
 
@@ -136,8 +144,10 @@ def test_two_workers_sharing_a_journal_complete_exactly_the_budget(smoke, tmp_pa
     for m in methods:
         study = optuna.load_study(study_name=f"smoke:partial_class:{m}", storage=storage)
         trials = study.get_trials()
-        complete = [t for t in trials if t.state == TrialState.COMPLETE]
+        complete = [t for t in trials if t.state == TrialState.COMPLETE and not t.user_attrs.get("incumbent")]
         assert len(complete) == budget
+        # the incumbent, once, after the budget, whichever worker got there first
+        assert len([t for t in trials if t.user_attrs.get("incumbent")]) == 1
         assert len({t.number for t in trials}) == len(trials)  # no number twice
         assert len({tuple(sorted(t.params.items())) for t in complete}) == budget  # no point evaluated twice
         # the only failures allowed are surplus trials, ended before sampling when both asked at once
@@ -172,14 +182,15 @@ def test_an_interrupted_study_resumes_without_repeating_finished_trials(smoke, t
     monkeypatch.setattr(Benchmark, "evaluate_run", real)
     tune(factory, cfg, opts, tmp_path)
     after = optuna.load_study(study_name=name, storage=storage).get_trials()
-    assert sum(t.state == TrialState.COMPLETE for t in after) == 6
-    assert len(after) == 7  # 3 kept + the interrupted one + 3 new: nothing run twice
+    assert sum(t.state == TrialState.COMPLETE for t in after) == 6 + 1  # the budget, then the incumbent
+    assert len(after) == 8  # 3 kept + the interrupted one + 3 new + the incumbent: nothing run twice
     for old, new in zip(before[:3], after[:3], strict=True):
         assert (new.number, new.params, new.value) == (old.number, old.params, old.value)
     assert after[3].state == TrialState.FAIL and "error" not in after[3].user_attrs
+    assert after[-1].user_attrs.get("incumbent") and after[-1].state == TrialState.COMPLETE
     # a third run has nothing left to do
     tune(factory, cfg, opts, tmp_path)
-    assert len(optuna.load_study(study_name=name, storage=storage).get_trials()) == 7
+    assert len(optuna.load_study(study_name=name, storage=storage).get_trials()) == 8
 
 
 def test_a_trial_left_running_by_a_killed_worker_is_released(smoke, tmp_path):
@@ -197,7 +208,7 @@ def test_a_trial_left_running_by_a_killed_worker_is_released(smoke, tmp_path):
     tune(factory, cfg, opts, tmp_path)
     trials = optuna.load_study(study_name=name, storage=storage).get_trials()
     assert trials[0].state == TrialState.FAIL
-    assert sum(t.state == TrialState.COMPLETE for t in trials) == 3
+    assert sum(t.state == TrialState.COMPLETE and not t.user_attrs.get("incumbent") for t in trials) == 3
 
 
 def test_failing_trials_are_recorded_and_the_search_goes_on(smoke, tmp_path):
@@ -210,7 +221,7 @@ def test_failing_trials_are_recorded_and_the_search_goes_on(smoke, tmp_path):
         study.enqueue_trial({"retain_weight": 1.4})
         record = tune_method(bench, refs, cfg, opts, "neggrad_plus", tmp_path, storage=storage)
     trials = study.get_trials()
-    assert [t.state for t in trials] == [TrialState.FAIL] + [TrialState.COMPLETE] * 3
+    assert [t.state for t in trials] == [TrialState.FAIL] + [TrialState.COMPLETE] * 4  # 3, then the incumbent
     assert "ConfigError" in trials[0].user_attrs["error"] and "retain_weight" in trials[0].user_attrs["error"]
     assert record["n_complete"] == 3 and record["n_fail"] == 1
     rows = list(csv.DictReader((tmp_path / "partial_class" / "neggrad_plus" / "trials.csv").open()))
@@ -276,7 +287,7 @@ def test_a_changed_space_restarts_the_study_and_keeps_the_old_trials(smoke, tmp_
     assert record["n_complete"] == 2 and record["space"] == "lr ∈ [0.0001, 1] (log)"
     kept = storage_trials(make_storage(opts.storage), "smoke:partial_class:finetune~1")
     assert sorted(t.params["lr"] for t in kept) == old_lrs  # the old trials, untouched, under the new name
-    fresh = storage_trials(storage, "smoke:partial_class:finetune")
+    fresh = [t for t in storage_trials(storage, "smoke:partial_class:finetune") if not t.user_attrs.get("incumbent")]
     assert len(fresh) == 2 and all(t.distributions["lr"].low == 1e-4 for t in fresh)
     d = tmp_path / "partial_class" / "finetune"
     assert (d / "trials~1.csv").exists() and (d / "trials.csv").exists() and any("~1" in m for m in lines)
@@ -501,10 +512,41 @@ def test_status_reads_where_each_study_stands_without_training(smoke, tmp_path):
     assert ft["boundary"] == ran["boundary"] and ft["values"] == ran["values"]
     assert rl["n_complete"] == 0 and rl["trial"] is None
     assert short == ["partial_class:finetune 2/3", "partial_class:random_label 0/3"]
-    assert summary_line(found, short, 3).startswith("2 of 2 studies short of 3 trials (4 trials, ≈ ")
-    # 1 missing finetune trial at its own median, 3 random_label ones at finetune's (the only one known)
-    assert remaining_s(found, 3) == (4, pytest.approx(4 * ft["median_trial_s"]))
+    # finetune's 1 missing trial; random_label's 3 and the incumbent that follows them
+    assert summary_line(found, short, 3).startswith("2 of 2 studies short of 3 trials (5 trials, ≈ ")
+    # 1 missing finetune trial at its own median, 3 + 1 random_label ones at finetune's (the only one known)
+    assert remaining_s(found, 3) == (5, pytest.approx(5 * ft["median_trial_s"]))
     assert summary_line(*status(cfg.with_overrides(methods=("finetune",)), opts), 2) == "all 1 study complete (2 trials each)"
+
+
+def test_a_complete_study_without_its_incumbent_runs_only_the_incumbent(smoke, tmp_path, monkeypatch):
+    """A study whose budget ran before the incumbent was part of the search (or whose worker was cut while
+    running it) is short by that one trial: the status says so, and resuming runs it and nothing else."""
+    import sure_unlearn.tune.study as study_mod
+    from sure_unlearn.tune.status import remaining_s, status
+
+    cfg, _, _, bench, refs = smoke
+    cfg = cfg.with_overrides(methods=("finetune",), scenarios={"partial_class": cfg.scenarios["partial_class"]})
+    opts = TuneOptions(trials=2, storage=f"journal:{tmp_path / 'j.log'}")
+    with monkeypatch.context() as m:
+        m.setattr(study_mod, "incumbent", lambda *a: None)  # the search as it ran before
+        before = tune_method(bench, refs, cfg, opts, "finetune", tmp_path, storage=make_storage(opts.storage))
+    assert before["incumbent"] is None
+    found, short = status(cfg, opts)
+    ft = found["partial_class"]["finetune"]
+    assert ft["incumbent_state"] == "missing" and short == ["partial_class:finetune incumbent not evaluated yet"]
+    assert remaining_s(found, 2) == (1, pytest.approx(ft["median_trial_s"]))
+
+    after = tune_method(bench, refs, cfg, opts, "finetune", tmp_path, storage=make_storage(opts.storage))
+    trials = storage_trials(make_storage(opts.storage), "smoke:partial_class:finetune")
+    assert len(trials) == 3 and trials[-1].user_attrs.get("incumbent") and trials[-1].state == TrialState.COMPLETE
+    ran = dataclasses.asdict(make_config("finetune", cfg.hparams.get("finetune")))
+    assert trials[-1].params == {k: ran[k] for k in trials[-1].params}
+    assert after["n_complete"] == 2 and after["incumbent"]["trial"] == 2
+    # the optimum is the best of the search and the incumbent
+    assert after["values"][0] == min(before["values"][0], trials[-1].value)
+    assert after["best_is_incumbent"] == (trials[-1].value < before["values"][0])
+    assert status(cfg, opts)[1] == []
 
 
 def test_status_counts_a_study_made_for_another_space_as_stale(smoke, tmp_path):
@@ -549,22 +591,22 @@ def test_workers_of_one_journal_restart_a_study_one_at_a_time(tmp_path):
     waits, then finds the new setup and leaves the study alone."""
     import threading
 
-    from sure_unlearn.tune.study import restart_lock
+    from sure_unlearn.tune.study import study_lock
 
     url = f"journal:{tmp_path / 'j.log'}"
     entered = threading.Event()
 
     def second_worker():
-        with restart_lock(url):
+        with study_lock(url):
             entered.set()
 
-    with restart_lock(url):
+    with study_lock(url):
         t = threading.Thread(target=second_worker)
         t.start()
         assert not entered.wait(0.5)  # blocked while the first worker holds it
     assert entered.wait(10)
     t.join()
-    with restart_lock("memory"):  # other storages take no lock
+    with study_lock("memory"):  # other storages take no lock
         pass
 
 

@@ -2,7 +2,8 @@
 
 ``trials.csv`` has one row per trial: number, state, the objective value(s), the sampled hyperparameters
 (``param:<name>``), each scenario's gaps and metrics (``<scenario>:gap:<name>``,
-``<scenario>:metric:<name>``), the worker, the duration and, for a failed trial, its error.
+``<scenario>:metric:<name>``), whether it evaluated the incumbent (the values the config ran before the
+search, outside the budget), the worker, the duration and, for a failed trial, its error.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from typing import Any
 from sure_unlearn.files import atomic_write_text
 from sure_unlearn.space import near_boundary
 from sure_unlearn.tune import objective as obj
+
+INCUMBENT = "incumbent"  # the user attribute of the incumbent's trial (the search's own name for it)
 
 
 def write_json(path: Path, data: Any) -> None:
@@ -47,6 +50,7 @@ def trial_row(t: Any, scenarios: Sequence[str], mode: str) -> dict[str, Any]:
         row.update({f"{s}:metric:{k}": v for k, v in res.get("metrics", {}).items()})
     dur = t.duration.total_seconds() if t.duration is not None else ""
     row.update(
+        incumbent=bool(t.user_attrs.get(INCUMBENT)),
         worker=t.user_attrs.get("worker", ""),
         duration_s=dur,
         surplus=bool(t.user_attrs.get("surplus")),
@@ -78,18 +82,23 @@ def best_record(study: Any, scenarios: Sequence[str], mode: str, base: dict[str,
 
     ``boundary`` names the parameters whose optimum lies on or next to an end of its range
     (:func:`~sure_unlearn.space.near_boundary`): widen those ranges and search again. ``flat`` is
-    True when every complete trial scored the same: the method did not respond to its hyperparameters."""
+    True when every complete trial scored the same: the method did not respond to its hyperparameters.
+    The incumbent's trial competes for the optimum but is not counted in ``n_complete`` (the budget);
+    ``incumbent`` holds its values and score, and ``best_is_incumbent`` says whether it won."""
     from optuna.trial import TrialState
 
     trials = study.get_trials(deepcopy=False)
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    mine = [t for t in complete if t.user_attrs.get(INCUMBENT)]
     record: dict[str, Any] = {
         "objective": mode,
         "names": list(obj.NAMES[mode]),
-        "n_complete": len(complete),
+        "n_complete": len(complete) - len(mine),
         "n_fail": sum(t.state == TrialState.FAIL and not t.user_attrs.get("surplus") for t in trials),
         "params": {},
         "trial": None,
+        "incumbent": {"trial": mine[0].number, "values": list(mine[0].values), "params": dict(mine[0].params)}
+        if mine else None,
     }
     if not complete:
         return record
@@ -109,6 +118,7 @@ def best_record(study: Any, scenarios: Sequence[str], mode: str, base: dict[str,
         boundary={k: side for k, v in best.params.items()
                   if space and k in space and (side := near_boundary(space[k], v)) is not None},
         flat=len(complete) > 1 and len({round(t.values[0], 9) for t in complete}) == 1,
+        best_is_incumbent=bool(best.user_attrs.get(INCUMBENT)),
     )
     return record
 
@@ -139,8 +149,10 @@ def best_table(found: dict[str, dict[str, dict[str, Any]]]) -> str:
                 f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in r["params"].items()
             )
             trial = "–" if r["trial"] is None else r["trial"]
-            complete = f"{r['n_complete']}" + (f" (+{r['running']} running)" if r.get("running") else "")
-            flags = [f"{k} at its {side} bound" for k, side in r.get("boundary", {}).items()]
+            complete = f"{r['n_complete']}" + (" + incumbent" if r.get("incumbent") else "")
+            complete += f" (+{r['running']} running)" if r.get("running") else ""
+            flags = ["best: the incumbent (the values before this search)"] if r.get("best_is_incumbent") else []
+            flags += [f"{k} at its {side} bound" for k, side in r.get("boundary", {}).items()]
             flags += ["flat: every trial scored the same"] if r.get("flat") else []
             flags += [f"stale: made for another {', '.join(r['stale'])} (--restart-changed restarts it)"] if r.get("stale") else []
             lines.append(

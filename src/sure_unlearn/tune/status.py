@@ -21,6 +21,8 @@ from sure_unlearn.tune.study import (
     forget_only,
     group_key,
     groups,
+    incumbent,
+    incumbent_state,
     require_optuna,
     setup_diff,
     setup_of,
@@ -41,7 +43,8 @@ def param_of(dist: Any) -> Param:
 
 
 def status(cfg: BenchmarkConfig, opts: TuneOptions) -> tuple[dict[str, dict[str, dict[str, Any]]], list[str]]:
-    """({group: {method: best record + ``running`` + ``stale``}}, the studies still short of ``opts.trials``).
+    """({group: {method: best record + ``running``, ``stale`` and ``incumbent_state``}}, the studies still
+    short of ``opts.trials`` or of their incumbent's trial).
 
     A study not started yet has a record with no trials. The ranges are the ones its trials were sampled
     from, so the flags match what the search itself writes. A study made for another setup than today's
@@ -64,15 +67,18 @@ def status(cfg: BenchmarkConfig, opts: TuneOptions) -> tuple[dict[str, dict[str,
         found[key] = {}
         for m in cfg.methods:
             name = study_name(cfg, opts, key, m)
+            expected = opts.trials > 0 and incumbent(cfg, m, space_for(cfg, m, opts)) is not None
             if name not in names:
                 record: dict[str, Any] = {
                     "objective": opts.objective, "n_complete": 0, "n_fail": 0, "params": {}, "trial": None,
+                    "incumbent_state": "missing" if expected else "none",
                 }
                 running, seconds = 0, None
             else:
                 study = optuna.load_study(study_name=name, storage=storage)
                 record = results.best_record(study, scenarios, opts.objective, base={}, space=space_of(study))
                 record["stale"] = stale(study, cfg, opts, scenarios, m)
+                record["incumbent_state"] = incumbent_state(study) if expected else "none"
                 running = counts(study)[1] - len(orphans(study))  # a dead worker's trial runs no more
                 seconds = median_trial_s(study)
             found[key][m] = {**record, "running": running, "median_trial_s": seconds, "study": name,
@@ -81,6 +87,8 @@ def status(cfg: BenchmarkConfig, opts: TuneOptions) -> tuple[dict[str, dict[str,
                 short.append(f"{key}:{m} stale (differs in {', '.join(record['stale'])})")
             elif record["n_complete"] < opts.trials:
                 short.append(f"{key}:{m} {record['n_complete']}/{opts.trials}")
+            elif record["incumbent_state"] in ("missing", "pending"):
+                short.append(f"{key}:{m} incumbent not evaluated yet")
     return found, short
 
 
@@ -118,8 +126,8 @@ def median_trial_s(study: Any) -> float | None:
 
 def remaining_s(found: dict[str, dict[str, dict[str, Any]]], budget: int) -> tuple[int, float]:
     """(trials still to run, their estimated seconds on one worker): each study's missing trials (a stale
-    study's whole budget) at its median trial time, or, before its first trial, at the median over the
-    method's other studies, else over every study."""
+    study's whole budget) and its incumbent's, at its median trial time, or, before its first trial, at the
+    median over the method's other studies, else over every study."""
     by_method: dict[str, list[float]] = {}
     for records in found.values():
         for m, r in records.items():
@@ -131,6 +139,7 @@ def remaining_s(found: dict[str, dict[str, dict[str, Any]]], budget: int) -> tup
     for records in found.values():
         for m, r in records.items():
             left = budget if r.get("stale") else max(budget - r["n_complete"], 0)
+            left += r.get("incumbent_state") in ("missing", "pending")
             per = r.get("median_trial_s")
             if per is None:
                 per = statistics.median(by_method[m]) if m in by_method else overall

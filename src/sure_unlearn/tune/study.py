@@ -17,6 +17,11 @@ For each method (and each scenario, or all scenarios jointly) one Optuna study:
    a worker starts a trial only while ``complete + running < budget``, and a trial that finds the budget
    already taken by trials numbered before it (two workers asking at once) ends at once as FAIL with
    ``surplus`` set, before any sampling. A worker whose peers hold the last trials waits for them.
+6. **The incumbent**: after its budget, every study evaluates the values the config ran before the search
+   (its tuned values, else the method's defaults) once, outside the budget, when they lie inside the
+   ranges (a budget of 0 runs nothing: it only warms the cache). The optimum is the best of both, so a search never ships values that scored worse on the
+   tuning split than what it replaces. The incumbent comes last, so the sampled trials of every study
+   are drawn the same way.
 
 The tuned values are judged elsewhere: :func:`evaluate_tuned` runs the ordinary benchmark on other seeds.
 """
@@ -50,6 +55,7 @@ from sure_unlearn.tune.storage import journal_path, make_storage, redact, releas
 CATCH: tuple[type[BaseException], ...] = (SureError, ValueError, ArithmeticError, RuntimeError)
 
 Log = Callable[[str], None]
+INCUMBENT = results.INCUMBENT  # the user attribute marking the trial of the values the config ran before
 BenchFactory = Callable[[BenchmarkConfig, Path], Any]  # (config, results dir) -> Benchmark
 
 
@@ -201,9 +207,9 @@ def open_study(storage: Any, name: str, opts: TuneOptions, setup: dict[str, Any]
 
 
 @contextmanager
-def restart_lock(url: str | None) -> Iterator[None]:
-    """For a journal file: a lock beside it, so that workers of one machine restart a study one at a time.
-    Other storages get none: restart from one worker there."""
+def study_lock(url: str | None) -> Iterator[None]:
+    """For a journal file: a lock beside it, so that workers of one machine restart a study, or enqueue its
+    incumbent, one at a time. Other storages get none: restart from one worker there."""
     journal = journal_path(url)
     if journal is None:
         yield
@@ -239,7 +245,7 @@ def archive_if_changed(storage: Any, name: str, setup: dict[str, Any]) -> str | 
 
     A widened range makes old trials incomparable with the new search's budget (they never saw the new
     region), so the study restarts with its full budget, and the old trials stay readable in the same
-    storage. Workers sharing a journal file serialise it (:func:`restart_lock`); with a database storage run
+    storage. Workers sharing a journal file serialise it (:func:`study_lock`); with a database storage run
     it from one worker.
     """
     import optuna
@@ -289,13 +295,16 @@ def make_objective(
 def claim(trial: Any, budget: int) -> None:
     """Record this worker on the trial; fail it at once if the budget is already taken.
 
-    Taken = every COMPLETE trial plus the RUNNING ones numbered before this one. Trial numbers are handed
-    out by the storage, so two workers that asked at the same moment agree on which of them is surplus.
+    Taken = every COMPLETE trial plus the RUNNING ones numbered before this one, the incumbent's aside (it
+    runs outside the budget). Trial numbers are handed out by the storage, so two workers that asked at the
+    same moment agree on which of them is surplus.
     """
     from optuna.trial import TrialState
 
     trial.set_user_attr("worker", worker_id())
-    trials = trial.study.get_trials(deepcopy=False)
+    if is_incumbent(trial):
+        return
+    trials = sampled(trial.study)
     taken = sum(
         t.state == TrialState.COMPLETE or (t.state == TrialState.RUNNING and t.number < trial.number)
         for t in trials
@@ -305,11 +314,22 @@ def claim(trial: Any, budget: int) -> None:
         raise TrialFailure(f"the budget of {budget} trials is already taken by other workers")
 
 
+def is_incumbent(trial: Any) -> bool:
+    """Whether ``trial`` (frozen or live) evaluates the incumbent rather than a sampled point."""
+    return bool(trial.user_attrs.get(INCUMBENT))
+
+
+def sampled(study: Any) -> list[Any]:
+    """The study's trials that count towards the budget (every trial but the incumbent's)."""
+    return [t for t in study.get_trials(deepcopy=False) if not is_incumbent(t)]
+
+
 def counts(study: Any) -> tuple[int, int, int]:
-    """(complete, running, failed) — failed counts only trials whose objective raised an error."""
+    """(complete, running, failed) sampled trials — failed counts only trials whose objective raised an
+    error; the incumbent's trial is not counted (see :func:`incumbent_state`)."""
     from optuna.trial import TrialState
 
-    trials = study.get_trials(deepcopy=False)
+    trials = sampled(study)
     done = sum(t.state == TrialState.COMPLETE for t in trials)
     running = sum(t.state == TrialState.RUNNING for t in trials)
     failed = sum(t.state == TrialState.FAIL and "error" in t.user_attrs for t in trials)
@@ -352,16 +372,63 @@ def run_budget(
             study.optimize(objective, n_trials=1, catch=CATCH, callbacks=list(callbacks))
 
 
+def incumbent(cfg: BenchmarkConfig, method: str, space: dict[str, Param]) -> dict[str, Any] | None:
+    """The values ``cfg`` runs today for the parameters of ``space`` (its tuned values, else the method's
+    defaults), or None when one lies outside its range (the incumbent is then not evaluated)."""
+    values = dataclasses.asdict(make_config(method, cfg.hparams.get(method)))
+    if not all(k in values and contains(p, values[k]) for k, p in space.items()):
+        return None
+    return {k: values[k] for k in space}
+
+
+def incumbent_state(study: Any) -> str:
+    """``done``, ``pending`` (waiting or running), ``failed`` (its run raised an error: not retried, the
+    optimum is the search's) or ``missing`` (never enqueued, or cut by an interruption)."""
+    from optuna.trial import TrialState
+
+    mine = [t for t in study.get_trials(deepcopy=False) if is_incumbent(t)]
+    if any(t.state == TrialState.COMPLETE for t in mine):
+        return "done"
+    if any(t.state in (TrialState.WAITING, TrialState.RUNNING) for t in mine):
+        return "pending"
+    return "failed" if any(t.state == TrialState.FAIL and "error" in t.user_attrs for t in mine) else "missing"
+
+
+def run_incumbent(
+    study: Any,
+    objective: Callable[[Any], Any],
+    values: dict[str, Any],
+    opts: TuneOptions,
+    *,
+    callbacks: Iterable[Any] = (),
+    log: Log,
+) -> None:
+    """Evaluate ``values`` as one trial of ``study`` outside its budget, unless it already was (or a peer
+    runs it now). Workers sharing a journal enqueue it one at a time (:func:`study_lock`)."""
+    from optuna.trial import TrialState
+
+    with study_lock(opts.storage):
+        if incumbent_state(study) == "missing":
+            study.enqueue_trial(values, user_attrs={INCUMBENT: True}, skip_if_exists=False)
+            log(f"  {study.study_name}: evaluating the incumbent {describe_values(values)}")
+    waiting = study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
+    if any(is_incumbent(t) for t in waiting):
+        study.optimize(objective, n_trials=1, catch=CATCH, callbacks=list(callbacks))
+
+
+def describe_values(values: dict[str, Any]) -> str:
+    return " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items())
+
+
 def log_trial(log: Log, names: Sequence[str]) -> Callable[[Any, Any], None]:
     """An Optuna callback writing one line per finished trial."""
 
     def callback(study: Any, trial: Any) -> None:
-        params = " ".join(
-            f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in trial.params.items()
-        )
+        params = describe_values(trial.params)
         if trial.values is not None:
             vals = ", ".join(f"{n} {v:.2f}" for n, v in zip(names, trial.values, strict=True))
-            log(f"  trial {trial.number}: {vals}  {params}")
+            tag = " (the incumbent)" if is_incumbent(trial) else ""
+            log(f"  trial {trial.number}{tag}: {vals}  {params}")
         elif not trial.user_attrs.get("surplus"):
             log(f"  trial {trial.number}: FAIL {trial.user_attrs.get('error', '(interrupted)')}  {params}")
 
@@ -394,7 +461,7 @@ def tune_method(
     restart = opts.restart_changed and storage is not None
     moved: str | None = None
     # the first worker to arrive moves the old study; the others find the new setup
-    with restart_lock(opts.storage) if restart else contextlib.nullcontext():
+    with study_lock(opts.storage) if restart else contextlib.nullcontext():
         if restart and (moved := archive_if_changed(storage, name, setup)):
             suffix = moved.rpartition("~")[2]
             for f in ("trials.csv", "best.json", "pareto.csv"):
@@ -409,15 +476,11 @@ def tune_method(
     names = obj.NAMES[opts.objective]
     write = results.trial_writer(d, scenarios, opts.objective)
     log(f"[tune {method} on {key}] study {name!r}: {describe(space)}")
-    ok = run_budget(
-        study,
-        make_objective(bench, refs, method, space, cfg.hparams.get(method, {}), opts),
-        opts,
-        callbacks=[log_trial(log, names), write, *callbacks],
-        log=log,
-        progress=progress,
-        desc=f"tune {method}",
-    )
+    objective = make_objective(bench, refs, method, space, cfg.hparams.get(method, {}), opts)
+    hooks = [log_trial(log, names), write, *callbacks]
+    ok = run_budget(study, objective, opts, callbacks=hooks, log=log, progress=progress, desc=f"tune {method}")
+    if ok and opts.trials > 0 and (values := incumbent(cfg, method, space)) is not None:  # 0: warm the cache
+        run_incumbent(study, objective, values, opts, callbacks=hooks, log=log)
     write(study, None)
     record = results.best_record(study, scenarios, opts.objective, base=cfg.hparams.get(method, {}), space=space)
     record.update(
