@@ -13,7 +13,7 @@
 # one when missing. Worker i takes the preset's methods from its own offset of the list (the two ends of
 # it with two workers), scenario by scenario (partial_class, random, full_class, confusion), so workers
 # spread over the studies and share the last ones; the journal's budget rule stops them at exactly
-# TRIALS complete trials per study. Every worker passes --restart-changed: a study whose space was
+# TRIALS complete trials per study, then one of them evaluates the study's incumbent (outside the budget). Every worker passes --restart-changed: a study whose space was
 # widened since its trials ran keeps them as NAME~k and starts afresh (the first worker to reach it does
 # that, under a lock beside the journal; the others find the new study). Stop with `pkill -INT -f "sure tune"`: a cut trial is recorded as failed and
 # run again. Logs: runs/tune_cpu-w<i>.log.
