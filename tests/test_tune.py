@@ -643,3 +643,11 @@ def test_a_restart_starts_from_the_old_optimum_only_when_it_fits_the_new_space()
     assert warm_start(storage, "s~1", wide) == {"lr": 5e-3, "epochs": 2}
     assert warm_start(storage, "s~1", {**wide, "lr": Float(1e-2, 1.0, log=True)}) is None  # outside: no start
     assert warm_start(storage, "s~1", {"lr": wide["lr"]}) is None  # another set of parameters
+
+
+def test_a_budget_of_zero_runs_no_trial_not_even_the_incumbent(smoke, tmp_path):
+    """``--trials 0`` warms the cache and nothing else: the incumbent waits for a real budget."""
+    cfg, _, _, bench, refs = smoke
+    storage = optuna.storages.InMemoryStorage()
+    record = tune_method(bench, refs, cfg, TuneOptions(trials=0, study="z"), "finetune", tmp_path, storage=storage)
+    assert storage_trials(storage, "z:partial_class:finetune") == [] and record["incumbent"] is None
