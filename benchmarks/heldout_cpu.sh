@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The `cpu` preset's held-out comparison on a CPU machine, one scenario at a time (the results live in
+# benchmarks/results/cpu-heldout-v2/; the CPU twin of `gpu_shards.sh benchmark`).
+#
+#   bash benchmarks/heldout_cpu.sh run random     # SHARDS (default 2) processes, one thread each, in the background
+#   bash benchmarks/heldout_cpu.sh merge          # every scenario run so far → one summary, copied into the results
+#
+# `run` uses the scenario's seeds: 0–4, and 0–2 for confusion (SEEDS="0,1" overrides). Each shard writes
+# runs/heldout2/<scenario>/shard<i> (git-ignored) and skips the runs it already holds with the same
+# hyperparameters, so a cut run resumes, and after new tuned values only the changed methods run again.
+# Run it once the scenario's tuned values are shipped (benchmarks/ship_tuned.py), with the tuning workers
+# stopped or beside it (both slow down). Logs: runs/heldout2/<scenario>/shard<i>.log.
+#
+# `merge` merges every shard directory under runs/heldout2/ with `sure report` into runs/heldout2/all, then
+# copies it into the results without the per-run embeddings and splits (they are large and rebuilt from
+# the cache), and writes digest.md (benchmarks/heldout_digest.py).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SHARDS="${SHARDS:-2}"
+ROOT=runs/heldout2
+KEPT=benchmarks/results/cpu-heldout-v2
+SURE=(.venv/bin/sure)
+export SURE_DATA="${SURE_DATA:-$(cd .. && pwd)/shared/data}"
+
+case "${1:?run SCENARIO, or merge}" in
+run)
+    sc="${2:?which scenario: partial_class, random, full_class or confusion}"
+    seeds="${SEEDS:-$([ "$sc" = confusion ] && echo 0,1,2 || echo 0,1,2,3,4)}"
+    mkdir -p "$ROOT/$sc"
+    for ((i = 0; i < SHARDS; i++)); do
+        nice "${SURE[@]}" benchmark --preset cpu --seeds "$seeds" --scenario "$sc" --shard "$i/$SHARDS" \
+            --threads 1 --no-progress --out "$ROOT/$sc/shard$i" > "$ROOT/$sc/shard$i.log" 2>&1 &
+        sleep 5  # shards of one cache: one at a time through the lock on the first shared model
+    done
+    echo "$SHARDS shards of $sc (seeds $seeds) started; logs in $ROOT/$sc/shard*.log" ;;
+merge)
+    mapfile -t dirs < <(find "$ROOT" -mindepth 2 -maxdepth 2 -type d -name 'shard*' | sort)
+    [ "${#dirs[@]}" -gt 0 ] || { echo "nothing under $ROOT to merge: run a scenario first" >&2; exit 2; }
+    "${SURE[@]}" report "${dirs[@]}" --out "$ROOT/all" > "$ROOT/report.log"
+    mkdir -p "$KEPT"
+    (cd "$ROOT/all" && find . -type f ! -name embed.npz ! -name split.npz -print0 | xargs -0 -I{} cp --parents {} "$OLDPWD/$KEPT/")
+    .venv/bin/python benchmarks/heldout_digest.py "$KEPT/summary.json" > "$KEPT/digest.md"
+    echo "merged ${#dirs[@]} shard directories into $KEPT (summary.json, summary.md, digest.md)" ;;
+*) echo "unknown command $1: run SCENARIO, or merge" >&2; exit 2 ;;
+esac
