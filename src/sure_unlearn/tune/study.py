@@ -19,9 +19,9 @@ For each method (and each scenario, or all scenarios jointly) one Optuna study:
    ``surplus`` set, before any sampling. A worker whose peers hold the last trials waits for them.
 6. **The incumbent**: after its budget, every study evaluates the values the config ran before the search
    (its tuned values, else the method's defaults) once, outside the budget, when they lie inside the
-   ranges (a budget of 0 runs nothing: it only warms the cache). The optimum is the best of both, so a search never ships values that scored worse on the
-   tuning split than what it replaces. The incumbent comes last, so the sampled trials of every study
-   are drawn the same way.
+   ranges (a budget of 0 runs nothing: it only warms the cache). The optimum is the best of both, so a
+   search never ships values that scored worse on the tuning split than what it replaces. The incumbent
+   comes last, so the sampled trials of every study are drawn the same way.
 
 The tuned values are judged elsewhere: :func:`evaluate_tuned` runs the ordinary benchmark on other seeds.
 """
@@ -417,6 +417,7 @@ def run_incumbent(
 
 
 def describe_values(values: dict[str, Any]) -> str:
+    """``lr=0.003 epochs=3``: hyperparameters as the log shows them."""
     return " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items())
 
 
