@@ -25,6 +25,9 @@ export SURE_DATA="${SURE_DATA:-$(cd .. && pwd)/shared/data}"
 case "${1:?run SCENARIO, or merge}" in
 run)
     sc="${2:?which scenario: partial_class, random, full_class or confusion}"
+    case "$sc" in partial_class | random | full_class | confusion) ;;
+        *) echo "unknown scenario $sc: partial_class, random, full_class or confusion" >&2; exit 2 ;;
+    esac
     seeds="${SEEDS:-$([ "$sc" = confusion ] && echo 0,1,2 || echo 0,1,2,3,4)}"
     mkdir -p "$ROOT/$sc"
     for ((i = 0; i < SHARDS; i++)); do

@@ -278,7 +278,8 @@ def add_config(p: argparse.ArgumentParser, *, default: str | None = None, hidden
 def add_study(p: argparse.ArgumentParser, *, tune: bool = False) -> None:
     """Flags of tune, sensitivity and stability: what to search, and which study (where) holds it."""
     add_config(p)
-    p.add_argument("--trials", type=int, default=20, help="completed trials per method, the same for all (default 20)")
+    p.add_argument("--trials", type=int, default=20, help="completed trials per method, the same for all (default 20); then each "
+                   "study evaluates its incumbent, the config's own values, once")
     p.add_argument("--storage", help="memory | sqlite:///PATH | journal:PATH (several workers, one machine) | "
                    "postgresql://USER:PW@HOST/DB | mysql+pymysql://USER:PW@HOST/DB (default journal:OUT/tune/journal.log)")
     p.add_argument("--study", help="study-name prefix (default: the preset's name): studies are PREFIX:SCENARIOS:METHOD")

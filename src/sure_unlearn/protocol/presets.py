@@ -56,8 +56,8 @@ def tuned(name: str, path: Path | None = None) -> tuple[dict[str, dict[str, obje
 
     Only *searched* values are taken (each method's declared space, and ``epochs``, which the search may
     vary up to the preset's budget, for the methods under that budget): the fixed options stay the
-    preset's, so editing the preset is never silently undone by a stale file. A method the file names that no longer exists, or a value outside
-    today's space, is an error, not a quiet default.
+    preset's, so editing the preset is never silently undone by a stale file. A method the file names that
+    no longer exists, or a value outside today's space, is an error, not a quiet default.
     """
     import json
     from importlib import resources

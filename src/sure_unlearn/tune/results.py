@@ -23,6 +23,16 @@ from sure_unlearn.tune import objective as obj
 INCUMBENT = "incumbent"  # the user attribute of the incumbent's trial (the search's own name for it)
 
 
+def is_incumbent(trial: Any) -> bool:
+    """Whether ``trial`` (frozen or live) evaluates the incumbent rather than a sampled point."""
+    return bool(trial.user_attrs.get(INCUMBENT))
+
+
+def describe_values(values: Mapping[str, Any], sep: str = " ") -> str:
+    """``lr=0.003 epochs=3``: hyperparameters as logs and tables show them."""
+    return sep.join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items())
+
+
 def write_json(path: Path, data: Any) -> None:
     atomic_write_text(path, json.dumps(data, indent=1, default=float) + "\n")
 
@@ -50,7 +60,7 @@ def trial_row(t: Any, scenarios: Sequence[str], mode: str) -> dict[str, Any]:
         row.update({f"{s}:metric:{k}": v for k, v in res.get("metrics", {}).items()})
     dur = t.duration.total_seconds() if t.duration is not None else ""
     row.update(
-        incumbent=bool(t.user_attrs.get(INCUMBENT)),
+        incumbent=is_incumbent(t),
         worker=t.user_attrs.get("worker", ""),
         duration_s=dur,
         surplus=bool(t.user_attrs.get("surplus")),
@@ -89,7 +99,7 @@ def best_record(study: Any, scenarios: Sequence[str], mode: str, base: dict[str,
 
     trials = study.get_trials(deepcopy=False)
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
-    mine = [t for t in complete if t.user_attrs.get(INCUMBENT)]
+    mine = [t for t in complete if is_incumbent(t)]
     record: dict[str, Any] = {
         "objective": mode,
         "names": list(obj.NAMES[mode]),
@@ -118,7 +128,7 @@ def best_record(study: Any, scenarios: Sequence[str], mode: str, base: dict[str,
         boundary={k: side for k, v in best.params.items()
                   if space and k in space and (side := near_boundary(space[k], v)) is not None},
         flat=len(complete) > 1 and len({round(t.values[0], 9) for t in complete}) == 1,
-        best_is_incumbent=bool(best.user_attrs.get(INCUMBENT)),
+        best_is_incumbent=is_incumbent(best),
     )
     return record
 
@@ -145,9 +155,7 @@ def best_table(found: dict[str, dict[str, dict[str, Any]]]) -> str:
     for key, records in found.items():
         for m, r in records.items():
             vals = ", ".join(f"{v:.2f}" for v in r.get("values", [])) or "–"
-            params = ", ".join(
-                f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in r["params"].items()
-            )
+            params = describe_values(r["params"], sep=", ")
             trial = "–" if r["trial"] is None else r["trial"]
             complete = f"{r['n_complete']}" + (" + incumbent" if r.get("incumbent") else "")
             complete += f" (+{r['running']} running)" if r.get("running") else ""

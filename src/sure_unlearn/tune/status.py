@@ -67,17 +67,18 @@ def status(cfg: BenchmarkConfig, opts: TuneOptions) -> tuple[dict[str, dict[str,
         found[key] = {}
         for m in cfg.methods:
             name = study_name(cfg, opts, key, m)
-            expected = opts.trials > 0 and incumbent(cfg, m, space_for(cfg, m, opts)) is not None
-            if name not in names:
+            study = optuna.load_study(study_name=name, storage=storage) if name in names else None
+            space = today_space(study, cfg, opts, m)
+            expected = opts.trials > 0 and incumbent(cfg, m, space) is not None
+            if study is None:
                 record: dict[str, Any] = {
                     "objective": opts.objective, "n_complete": 0, "n_fail": 0, "params": {}, "trial": None,
                     "incumbent_state": "missing" if expected else "none",
                 }
                 running, seconds = 0, None
             else:
-                study = optuna.load_study(study_name=name, storage=storage)
                 record = results.best_record(study, scenarios, opts.objective, base={}, space=space_of(study))
-                record["stale"] = stale(study, cfg, opts, scenarios, m)
+                record["stale"] = stale(study, cfg, opts, scenarios, m, space)
                 record["incumbent_state"] = incumbent_state(study) if expected else "none"
                 running = counts(study)[1] - len(orphans(study))  # a dead worker's trial runs no more
                 seconds = median_trial_s(study)
@@ -92,18 +93,25 @@ def status(cfg: BenchmarkConfig, opts: TuneOptions) -> tuple[dict[str, dict[str,
     return found, short
 
 
-def stale(study: Any, cfg: BenchmarkConfig, opts: TuneOptions, scenarios: tuple[str, ...], method: str) -> list[str]:
-    """What differs between the setup ``study`` was made for and today's (empty: the same, or unrecorded).
+def today_space(study: Any | None, cfg: BenchmarkConfig, opts: TuneOptions, method: str) -> dict[str, Param]:
+    """The space today's search gives ``method``, as far as the storage alone can tell.
 
     A forget-only method's epoch cap scales with the split's |D_r| / |D_f|, which is read from data this
-    command does not load, so its ``epochs`` range is taken as the study's own.
+    command does not load, so its ``epochs`` range is taken as ``study``'s own (when there is one).
     """
+    space = space_for(cfg, method, opts)
+    if study is not None and forget_only(method) and "epochs" in space:
+        space["epochs"] = space_of(study).get("epochs", space["epochs"])
+    return space
+
+
+def stale(study: Any, cfg: BenchmarkConfig, opts: TuneOptions, scenarios: tuple[str, ...], method: str,
+          space: dict[str, Param]) -> list[str]:
+    """What differs between the setup ``study`` was made for and today's, searching ``space``
+    (:func:`today_space`) (empty: the same, or unrecorded)."""
     old = study.user_attrs.get("setup")
     if old is None:
         return []
-    space = space_for(cfg, method, opts)
-    if forget_only(method) and "epochs" in space:
-        space["epochs"] = space_of(study).get("epochs", space["epochs"])
     return setup_diff(old, setup_of(cfg, opts, scenarios, method, space))
 
 

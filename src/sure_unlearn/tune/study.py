@@ -47,6 +47,7 @@ from sure_unlearn.protocol.config import BenchmarkConfig
 from sure_unlearn.space import Param, contains, describe, suggest, with_epochs
 from sure_unlearn.tune import objective as obj
 from sure_unlearn.tune import results
+from sure_unlearn.tune.results import INCUMBENT, describe_values, is_incumbent
 from sure_unlearn.tune.storage import journal_path, make_storage, redact, release_stale, worker_id
 
 # What a trial may raise and still leave the study running: our own errors (ConfigError for a sampled
@@ -55,7 +56,6 @@ from sure_unlearn.tune.storage import journal_path, make_storage, redact, releas
 CATCH: tuple[type[BaseException], ...] = (SureError, ValueError, ArithmeticError, RuntimeError)
 
 Log = Callable[[str], None]
-INCUMBENT = results.INCUMBENT  # the user attribute marking the trial of the values the config ran before
 BenchFactory = Callable[[BenchmarkConfig, Path], Any]  # (config, results dir) -> Benchmark
 
 
@@ -314,11 +314,6 @@ def claim(trial: Any, budget: int) -> None:
         raise TrialFailure(f"the budget of {budget} trials is already taken by other workers")
 
 
-def is_incumbent(trial: Any) -> bool:
-    """Whether ``trial`` (frozen or live) evaluates the incumbent rather than a sampled point."""
-    return bool(trial.user_attrs.get(INCUMBENT))
-
-
 def sampled(study: Any) -> list[Any]:
     """The study's trials that count towards the budget (every trial but the incumbent's)."""
     return [t for t in study.get_trials(deepcopy=False) if not is_incumbent(t)]
@@ -414,11 +409,6 @@ def run_incumbent(
     waiting = study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
     if any(is_incumbent(t) for t in waiting):
         study.optimize(objective, n_trials=1, catch=CATCH, callbacks=list(callbacks))
-
-
-def describe_values(values: dict[str, Any]) -> str:
-    """``lr=0.003 epochs=3``: hyperparameters as the log shows them."""
-    return " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items())
 
 
 def log_trial(log: Log, names: Sequence[str]) -> Callable[[Any, Any], None]:
