@@ -128,6 +128,38 @@ def test_an_interrupted_benchmark_resumes_without_retraining(smoke_run, monkeypa
     assert {r["method"] for r in fresh["runs"]} == {*REFERENCES, "finetune"}
 
 
+@pytest.mark.slow
+def test_a_cached_run_measured_against_other_reference_models_runs_again(smoke_run, monkeypatch, tmp_path):
+    """The cache key of an original names what it was trained from, not the code that trained it: a run
+    measured against other weights under the same key is measured again, a run from before runs named
+    their references is kept."""
+    cfg, out, _ = smoke_run
+    one = cfg.with_overrides(scenarios={"random": SCENARIOS["random"]}, seeds=(0,), methods=("finetune", "grad_ascent"))
+    res = tmp_path / "res"
+    Benchmark(one, res, cache_dir=out / "cache").run()
+
+    def path(method):
+        return res / "random" / method / "seed0" / "run.json"
+
+    first = json.loads(path("finetune").read_text())
+    named = first["info"]["reference_weights"]
+    assert set(named) == {"original", "oracle"} and all(len(d) == 16 and d != "0" * 16 for d in named.values())
+    assert named["original"] != named["oracle"]
+    first["info"]["reference_weights"] = {**named, "original": "0" * 16}  # as if the original had been retrained
+    path("finetune").write_text(json.dumps(first))
+    legacy = json.loads(path("grad_ascent").read_text())
+    del legacy["info"]["reference_weights"]
+    path("grad_ascent").write_text(json.dumps(legacy))
+
+    ran, real = [], bench_mod.run_method
+    monkeypatch.setattr(bench_mod, "run_method", lambda name, *a: ran.append(name) or real(name, *a))
+    lines: list[str] = []
+    Benchmark(one, res, cache_dir=out / "cache", log=lines.append).run()
+    assert ran == ["finetune"]
+    assert json.loads(path("finetune").read_text())["info"]["reference_weights"] == named
+    assert any("other reference models" in m for m in lines)
+
+
 def test_bad_configuration_fails_before_any_work(tmp_path):
     cfg = PRESETS.get("smoke")()
     with pytest.raises(KeyError, match="unknown method"):

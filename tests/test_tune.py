@@ -651,3 +651,56 @@ def test_a_budget_of_zero_runs_no_trial_not_even_the_incumbent(smoke, tmp_path):
     storage = optuna.storages.InMemoryStorage()
     record = tune_method(bench, refs, cfg, TuneOptions(trials=0, study="z"), "finetune", tmp_path, storage=storage)
     assert storage_trials(storage, "z:partial_class:finetune") == [] and record["incumbent"] is None
+
+
+def test_a_study_resumed_against_retrained_references_is_refused_or_restarted(smoke, tmp_path):
+    """The tuning split's original and oracle come from the model cache under a key that names what they
+    were trained from; retrained by changed code they can hold other weights under the same key. A study
+    records the digests its trials were measured against, refuses to mix in trials on other models, and
+    with --restart-changed starts afresh from its old optimum, re-measured."""
+    cfg, _, _, bench, refs = smoke
+    opts = TuneOptions(trials=2, storage=f"journal:{tmp_path / 'j.log'}")
+    storage = make_storage(opts.storage)
+    tune_method(bench, refs, cfg, opts, "finetune", tmp_path, storage=storage)
+    name = "smoke:partial_class:finetune"
+    recorded = optuna.load_study(study_name=name, storage=storage).user_attrs["setup"]["references"]
+    assert recorded == {"partial_class": refs["partial_class"].weights}
+
+    other = {"partial_class": dataclasses.replace(refs["partial_class"])}
+    other["partial_class"].o_meta = {**other["partial_class"].o_meta, "weights": "0" * 16}
+    with pytest.raises(ConfigError, match="other weights"):
+        tune_method(bench, other, cfg, opts, "finetune", tmp_path, storage=storage)
+    lines: list[str] = []
+    again = dataclasses.replace(opts, restart_changed=True)
+    tune_method(bench, other, cfg, again, "finetune", tmp_path, storage=storage, log=lines.append)
+    assert any("first trial is" in m for m in lines)
+    assert optuna.load_study(study_name=name, storage=storage).user_attrs["setup"]["references"] == {
+        "partial_class": {"original": "0" * 16, "oracle": refs["partial_class"].weights["oracle"]}}
+
+
+def test_a_study_from_before_references_were_recorded_resumes_as_it_is(smoke, tmp_path):
+    """Nothing was recorded, so nothing is known: the study resumes, and it is not stamped with today's
+    models, which its earlier trials may not have been measured against."""
+    cfg, _, _, bench, refs = smoke
+    opts = TuneOptions(trials=1, storage=f"journal:{tmp_path / 'j.log'}")
+    storage = make_storage(opts.storage)
+    tune_method(bench, refs, cfg, opts, "finetune", tmp_path, storage=storage)
+    name = "smoke:partial_class:finetune"
+    study = optuna.load_study(study_name=name, storage=storage)
+    setup = dict(study.user_attrs["setup"])
+    del setup["references"]
+    study.set_user_attr("setup", setup)
+    record = tune_method(bench, refs, cfg, dataclasses.replace(opts, trials=2), "finetune", tmp_path, storage=storage)
+    assert record["n_complete"] == 2
+    assert "references" not in optuna.load_study(study_name=name, storage=storage).user_attrs["setup"]
+
+
+def test_a_scenario_study_compares_its_search_with_that_scenarios_own_values(smoke, tmp_path):
+    """After a per-scenario search has shipped, a scenario's values are no longer the shared ones: its
+    incumbent is what a benchmark of that scenario runs today."""
+    cfg, _, _, bench, refs = smoke
+    flat, own = 0.01, 0.003
+    cfg = cfg.with_overrides(hparams={**cfg.hparams, "finetune": {**cfg.hparams.get("finetune", {}), "lr": flat}},
+                             scenario_hparams={"partial_class": {"finetune": {"lr": own}}})
+    record = tune_method(bench, refs, cfg, TuneOptions(trials=1, study="own"), "finetune", tmp_path, storage=None)
+    assert record["incumbent"]["params"]["lr"] == own

@@ -103,7 +103,7 @@ class SureConfig:
 # fools d itself but not a fresh probe.
 # lr up to 1 and α down to 0.01: a search ended next to the old ends 0.3 and 0.1 (benchmarks/results/README.md,
 # tune-cpu-v2); α → 0 is fine-tuning the trained layers alone
-SPACE = {"lr": Float(1e-5, 1.0, log=True), "alpha": Float(0.01, 1000.0, log=True), "domain_lr": Float(1e-5, 0.3, log=True)}
+SPACE = {"lr": Float(1e-5, 10.0, log=True), "alpha": Float(0.01, 1000.0, log=True), "domain_lr": Float(1e-5, 3.0, log=True)}
 
 
 class GradReverse(torch.autograd.Function):

@@ -111,6 +111,12 @@ class References:
     grams: dict[str, dict[str, np.ndarray]] | None = None  # per-layer Grams of original and oracle on the probe
 
     @property
+    def weights(self) -> dict[str, str]:
+        """The digests of the original's and the oracle's weights: what this (scenario, seed)'s runs were
+        measured against (a cached run whose record differs is run again)."""
+        return {"original": self.o_meta["weights"], "oracle": self.r_meta["weights"]}
+
+    @property
     def broken(self) -> SplitModel:
         """The original with its head freshly initialised (seeded): the degenerate reference."""
         model = copy.deepcopy(self.original)
@@ -237,22 +243,31 @@ class Benchmark:
         forget, test = (rows_of(outs[s], part) for s, part in (("forget", idx[:m]), ("test", idx[m:])))
         embed = {"forget_z": forget.z, "test_z": test.z, "forget_y": forget.y, "test_y": test.y}
         atomic_write_bytes(d / layout.EMBED_NPZ, lambda f: np.savez(f, **embed))  # type: ignore[arg-type]
-        return Run(method, scenario, seed, hparams, metrics, info=info)
+        return Run(method, scenario, seed, hparams, metrics, info={**info, "reference_weights": refs.weights})
 
     def write_run(self, run: Run) -> None:
         d = self.run_dir(run.scenario, run.method, run.seed)
         run = dataclasses.replace(run, env=environment(self.device))
         atomic_write_text(d / layout.RUN_JSON, json.dumps(jsonable(run.to_dict()), indent=1, default=float))
 
-    def cached_run(self, scenario: str, method: str, seed: int, key: str) -> Run | None:
-        p = self.run_dir(scenario, method, seed) / layout.RUN_JSON
+    def cached_run(self, refs: References, method: str, key: str) -> Run | None:
+        """The run already in the results directory under ``key``, unless it was measured against other
+        reference models than ``refs``' (same cache key, other weights: retrained by changed code or on
+        another machine). A run recorded before runs named their references is taken as it is."""
+        p = self.run_dir(refs.scenario, method, refs.seed) / layout.RUN_JSON
         if not p.exists() or (self.save_features and not (p.parent / layout.FEATURES_NPZ).exists()):
             return None
         try:
             run = Run.from_dict(json.loads(p.read_text()))
         except (ValueError, TypeError):
             return None
-        return run if run.key == key else None
+        if run.key != key:
+            return None
+        if run.info.get("reference_weights", refs.weights) != refs.weights:
+            self.log(f"  {method}: its cached run was measured against other reference models "
+                     f"({run.info['reference_weights']}, now {refs.weights}); running it again")
+            return None
+        return run
 
     def references(self, scenario: str, seed: int) -> References:
         """The split, the original and the oracle of one (scenario, seed), trained or from the cache."""
@@ -418,7 +433,7 @@ class Benchmark:
         runs = []
         for method in methods:
             key = self.run_key(refs, method)
-            run = self.cached_run(scenario, method, seed, key)
+            run = self.cached_run(refs, method, key)
             model: SplitModel | None = None
             if run is None:
                 model, run = (self.reference_run(refs, method) if layout.is_reference(method)

@@ -6,6 +6,12 @@ indices, their labels, the seed): :meth:`ReferenceModels.trained` loads it when 
 otherwise, holding a lock so that processes sharing the cache (shards, tuning workers) wait for each
 other's model instead of training it twice. The benchmark and the per-example attacks both take their
 models from here; neither reaches into the other.
+
+The key names what a model is trained *from*, not the code that trains it: the same key retrained by
+changed training code, or on another kind of machine, can hold other bits. So every model comes with
+``meta["weights"]``, the digest of its weights (:func:`~sure_unlearn.protocol.checkpoints.weights_digest`);
+a run and a tuning study record the digests of the models they were measured against, and a cached run
+or a resumed study whose references have changed is measured again rather than mixed with new ones.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from sure_unlearn.data.splits import Split
 from sure_unlearn.data.types import DatasetBundle, LabeledData
 from sure_unlearn.files import check_writable, content_key, file_lock
 from sure_unlearn.models import ModelSpec, SplitModel, build_model
-from sure_unlearn.protocol.checkpoints import ModelCache
+from sure_unlearn.protocol.checkpoints import ModelCache, weights_digest
 from sure_unlearn.protocol.config import BenchmarkConfig
 from sure_unlearn.train import FitResult, fit
 
@@ -111,11 +117,11 @@ class ReferenceModels:
             meta = self.cache.load(kind, key, model)
             if meta is not None:
                 self.log(f"  {kind}: cached ({path.name})")
-                return model, meta
+                return model, {**meta, "weights": weights_digest(model)}
             self.log(f"  {kind}: training on {len(train_idx)} samples, {self.cfg.recipe.epochs} epochs")
             res = fit(model, data, self.cfg.recipe, seeded_generator(self.device, "train", seed),
                       progress=self.progress, desc=kind, engine=self.cfg.engine)
             meta = trained_meta(kind, key, res, self.device)
             self.cache.save(kind, key, model, meta)
             self.trained_here.add(key)
-        return model, meta
+        return model, {**meta, "weights": weights_digest(model)}

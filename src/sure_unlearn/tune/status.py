@@ -69,7 +69,7 @@ def status(cfg: BenchmarkConfig, opts: TuneOptions) -> tuple[dict[str, dict[str,
             name = study_name(cfg, opts, key, m)
             study = optuna.load_study(study_name=name, storage=storage) if name in names else None
             space = today_space(study, cfg, opts, m)
-            expected = opts.trials > 0 and incumbent(cfg, m, space) is not None
+            expected = opts.trials > 0 and incumbent(cfg, m, space, scenarios) is not None
             if study is None:
                 record: dict[str, Any] = {
                     "objective": opts.objective, "n_complete": 0, "n_fail": 0, "params": {}, "trial": None,

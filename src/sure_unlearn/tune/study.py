@@ -144,11 +144,27 @@ def space_for(cfg: BenchmarkConfig, method: str, opts: TuneOptions, retain_per_f
     return space
 
 
+# Setup keys a study made before they existed lacks: never compared there (nothing was recorded, so nothing
+# is known), and not computed by ``sure tune --status``, which loads no model.
+UNRECORDED_BEFORE = ("references",)
+
+
 def setup_of(
-    cfg: BenchmarkConfig, opts: TuneOptions, scenarios: Sequence[str], method: str, space: dict[str, Param]
+    cfg: BenchmarkConfig,
+    opts: TuneOptions,
+    scenarios: Sequence[str],
+    method: str,
+    space: dict[str, Param],
+    references: dict[str, dict[str, str]] | None = None,
 ) -> dict[str, Any]:
-    """What a study's trials depend on; a resumed study must match it (the budget may grow)."""
-    setup = {
+    """What a study's trials depend on; a resumed study must match it (the budget may grow).
+
+    ``references`` ({scenario: {"original": digest, "oracle": digest}}, from the tuning split's
+    :attr:`~sure_unlearn.protocol.benchmark.References.weights`) names the models every trial was measured
+    against: their cache key stays the same when changed training code or another machine retrains them
+    with other weights, and trials measured against two originals do not belong in one search.
+    """
+    setup: dict[str, Any] = {
         "method": method,
         "scenarios": {s: dataclasses.asdict(cfg.scenarios[s]) for s in scenarios},
         "tuning_seed": opts.tuning_seed,
@@ -168,12 +184,22 @@ def setup_of(
             holdout_fraction=cfg.holdout_fraction,
         ),
     }
+    if references is not None:
+        setup["references"] = references
     return json.loads(json.dumps(setup, default=str))  # the form it takes in storage
 
 
 def setup_diff(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    """The keys in which two study setups differ, sorted (empty: the same setup)."""
-    return sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+    """The keys in which two study setups differ, sorted (empty: the same setup). A key of
+    :data:`UNRECORDED_BEFORE` that either side lacks is not compared.
+
+    >>> setup_diff({"space": 1}, {"space": 1, "references": {"s": "ab"}})
+    []
+    >>> setup_diff({"space": 1, "references": {"s": "ab"}}, {"space": 2, "references": {"s": "cd"}})
+    ['references', 'space']
+    """
+    keys = {k for k in set(old) | set(new) if k not in UNRECORDED_BEFORE or (k in old and k in new)}
+    return sorted(k for k in keys if old.get(k) != new.get(k))
 
 
 def open_study(storage: Any, name: str, opts: TuneOptions, setup: dict[str, Any]) -> Any:
@@ -196,10 +222,11 @@ def open_study(storage: Any, name: str, opts: TuneOptions, setup: dict[str, Any]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             study.set_metric_names(list(obj.NAMES[opts.objective]))
-    elif old != setup:
-        diff = setup_diff(old, setup)
+    elif diff := setup_diff(old, setup):
+        why = (" (its original or oracle now has other weights than its trials were measured against: "
+               "retrained by changed training code or on another kind of machine)" if "references" in diff else "")
         raise ConfigError(
-            f"study {name!r} in {redact(opts.storage)} was made for another setup (differs in {diff}); "
+            f"study {name!r} in {redact(opts.storage)} was made for another setup (differs in {diff}){why}; "
             "pass another --study name or --storage, restore the original settings, or --restart-changed "
             f"to keep its trials as {name}~1 and search afresh"
         )
@@ -254,7 +281,7 @@ def archive_if_changed(storage: Any, name: str, setup: dict[str, Any]) -> str | 
         old = storage.get_study_user_attrs(storage.get_study_id_from_name(name)).get("setup")
     except KeyError:
         return None
-    if old is None or old == setup:
+    if old is None or not setup_diff(old, setup):
         return None
     taken = {s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)}
     k = next(k for k in range(1, len(taken) + 2) if f"{name}~{k}" not in taken)
@@ -367,10 +394,14 @@ def run_budget(
             study.optimize(objective, n_trials=1, catch=CATCH, callbacks=list(callbacks))
 
 
-def incumbent(cfg: BenchmarkConfig, method: str, space: dict[str, Param]) -> dict[str, Any] | None:
+def incumbent(cfg: BenchmarkConfig, method: str, space: dict[str, Param], scenarios: Sequence[str] = ()
+              ) -> dict[str, Any] | None:
     """The values ``cfg`` runs today for the parameters of ``space`` (its tuned values, else the method's
-    defaults), or None when one lies outside its range (the incumbent is then not evaluated)."""
-    values = dataclasses.asdict(make_config(method, cfg.hparams.get(method)))
+    defaults), or None when one lies outside its range (the incumbent is then not evaluated). A study of
+    one scenario compares with that scenario's own values (``scenario_hparams``), a joint one with the
+    shared values."""
+    today = cfg.hparams_for(scenarios[0], method) if len(scenarios) == 1 else cfg.hparams.get(method)
+    values = dataclasses.asdict(make_config(method, today))
     if not all(k in values and contains(p, values[k]) for k, p in space.items()):
         return None
     return {k: values[k] for k in space}
@@ -447,7 +478,7 @@ def tune_method(
     ratio = min(len(r.prep.split.retain) / max(len(r.prep.split.forget), 1) for r in refs.values())
     space = space if space is not None else space_for(cfg, method, opts, ratio)
     name = study_name(cfg, opts, key, method)
-    setup = setup_of(cfg, opts, scenarios, method, space)
+    setup = setup_of(cfg, opts, scenarios, method, space, references={s: r.weights for s, r in refs.items()})
     d = out / key / method
     restart = opts.restart_changed and storage is not None
     moved: str | None = None
@@ -470,7 +501,7 @@ def tune_method(
     objective = make_objective(bench, refs, method, space, cfg.hparams.get(method, {}), opts)
     hooks = [log_trial(log, names), write, *callbacks]
     ok = run_budget(study, objective, opts, callbacks=hooks, log=log, progress=progress, desc=f"tune {method}")
-    if ok and opts.trials > 0 and (values := incumbent(cfg, method, space)) is not None:  # 0: warm the cache
+    if ok and opts.trials > 0 and (values := incumbent(cfg, method, space, scenarios)) is not None:  # 0: warm the cache
         run_incumbent(study, objective, values, opts, callbacks=hooks, log=log)
     write(study, None)
     record = results.best_record(study, scenarios, opts.objective, base=cfg.hparams.get(method, {}), space=space)
