@@ -3,7 +3,7 @@
 # benchmarks/results/cpu-heldout-v2/; the CPU twin of `gpu_shards.sh benchmark`).
 #
 #   bash benchmarks/heldout_cpu.sh run random     # SHARDS (default 2) processes, one thread each, in the background
-#   bash benchmarks/heldout_cpu.sh merge          # every scenario run so far → one summary, copied into the results
+#   bash benchmarks/heldout_cpu.sh merge [DIR...]  # every scenario run so far (and DIR...) → one summary, copied into the results
 #
 # `run` uses the scenario's seeds: 0–4, and 0–2 for confusion (SEEDS="0,1" overrides). Each shard writes
 # runs/heldout2/<scenario>/shard<i> (git-ignored) and skips the runs it already holds with the same
@@ -13,7 +13,10 @@
 #
 # `merge` merges every shard directory under runs/heldout2/ with `sure report` into runs/heldout2/all, then
 # copies it into the results without the per-run embeddings and splits (they are large and rebuilt from
-# the cache), and writes digest.md (benchmarks/heldout_digest.py).
+# the cache), and writes digest.md (benchmarks/heldout_digest.py). On a machine that lacks the shard
+# directories of a scenario run earlier, name the committed results as DIR (benchmarks/results/cpu-heldout-v2)
+# to keep that scenario; `sure report` refuses a run that differs between two inputs, so re-run shards and
+# the committed copy of the same scenario do not mix.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SHARDS="${SHARDS:-2}"
@@ -39,10 +42,10 @@ run)
 merge)
     mapfile -t dirs < <(find "$ROOT" -mindepth 2 -maxdepth 2 -type d -name 'shard*' | sort)
     [ "${#dirs[@]}" -gt 0 ] || { echo "nothing under $ROOT to merge: run a scenario first" >&2; exit 2; }
-    "${SURE[@]}" report "${dirs[@]}" --out "$ROOT/all" > "$ROOT/report.log"
+    "${SURE[@]}" report "${dirs[@]}" "${@:2}" --out "$ROOT/all" > "$ROOT/report.log"
     mkdir -p "$KEPT"
     (cd "$ROOT/all" && find . -type f ! -name embed.npz ! -name split.npz -print0 | xargs -0 -I{} cp --parents {} "$OLDPWD/$KEPT/")
     .venv/bin/python benchmarks/heldout_digest.py "$KEPT/summary.json" > "$KEPT/digest.md"
     echo "merged ${#dirs[@]} shard directories into $KEPT (summary.json, summary.md, digest.md)" ;;
-*) echo "unknown command $1: run SCENARIO, or merge" >&2; exit 2 ;;
+*) echo "unknown command $1: run SCENARIO, or merge [DIR...]" >&2; exit 2 ;;
 esac
