@@ -99,10 +99,10 @@ class SureConfig:
             raise ConfigError(f"reverse must be 'both' or 'forget', got {self.reverse!r}")
 
 
-# What `sure tune` searches; every other field keeps its default above. α reaches 100 on purpose: weak α
+# What `sure tune` searches; every other field keeps its default above. α reaches 1000 on purpose: weak α
 # fools d itself but not a fresh probe.
-# lr up to 1 and α down to 0.01: a search ended next to the old ends 0.3 and 0.1 (benchmarks/results/README.md,
-# tune-cpu-v2); α → 0 is fine-tuning the trained layers alone
+# lr up to 10, domain lr up to 3 and α down to 0.01: searches ended next to earlier ends
+# (benchmarks/results/README.md, tune-cpu-v2); α → 0 is fine-tuning the trained layers alone
 SPACE = {"lr": Float(1e-5, 10.0, log=True), "alpha": Float(0.01, 1000.0, log=True), "domain_lr": Float(1e-5, 3.0, log=True)}
 
 

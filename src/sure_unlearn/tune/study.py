@@ -394,7 +394,7 @@ def run_budget(
             study.optimize(objective, n_trials=1, catch=CATCH, callbacks=list(callbacks))
 
 
-def incumbent(cfg: BenchmarkConfig, method: str, space: dict[str, Param], scenarios: Sequence[str] = ()
+def incumbent(cfg: BenchmarkConfig, method: str, space: dict[str, Param], scenarios: Sequence[str]
               ) -> dict[str, Any] | None:
     """The values ``cfg`` runs today for the parameters of ``space`` (its tuned values, else the method's
     defaults), or None when one lies outside its range (the incumbent is then not evaluated). A study of
