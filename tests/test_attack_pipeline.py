@@ -341,16 +341,50 @@ def test_never_seen_targets_keep_the_forget_set_class_proportions():
         AttackConfig(shadows=4, nonmembers=0).validate()
 
 
-def test_model_digest_hashes_batchnorm_models_by_content(tiny_model):
-    import copy
+def test_each_attack_names_the_models_it_used_by_their_weights(world):
+    from sure_unlearn.protocol.checkpoints import weights_digest
 
-    from sure_unlearn.attacks.pipeline import model_digest
+    _, arrays = world.results["finetune"]
+    used = dict(zip(arrays["models"].tolist(), arrays["weights"].tolist(), strict=True))
+    assert set(used) == {f"shadow{m}" for m in range(M)} | {"original"} | {
+        "retrain", *(f"shadow_retrain{k}" for k in range(1, N_MODELS))
+    }
+    assert used["original"] == weights_digest(world.original) and used["retrain"] == weights_digest(world.oracle)
+    assert used["shadow0"] == weights_digest(world.attacks.shadow(0)[0])
+    _, oracle_arrays = world.results["retrain"]  # the oracle is scored against retrained models only
+    assert not any(name.startswith("shadow") and name[6:].isdigit() for name in oracle_arrays["models"].tolist())
 
-    twin = copy.deepcopy(tiny_model)
-    assert model_digest(twin) == model_digest(tiny_model)
+
+def test_a_shadow_retrained_with_other_weights_gets_fresh_statistics(world, tmp_path):
+    """The model cache's key names what a shadow is trained from; retrained by changed code it can hold
+    other weights, and statistics cached for the old weights must not be reused for it."""
+    import shutil
+
+    models = world.bench.models
+    cache = tmp_path / "cache"
+    shutil.copytree(models.cache_dir, cache)
+    other = type(models)(models.cfg, models.data, models.device, cache)
+    model, _ = world.attacks.shadow(0)
     with torch.no_grad():
-        next(twin.parameters()).add_(1e-3)
-    assert model_digest(twin) != model_digest(tiny_model)
+        for p in model.parameters():
+            p.mul_(0.5)  # other weights under the same key
+    key = other.key(pipeline_mod.derived_seed("shadow", 0, 0), *_shadow_training(world, 0))
+    assert other.cache.path("shadow", key).exists()
+    other.cache.save("shadow", key, model, {"kind": "shadow", "key": key})
+    again = ShadowAttacks(other, world.prep, "random", 0, n_shadows=M, n_models=N_MODELS, n_nonmembers=NONMEMBERS)
+    _, arrays = again.run("original", None, None, world.original, world.oracle)
+    before = world.results["original"][1]
+    assert not np.allclose(arrays["shadow_phi"][0], before["shadow_phi"][0])  # recomputed on the new weights
+    np.testing.assert_allclose(arrays["shadow_phi"][1:], before["shadow_phi"][1:])  # the others are unchanged
+    assert arrays["weights"][arrays["models"].tolist().index("shadow0")] != before["weights"][
+        before["models"].tolist().index("shadow0")]
+
+
+def _shadow_training(world, m):
+    """(training indices, labels over train ⧺ test) of shadow ``m``, as the pipeline keys it."""
+    a = world.attacks
+    rows = np.flatnonzero(a.roles[m] == 1)
+    return np.r_[world.prep.split.retain, a._key_idx[rows]], a._labels_all
 
 
 def test_never_seen_targets_exclude_the_held_out_pool():

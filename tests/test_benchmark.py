@@ -227,6 +227,8 @@ def test_attacks_are_written_per_run_and_resume_without_training(tmp_path, monke
         npz = np.load(tmp_path / "res" / r["scenario"] / r["method"] / f"seed{r['seed']}" / "attacks.npz")
         n = 20 + r["metrics"]["attack_n_nonmembers"]  # the forget set + every never-seen target the data has
         assert len(npz["labels"]) == len(npz["score_ulira"]) == n
+        run = json.loads((tmp_path / "res" / r["scenario"] / r["method"] / f"seed{r['seed']}" / "run.json").read_text())
+        assert run["info"]["attack_weights"] == dict(zip(npz["models"].tolist(), npz["weights"].tolist(), strict=True))
     # a rerun reads every result back: no model is trained and no method runs
     monkeypatch.setattr(bench_mod, "fit", lambda *a, **k: pytest.fail("retrained a cached model"))
     monkeypatch.setattr(refs_mod, "fit", lambda *a, **k: pytest.fail("retrained a cached model"))

@@ -43,8 +43,9 @@ and R_N..R_{2N−1} as the retrained ones: the oracle's own score at this N, the
 :class:`~sure_unlearn.protocol.references.ReferenceModels` (kinds ``shadow`` and ``shadow_retrain``) under a content key
 that includes the training indices (so the shadow's IN set) and the seed; every method shares them and
 a rerun trains nothing. Unlearned models are not kept: their statistics are (``<cache>/attacks/
-<key>.npz``, keyed by the starting model, method, hyperparameters, targets and reference set), so a
-rerun runs no method either. Per method: M method runs on shadows and N − 1 on the original; once per
+<key>.npz``, keyed by the starting model's weights digest, method, hyperparameters, targets and reference
+set), so a rerun runs no method either; a reference model retrained with other weights under the same
+cache key gets fresh statistics. ``attacks.npz`` names the models it used (``models``, ``weights``). Per method: M method runs on shadows and N − 1 on the original; once per
 (scenario, seed): M shadow originals and up to max(N, M + 1) or 2N retrained models.
 
 **Representation statistic.** ``rep_margin`` needs each model's class means: they come from the same
@@ -76,6 +77,7 @@ from sure_unlearn.files import atomic_write_bytes, content_key
 from sure_unlearn.methods import RunContext, UnlearnData, run_method
 from sure_unlearn.models.base import SplitModel
 from sure_unlearn.progress import track
+from sure_unlearn.protocol.checkpoints import weights_digest
 from sure_unlearn.protocol.evaluate import collect
 from sure_unlearn.protocol.layout import ORACLE, ORIGINAL
 from sure_unlearn.protocol.references import Prepared, ReferenceModels, seed_of, seeded_generator
@@ -203,12 +205,6 @@ def _cat(parts: list[LabeledData]) -> LabeledData:
     )
 
 
-def model_digest(model: torch.nn.Module) -> str:
-    """A content key of a model's weights and buffers (for caching statistics of a model given by the caller)."""
-    state = model.state_dict()
-    return content_key(state={k: v.detach().cpu().numpy() for k, v in state.items()})
-
-
 class ShadowAttacks:
     """The per-example attacks of one (scenario, seed); ``run(method, ...)`` scores one method.
 
@@ -264,6 +260,7 @@ class ShadowAttacks:
         rows = np.sort(rng.choice(len(retain), size=min(n_reference, len(retain)), replace=False))
         self.reference = _cat([retain.subset(torch.from_numpy(rows)), prep.sets["val"]])
         self.forget_eval = prep.train_sets["forget"]  # D_f with training labels (collect never augments)
+        self._used: dict[str, str] = {}  # the reference models the current attack used: name → weights digest
         self._stats_key = content_key(
             v=STATS_VERSION,
             targets=t.idx,
@@ -276,8 +273,19 @@ class ShadowAttacks:
         )
 
     # ---------------------------------------------------------------- models (cached on disk)
+    def used(self, name: str, model: SplitModel, meta: dict[str, Any] | None = None) -> str:
+        """The digest of ``model``'s weights (from its cache ``meta`` when given), noted under ``name``.
+
+        Statistics are cached under these digests, not under the models' cache keys: a key names what a
+        model is trained from, and the same key retrained by changed code holds other weights, whose
+        statistics must not be taken from the old ones. ``run`` reports the models each attack used.
+        """
+        digest = str(meta["weights"]) if meta is not None else weights_digest(model)
+        self._used[name] = digest
+        return digest
+
     def shadow(self, m: int) -> tuple[SplitModel, str]:
-        """Shadow original m, trained on D_r ∪ IN_m from a fresh init; (model, cache key)."""
+        """Shadow original m, trained on D_r ∪ IN_m from a fresh init; (model, weights digest)."""
         split = self.prep.split
         rows = np.flatnonzero(self.roles[m] == 1)
         idx = np.r_[split.retain, self._key_idx[rows]]
@@ -285,18 +293,19 @@ class ShadowAttacks:
         model, meta = self.models.trained(
             SHADOW, derived_seed(SHADOW, self.seed, m), idx, self._labels_all, data
         )
-        return model, str(meta["key"])
+        return model, self.used(f"{SHADOW}{m}", model, meta)
 
     def retrained(self, k: int, oracle: SplitModel | None = None) -> tuple[SplitModel, str]:
-        """R_k, trained on D_r alone; R_0 is the benchmark's oracle (``oracle`` if given, else its cache)."""
+        """R_k, trained on D_r alone; R_0 is the benchmark's oracle (``oracle`` if given, else its cache);
+        (model, weights digest)."""
         split, b = self.prep.split, self.models
         if k == 0:
             if oracle is not None:
-                return oracle, model_digest(oracle)
+                return oracle, self.used(ORACLE, oracle)
             model, meta = b.trained(
                 ORACLE, self.seed, split.retain, split.labels, self.prep.train_sets["retain"]
             )
-            return model, str(meta["key"])
+            return model, self.used(ORACLE, model, meta)
         model, meta = b.trained(
             RETRAINED,
             derived_seed(RETRAINED, self.seed, k),
@@ -304,7 +313,7 @@ class ShadowAttacks:
             split.labels,
             self.prep.train_sets["retain"],
         )
-        return model, str(meta["key"])
+        return model, self.used(f"{RETRAINED}{k}", model, meta)
 
     # ---------------------------------------------------------------- statistics
     def statistics(self, model: SplitModel) -> dict[str, np.ndarray]:
@@ -404,7 +413,7 @@ class ShadowAttacks:
         if method == ORIGINAL:  # nothing unlearned: every "unlearned" model is the original
             return np.tile(target_forget_phi, (n, 1)), retrained_phi(range(n))
         unlearned = [target_forget_phi]
-        digest = model_digest(original)
+        digest = self.used(ORIGINAL, original)
         init_seed = self.seed
         for j in track(range(1, n), n - 1, f"challenge runs ({method})", self.progress):
             gen = seeded_generator(self.models.device, method, self.scenario, self.seed, "challenge", j)
@@ -434,6 +443,7 @@ class ShadowAttacks:
         config (ignored for ``original`` and ``retrain``).
         """
         start = time.perf_counter()
+        self._used = {}
         if method == ORIGINAL:
             target_model = original
         elif method == ORACLE:
@@ -501,5 +511,8 @@ class ShadowAttacks:
             "forget_idx": self.forget_eval.idx.numpy(),
             "challenge_unlearned_phi": unlearned_phi,
             "challenge_retrained_phi": retrained_phi,
+            # which shadow, retrained, original and oracle models these statistics came from
+            "models": np.array(list(self._used), dtype=str),
+            "weights": np.array(list(self._used.values()), dtype=str),
         }
         return written, arrays

@@ -367,7 +367,8 @@ class Benchmark:
         metrics, arrays = refs.attacks.run(method, model, self.method_cfgs.get((refs.scenario, method)),
                                            refs.original, refs.oracle)
         atomic_write_bytes(d / layout.ATTACKS_NPZ, lambda f: np.savez(f, **arrays))  # type: ignore[arg-type]
-        run = run.with_metrics(metrics, attacks=settings)
+        used = {str(k): str(v) for k, v in zip(arrays["models"], arrays["weights"], strict=True)}
+        run = run.with_metrics(metrics, attacks=settings, info={**run.info, "attack_weights": used})
         self.write_run(run)
         return run
 
