@@ -442,7 +442,9 @@ def embed_panels(
 KINDS = {
     "bars": "per-metric bars, mean ± std over seeds, the oracle's value dashed",
     "tradeoff": "forgetting vs test accuracy, one point per method, the oracle (star) is the target",
-    "depth": "per-layer fresh-probe AUC (erasure by depth), one line per method, oracle and original dashed",
+    "depth": ("per-layer fresh-probe AUC (erasure by depth), one line per method, oracle and original dashed; "
+              "its unseen side is the probe set's class-matched draw, another draw than rep AUC's, so at z "
+              "the two differ by sampling noise"),
     "cka": "linear CKA per layer to the oracle and to the original (mean over seeds)",
     "roc": "attack ROC curves, log-log, one panel per method and attack (mean TPR over seeds)",
     "embed": "2-D PCA of forget vs test representations, one panel per model (lowest seed)",
