@@ -9,7 +9,8 @@
 # runs/heldout2/<scenario>/shard<i> (git-ignored) and skips the runs it already holds with the same
 # hyperparameters, so a cut run resumes, and after new tuned values only the changed methods run again.
 # Run it once the scenario's tuned values are shipped (benchmarks/ship_tuned.py), with the tuning workers
-# stopped or beside it (both slow down). Logs: runs/heldout2/<scenario>/shard<i>.log.
+# stopped or beside it (both slow down). Logs: runs/heldout2/<scenario>/shard<i>.log. Stop with
+# `pkill -f "sure benchmark"` (SIGTERM: finished runs are kept; the shell has background shards ignore SIGINT).
 #
 # `merge` merges every shard directory under runs/heldout2/ with `sure report` into runs/heldout2/all, then
 # copies it into the results without the per-run embeddings and splits (they are large and rebuilt from

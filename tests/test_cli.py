@@ -199,6 +199,27 @@ def test_unexpected_errors_are_one_line_with_a_hint_and_debug_shows_the_tracebac
         cli.main(["benchmark", "--preset", "smoke", "--seeds", "x", "--debug"])
 
 
+def test_sigterm_stops_a_command_as_ctrl_c_does_and_the_handler_is_restored(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A script that starts ``sure`` in the background (where the shell has it ignore SIGINT) stops it
+    with SIGTERM: the command ends as after Ctrl-C, with its one-line message and exit status 130."""
+    import os
+    import signal
+
+    reached: list[str] = []
+
+    def terminated(a: argparse.Namespace) -> None:
+        os.kill(os.getpid(), signal.SIGTERM)
+        reached.append("after the signal")  # the handler raises before this line
+
+    before = signal.getsignal(signal.SIGTERM)
+    monkeypatch.setattr(cli, "cmd_list", terminated)
+    assert cli.main(["list", "methods"]) == 130
+    assert "interrupted" in capsys.readouterr().err and not reached
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
 # ------------------------------------------------------------------------------------------ the library side
 def test_resolve_builds_the_same_config_from_a_preset_and_from_its_file(tmp_path: Path) -> None:
     for name in PRESETS.available():

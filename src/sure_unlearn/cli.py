@@ -22,7 +22,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -417,11 +419,22 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; 0 on success, 2 on a bad input or any other error ``sure`` raises on purpose (one
-    line on stderr), 1 on an unexpected error, 130 on Ctrl-C. ``--debug`` lets errors raise."""
+    line on stderr), 1 on an unexpected error, 130 on Ctrl-C or SIGTERM. ``--debug`` lets errors raise.
+
+    SIGTERM stops a command as Ctrl-C does (finished runs kept, a cut trial recorded as failed): a script
+    that starts ``sure`` in the background, where the shell has it ignore SIGINT, can still stop it cleanly
+    with ``pkill -f "sure benchmark"``.
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _interrupt) if main_thread else None
     try:
         a = build_parser().parse_args(argv)
         if getattr(a, "threads", None) is not None:
@@ -447,6 +460,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"sure: internal error: {type(e).__name__}: {' '.join(str(e).split())} "
               "(run again with --debug for the traceback)", file=sys.stderr)
         return 1
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":
