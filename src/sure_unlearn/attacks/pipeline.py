@@ -45,8 +45,9 @@ that includes the training indices (so the shadow's IN set) and the seed; every 
 a rerun trains nothing. Unlearned models are not kept: their statistics are (``<cache>/attacks/
 <key>.npz``, keyed by the starting model's weights digest, method, hyperparameters, targets and reference
 set), so a rerun runs no method either; a reference model retrained with other weights under the same
-cache key gets fresh statistics. ``attacks.npz`` names the models it used (``models``, ``weights``). Per method: M method runs on shadows and N − 1 on the original; once per
-(scenario, seed): M shadow originals and up to max(N, M + 1) or 2N retrained models.
+cache key gets fresh statistics. ``attacks.npz`` names the models it used (``models``, ``weights``).
+Per method: M method runs on shadows and N − 1 on the original; once per (scenario, seed): M shadow
+originals and up to max(N, M + 1) or 2N retrained models.
 
 **Representation statistic.** ``rep_margin`` needs each model's class means: they come from the same
 model on a seeded subsample of D_r (≤ ``n_reference``) plus the val set (so that a forgotten class,
