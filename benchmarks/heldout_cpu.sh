@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # The `cpu` preset's held-out comparison on a CPU machine, one scenario at a time (the results live in
-# benchmarks/results/cpu-heldout-v2/; the CPU twin of `gpu_shards.sh benchmark`).
+# benchmarks/results/cpu-heldout-v2/; the CPU twin of `gpu_shards.sh heldout`). PRESET=attacks runs the
+# `attacks` preset the same way instead (every method attacked with its tuned values; partial_class and
+# random, seeds 0–2), in runs/attacks2/ and benchmarks/results/attacks-v2/ (the twin of `gpu_shards.sh attacks`).
 #
 #   bash benchmarks/heldout_cpu.sh run random     # SHARDS (default 2) processes, one thread each, in the background
 #   bash benchmarks/heldout_cpu.sh merge [DIR...]  # every scenario run so far (and DIR...) → one summary, copied into the results
 #
-# `run` uses the scenario's seeds: 0–4, and 0–2 for confusion (SEEDS="0,1" overrides). Each shard writes
-# runs/heldout2/<scenario>/shard<i> (git-ignored) and skips the runs it already holds with the same
+# `run` uses the scenario's seeds: 0–4, and 0–2 for confusion and the attacks preset (SEEDS="0,1" overrides).
+# Each shard writes runs/heldout2/<scenario>/shard<i> (git-ignored) and skips the runs it already holds with the same
 # hyperparameters, so a cut run resumes, and after new tuned values only the changed methods run again.
 # Run it once the scenario's tuned values are shipped (benchmarks/ship_tuned.py), with the tuning workers
 # stopped or beside it (both slow down). Logs: runs/heldout2/<scenario>/shard<i>.log. Stop with
@@ -21,8 +23,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SHARDS="${SHARDS:-2}"
-ROOT=runs/heldout2
-KEPT=benchmarks/results/cpu-heldout-v2
+PRESET="${PRESET:-cpu}"
+case "$PRESET" in
+    cpu) ROOT=runs/heldout2 KEPT=benchmarks/results/cpu-heldout-v2 ;;
+    attacks) ROOT=runs/attacks2 KEPT=benchmarks/results/attacks-v2 ;;
+    *) echo "unknown PRESET $PRESET: cpu or attacks" >&2; exit 2 ;;
+esac
 SURE=(.venv/bin/sure)
 export SURE_DATA="${SURE_DATA:-$(cd .. && pwd)/shared/data}"
 
@@ -32,10 +38,10 @@ run)
     case "$sc" in partial_class | random | full_class | confusion) ;;
         *) echo "unknown scenario $sc: partial_class, random, full_class or confusion" >&2; exit 2 ;;
     esac
-    seeds="${SEEDS:-$([ "$sc" = confusion ] && echo 0,1,2 || echo 0,1,2,3,4)}"
+    seeds="${SEEDS:-$([ "$sc" = confusion ] || [ "$PRESET" = attacks ] && echo 0,1,2 || echo 0,1,2,3,4)}"
     mkdir -p "$ROOT/$sc"
     for ((i = 0; i < SHARDS; i++)); do
-        nice "${SURE[@]}" benchmark --preset cpu --seeds "$seeds" --scenario "$sc" --shard "$i/$SHARDS" \
+        nice "${SURE[@]}" benchmark --preset "$PRESET" --seeds "$seeds" --scenario "$sc" --shard "$i/$SHARDS" \
             --threads 1 --no-progress --out "$ROOT/$sc/shard$i" > "$ROOT/$sc/shard$i.log" 2>&1 &
         sleep 5  # shards of one cache: one at a time through the lock on the first shared model
     done
