@@ -567,6 +567,13 @@ def test_status_counts_a_study_made_for_another_space_as_stale(smoke, tmp_path):
     assert short == ["partial_class:finetune stale (differs in space)"]
     assert remaining_s(found, 2) == (2, pytest.approx(2 * ft["median_trial_s"]))
     assert "stale: made for another space" in best_table(found)
+    assert ft["models_unrecorded"] is False and "models unrecorded" not in best_table(found)
+    # a study made before studies recorded their models' weights says so
+    study = optuna.load_study(study_name="smoke:partial_class:finetune", storage=make_storage(opts.storage))
+    study.set_user_attr("setup", {k: v for k, v in study.user_attrs["setup"].items() if k != "references"})
+    found, _ = status(cfg, opts)
+    assert found["partial_class"]["finetune"]["models_unrecorded"] is True
+    assert "models unrecorded: made before studies recorded" in best_table(found)
     # today's space: not stale
     tune_method(bench, refs, cfg, dataclasses.replace(opts, restart_changed=True), "finetune", tmp_path,
                 storage=make_storage(opts.storage))

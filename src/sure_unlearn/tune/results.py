@@ -163,6 +163,8 @@ def best_table(found: dict[str, dict[str, dict[str, Any]]]) -> str:
             flags += [f"{k} at its {side} bound" for k, side in r.get("boundary", {}).items()]
             flags += ["flat: every trial scored the same"] if r.get("flat") else []
             flags += [f"stale: made for another {', '.join(r['stale'])} (--restart-changed restarts it)"] if r.get("stale") else []
+            flags += ["models unrecorded: made before studies recorded their original's and oracle's weights"] \
+                if r.get("models_unrecorded") else []
             lines.append(
                 f"| {key} | {m} | {r['objective']} | {vals} | {trial} | {complete} | {r['n_fail']} | "
                 f"{params or '–'} | {'; '.join(flags) or '–'} |"

@@ -49,7 +49,9 @@ def status(cfg: BenchmarkConfig, opts: TuneOptions) -> tuple[dict[str, dict[str,
     A study not started yet has a record with no trials. The ranges are the ones its trials were sampled
     from, so the flags match what the search itself writes. A study made for another setup than today's
     (a widened range, a changed default) is *stale*: ``stale`` names what differs, and it counts as short,
-    since the search restarts it (``--restart-changed``) or refuses to resume it.
+    since the search restarts it (``--restart-changed``) or refuses to resume it. ``models_unrecorded``
+    marks a study made before studies recorded the weights of the original and oracle they measure
+    against: a resumed search cannot tell whether those models were retrained since.
     """
     require_optuna()
     import optuna
@@ -79,6 +81,7 @@ def status(cfg: BenchmarkConfig, opts: TuneOptions) -> tuple[dict[str, dict[str,
             else:
                 record = results.best_record(study, scenarios, opts.objective, base={}, space=space_of(study))
                 record["stale"] = stale(study, cfg, opts, scenarios, m, space)
+                record["models_unrecorded"] = "references" not in study.user_attrs.get("setup", {})
                 record["incumbent_state"] = incumbent_state(study) if expected else "none"
                 running = counts(study)[1] - len(orphans(study))  # a dead worker's trial runs no more
                 seconds = median_trial_s(study)
