@@ -58,7 +58,7 @@ class InfluenceConfig:
 # What `sure tune` searches; every other field keeps its default above.
 SPACE = {
     "step_size": Float(1e-3, 1e3, log=True),  # α has no agreed value
-    "damping": Float(1e-3, 1e3, log=True),  # λ of the damped Fisher (exact mode)
+    "damping": Float(1e-5, 1e3, log=True),  # λ of the damped Fisher (exact mode)
 }
 
 
