@@ -102,6 +102,13 @@ def test_ranking_marks_ties_wins_and_methods_no_better_than_broken():
     assert st["n"] == 5 and st["ci_low"] < st["mean"] < st["ci_high"]
 
 
+def test_one_seed_flags_only_a_method_whose_distance_is_not_below_brokens():
+    runs = runs_of({"retrain": [0], "original": [1.0], "broken": [2.0], "a": [0.2], "d": [2.1]})
+    rows = {r["method"]: r for r in ranking(runs, "s")}
+    assert not rows["a"]["no_better_than_broken"] and rows["d"]["no_better_than_broken"]
+    assert rows["d"]["tied_with_best"]  # one seed: no interval, so no order is claimed against the best
+
+
 def test_failed_runs_are_left_out_of_intervals_and_rankings():
     runs = runs_of({"retrain": [0, 0, 0], "a": [0.5, 0.6, 0.7]})
     runs.append({"method": "a", "scenario": "s", "seed": 3, "metrics": {}, "gaps": {}, "status": "failed",

@@ -9,7 +9,8 @@
   by its mean distance to the oracle (:mod:`sure_unlearn.metrics.distance`), each with the paired
   difference to the best method over the seeds both ran and its interval, whether that interval contains
   0 (``tied_with_best``), the number of seeds on which it was best, and whether it is no better than
-  ``broken`` (its paired interval against ``broken`` does not lie below 0).
+  ``broken`` (its paired interval against ``broken`` does not lie below 0; with one seed, its distance is
+  not below ``broken``'s).
 
 >>> runs = [{"method": m, "scenario": "s", "seed": k, "metrics": {"x": v + k}, "gaps": {"distance": v + 0.1 * k}}
 ...         for k in range(3) for m, v in (("retrain", 0.0), ("a", 0.2), ("b", 0.5), ("broken", 1.8))]
@@ -96,11 +97,19 @@ def ranking(runs: Runs, scenario: str, key: str = RANK_KEY) -> list[dict[str, An
             "best": m == best,
             "tied_with_best": m != best and (diff.n < 2 or diff.contains(0.0)),
             "seeds_best": wins.get(m, 0),
-            "no_better_than_broken": vs_broken is not None and not (
-                vs_broken.ci_high is not None and vs_broken.ci_high < 0
-            ),
+            "no_better_than_broken": vs_broken is not None and _no_better(vs_broken),
         })
     return rows
+
+
+def _no_better(vs_broken: Interval) -> bool:
+    """Whether a method's paired difference to ``broken`` fails to show it better: its interval does not
+    lie below 0, or, with one shared seed (no interval), the difference itself is not below 0."""
+    if vs_broken.n == 0:
+        return True
+    if vs_broken.n == 1 or vs_broken.ci_high is None:
+        return not vs_broken.mean < 0
+    return not vs_broken.ci_high < 0
 
 
 def summarise(config: Mapping[str, Any], runs: Runs) -> dict[str, Any]:

@@ -215,7 +215,8 @@ RANKING_NOTE = (
     "forgetting gap still left over outputs, representation membership and fresh representation probes, "
     "plus the share of the oracle's accuracy margin over chance lost). *tied*: the paired 95% t-interval "
     "of the difference to the best method (same seeds) contains 0, so no order is claimed; *⚠ no better "
-    "than broken*: not significantly better than `broken`, the original with a re-initialised head."
+    "than broken*: not significantly better than `broken`, the original with a re-initialised head (with "
+    "one seed: a distance not below `broken`'s)."
 )
 
 
