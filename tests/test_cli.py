@@ -244,6 +244,17 @@ def test_resolve_applies_overrides_on_top_of_the_file_on_top_of_the_preset(tmp_p
     assert resolve(file=path, default="demo").name == "demo"  # a file without a preset, on a default one
 
 
+def test_set_wins_over_a_scenarios_own_tuned_values():
+    cfg = PRESETS.get("smoke")().with_overrides(
+        hparams={"influence": {"step_size": 1.0, "damping": 0.1}},
+        scenario_hparams={"random": {"influence": {"step_size": 2.0, "damping": 0.2}}, "full_class": {"sure": {"alpha": 3.0}}},
+    )  # fmt: skip
+    out = Overrides.from_flags({"set": ["influence.damping=1e-7"]}).apply(cfg)
+    assert out.hparams_for("random", "influence") == {"step_size": 2.0, "damping": 1e-7}
+    assert out.hparams_for("partial_class", "influence") == {"step_size": 1.0, "damping": 1e-7}
+    assert out.hparams_for("full_class", "sure") == cfg.hparams_for("full_class", "sure")  # other methods untouched
+
+
 def test_validate_and_check_data_name_the_value(tmp_path: Path) -> None:
     from sure_unlearn.data import load_dataset
     from sure_unlearn.data.splits import ScenarioConfig

@@ -162,8 +162,11 @@ class Overrides:
             methods=attacked,
         )
         hparams = {**cfg.hparams, **{m: {**cfg.hparams.get(m, {}), **kv} for m, kv in self.hparams.items()}}
+        # --set wins over a scenario's own tuned values too, which sit on top of ``hparams``
+        per_scenario = {sc: {**per, **{m: {**per[m], **kv} for m, kv in self.hparams.items() if m in per}}
+                        for sc, per in cfg.scenario_hparams.items()}
         return cfg.with_overrides(methods=self.methods, seeds=self.seeds, attacks=attacks, hparams=hparams,
-                                  precision=self.precision)
+                                  scenario_hparams=per_scenario, precision=self.precision)
 
 
 def parse_device(name: str) -> torch.device:
