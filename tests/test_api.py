@@ -238,6 +238,29 @@ def test_a_one_shot_method_that_blows_up_is_stopped_too(tiny):
                              config={"step_size": 1e30, "damping": 1e-30, "num_samples": 8})  # fmt: skip
 
 
+def test_finite_weights_whose_outputs_overflow_are_a_divergence_too(tiny, monkeypatch):
+    """A one-shot step can leave every weight finite yet so large that the forward pass overflows."""
+    from sure_unlearn.methods import base
+
+    real = base.METHODS.get
+
+    def blown(name):
+        spec = real(name)
+
+        def fn(model, data, cfg, ctx):
+            out = spec.fn(model, data, cfg, ctx)
+            with torch.no_grad():
+                for p in out.parameters():
+                    p.mul_(1e25)  # finite in float32 (max 3.4e38); two layers of it are not
+            return out
+
+        return dataclasses.replace(spec, fn=fn)
+
+    monkeypatch.setattr(base.METHODS, "get", blown)
+    with pytest.raises(DivergenceError, match=r"^finetune diverged in epoch 1: its outputs are not finite"):
+        sure_unlearn.unlearn(UserNet(), **floats(tiny), method="finetune", head="classifier", config={"epochs": 1})
+
+
 def test_check_epoch_reads_the_sums_once_and_stops_on_nan():
     net = torch.nn.Linear(2, 2)
     assert check_epoch("m", 3, torch.tensor([1.0, 2.0]), net) == [1.0, 2.0]

@@ -33,7 +33,7 @@ class DivergenceError(SureError):
     def __init__(self, method: str, epoch: int | None, what: str = "loss") -> None:
         self.method, self.epoch, self.what = method, epoch, what
         when = f"in epoch {epoch}" if epoch is not None else "in its update"
-        verb = "are" if what == "weights" else "is"
+        verb = "is" if what == "loss" else "are"
         super().__init__(
             f"{method} diverged {when}: its {what} {verb} not finite (NaN or inf); lower its learning rate or "
             "step size, or check the inputs"

@@ -221,6 +221,24 @@ def check_finite_config(cfg: Any, method: str) -> None:
             raise ConfigError(f"{method}.{f.name} = {value} is not a finite number; give a finite value")
 
 
+def outputs_finite(model: SplitModel, data: UnlearnData, n: int = 64) -> bool:
+    """Whether ``model``'s outputs on the first ``n`` samples of the first set ``data`` holds are finite.
+
+    Finite weights can still overflow in the forward pass (e.g. a huge one-shot step): such a model has
+    diverged just as surely, and every metric downstream would fail on its NaNs.
+    """
+    first = next((d for d in (getattr(data, k) for k in INPUTS) if d is not None and len(d)), None)
+    if first is None:
+        return True
+    was = model.training
+    model.eval()
+    with torch.no_grad():
+        x, _ = first.batch(torch.arange(min(n, len(first)), device=first.device))
+        ok = bool(torch.isfinite(model(x)).all())
+    model.train(was)
+    return ok
+
+
 def run_method(
     name: str, model: SplitModel, data: UnlearnData, cfg: Any, ctx: RunContext
 ) -> SplitModel:
@@ -251,6 +269,8 @@ def run_method(
         raise DivergenceError(name, e.epoch, e.what) from None
     if not bool(weights_finite(out)):
         raise DivergenceError(name, ctx.info.get("epochs") or None, "weights")
+    if not outputs_finite(out, data):
+        raise DivergenceError(name, ctx.info.get("epochs") or None, "outputs")
     if out.num_classes != model.num_classes:
         raise RuntimeError(f"{name} returned {out.num_classes} classes, expected {model.num_classes}")
     return out
