@@ -224,6 +224,8 @@ def check_finite_config(cfg: Any, method: str) -> None:
 def outputs_finite(model: SplitModel, data: UnlearnData, n: int = 64) -> bool:
     """Whether ``model``'s outputs on the first ``n`` samples of the first set ``data`` holds are finite.
 
+    Pass only the sets the method may read, so that the check never touches data the method may not see.
+
     Finite weights can still overflow in the forward pass (e.g. a huge one-shot step): such a model has
     diverged just as surely, and every metric downstream would fail on its NaNs.
     """
@@ -261,15 +263,16 @@ def run_method(
         if d is not None and len(d) and (int(d.y.max()) >= model.num_classes or int(d.y.min()) < 0):
             raise DataError(f"{k} labels fall outside the model's {model.num_classes} classes")
     work = copy.deepcopy(model)
+    readable = data.only(spec.may_read)
     try:
-        out = spec.fn(work, data.only(spec.may_read), cfg, ctx)
+        out = spec.fn(work, readable, cfg, ctx)
     except DivergenceError as e:  # a shared loop names itself; the error names the method
         if e.method == name:
             raise
         raise DivergenceError(name, e.epoch, e.what) from None
     if not bool(weights_finite(out)):
         raise DivergenceError(name, ctx.info.get("epochs") or None, "weights")
-    if not outputs_finite(out, data):
+    if not outputs_finite(out, readable):
         raise DivergenceError(name, ctx.info.get("epochs") or None, "outputs")
     if out.num_classes != model.num_classes:
         raise RuntimeError(f"{name} returned {out.num_classes} classes, expected {model.num_classes}")
