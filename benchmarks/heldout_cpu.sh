@@ -5,7 +5,7 @@
 # random, seeds 0–2), in runs/attacks2/ and benchmarks/results/attacks-v2/ (the twin of `gpu_shards.sh attacks`).
 #
 #   bash benchmarks/heldout_cpu.sh run random     # SHARDS (default 2) processes, one thread each, in the background
-#   bash benchmarks/heldout_cpu.sh merge [DIR...]  # every scenario run so far (and DIR...) → one summary, copied into the results
+#   bash benchmarks/heldout_cpu.sh merge [DIR...]  # the committed results, DIR..., every shard → one summary, copied into the results
 #
 # `run` uses the scenario's seeds: 0–4, and 0–2 for confusion and the attacks preset (SEEDS="0,1" overrides).
 # Each shard writes runs/heldout2/<scenario>/shard<i> (git-ignored) and skips the runs it already holds with the same
@@ -14,12 +14,11 @@
 # stopped or beside it (both slow down). Logs: runs/heldout2/<scenario>/shard<i>.log. Stop with
 # `pkill -f "sure benchmark"` (SIGTERM: finished runs are kept; the shell has background shards ignore SIGINT).
 #
-# `merge` merges every shard directory under runs/heldout2/ with `sure report` into runs/heldout2/all, then
-# copies it into the results without the per-run embeddings and splits (they are large and rebuilt from
-# the cache), and writes digest.md (benchmarks/heldout_digest.py). On a machine that lacks the shard
-# directories of a scenario run earlier, name the committed results as DIR (benchmarks/results/cpu-heldout-v2)
-# to keep that scenario; `sure report` refuses a run that differs between two inputs, so re-run shards and
-# the committed copy of the same scenario do not mix.
+# `merge` merges the committed results (benchmarks/results/cpu-heldout-v2, when present), then any DIR,
+# then every shard directory under runs/heldout2/, with `sure report --replace` into runs/heldout2/all: a run
+# held by several is taken from the last, so re-run shards replace their committed copies and every
+# other committed run is kept. It then copies the merge into the results without the per-run embeddings and
+# splits (they are large and rebuilt from the cache), and writes digest.md (benchmarks/heldout_digest.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SHARDS="${SHARDS:-2}"
@@ -49,7 +48,10 @@ run)
 merge)
     mapfile -t dirs < <(find "$ROOT" -mindepth 2 -maxdepth 2 -type d -name 'shard*' | sort)
     [ "${#dirs[@]}" -gt 0 ] || { echo "nothing under $ROOT to merge: run a scenario first" >&2; exit 2; }
-    "${SURE[@]}" report "${dirs[@]}" "${@:2}" --out "$ROOT/all" > "$ROOT/report.log"
+    kept=()
+    [ -f "$KEPT/summary.json" ] && kept=("$KEPT")
+    rm -rf "$ROOT/all"
+    "${SURE[@]}" report "${kept[@]}" "${@:2}" "${dirs[@]}" --replace --out "$ROOT/all" > "$ROOT/report.log"
     mkdir -p "$KEPT"
     (cd "$ROOT/all" && find . -type f ! -name embed.npz ! -name split.npz -print0 | xargs -0 -I{} cp --parents {} "$OLDPWD/$KEPT/")
     .venv/bin/python benchmarks/heldout_digest.py "$KEPT/summary.json" > "$KEPT/digest.md"

@@ -163,3 +163,27 @@ def test_two_shards_merged_give_the_summary_of_one_unsharded_run(tmp_path):
     assert outcome(merged) == outcome(whole)
     assert (tmp_path / "merged" / "summary.md").is_file()
     assert (tmp_path / "merged" / "partial_class" / "sure" / "seed1" / "run.json").is_file()
+
+    # a run done again (say, after new tuned values) differs: refused, unless the last directory wins
+    from sure_unlearn.errors import DataError
+
+    rerun = tmp_path / "rerun"
+    rerun.mkdir()
+    later = json.loads((tmp_path / "shard1" / "summary.json").read_text())
+    changed = next(r for r in later["runs"] if r["method"] == "sure")
+    changed["metrics"]["forget_acc"] = 42.0
+    later["runs"] = [changed]
+    (rerun / "summary.json").write_text(json.dumps(later))
+    parts = [tmp_path / "shard0", tmp_path / "shard1", rerun]
+    with pytest.raises(DataError, match="--replace"):
+        merge(parts, tmp_path / "refused")
+    replaced = merge(parts, tmp_path / "replaced", replace=True)
+
+    def key(r):
+        return r["scenario"], r["method"], int(r["seed"])
+
+    got = {key(r): r for r in replaced["runs"]}
+    assert got[key(changed)]["metrics"]["forget_acc"] == 42.0
+    assert sorted(got) == sorted(key(r) for r in merged["runs"])  # nothing else lost or added
+    before = {key(r): r for r in merged["runs"]}
+    assert all(got[k] == before[k] for k in got if k != key(changed))

@@ -219,7 +219,7 @@ def cmd_report(a: argparse.Namespace) -> None:
 
     if a.out or len(a.dir) > 1:
         out = check_writable(a.out or a.dir[0], "--out")
-        merge(a.dir, out)
+        merge(a.dir, out, replace=a.replace)
         print((out / "summary.md").read_text())
         log(f"merged {len(a.dir)} results directories into {out}/")
         return
@@ -411,6 +411,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "(shards, other seeds) into --out")
     r.add_argument("dir", nargs="+", help="results directories (sure benchmark --out)")
     r.add_argument("--out", help="merge every DIR into this directory (one summary with intervals and ranking)")
+    r.add_argument("--replace", action="store_true",
+                   help="a run held by several DIRs is taken from the last one (re-run results over older ones); "
+                        "without it such runs must agree")
     r.set_defaults(fn=cmd_report)
 
     ls = sub.add_parser("list", help="list registered methods, models, datasets, scenarios, metrics, presets")

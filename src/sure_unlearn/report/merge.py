@@ -4,6 +4,10 @@
 the same benchmark (dataset, model, recipe and split settings must agree), takes the union of their runs
 (a run present in several must agree on everything but its costs), copies the per-run files and splits
 into ``DIR``, and writes one summary with its intervals and ranking over all of them.
+
+``--replace`` is for results re-run after a change (new tuned values, a fix): a run present in several
+directories is taken from the last one that holds it, so ``sure report OLD NEW --replace --out DIR`` keeps
+everything of ``OLD`` that ``NEW`` did not run again.
 """
 
 from __future__ import annotations
@@ -42,8 +46,12 @@ def _outcome(run: dict[str, Any]) -> dict[str, Any]:
             "gaps": {k: v for k, v in run.get("gaps", {}).items() if not is_runtime_key(k)}}
 
 
-def merge(dirs: Sequence[str | Path], out: str | Path) -> dict[str, Any]:
-    """Merge ``dirs`` into ``out`` (see the module docstring); returns the merged summary."""
+def merge(dirs: Sequence[str | Path], out: str | Path, replace: bool = False) -> dict[str, Any]:
+    """Merge ``dirs`` into ``out`` (see the module docstring); returns the merged summary.
+
+    A run held by several directories must agree between them, unless ``replace``: then the last
+    directory's copy wins.
+    """
     if not dirs:
         raise DataError("give at least one results directory to merge")
     paths, out = [Path(d) for d in dirs], Path(out)
@@ -56,16 +64,18 @@ def merge(dirs: Sequence[str | Path], out: str | Path) -> dict[str, Any]:
                                 f"({s['config'].get(k)!r} vs {config.get(k)!r}); merge only parts of one benchmark")
         for k in UNION:
             config[k] = list(dict.fromkeys([*config.get(k, []), *s["config"].get(k, [])]))
-        config["scenarios"] = {**s["config"].get("scenarios", {}), **config.get("scenarios", {})}
+        known = config.get("scenarios", {})  # the first directory's settings and order, then new ones
+        config["scenarios"] = {**known, **{k: v for k, v in s["config"].get("scenarios", {}).items() if k not in known}}
     runs: dict[tuple[str, str, int], dict[str, Any]] = {}
     source: dict[tuple[str, str, int], Path] = {}
     for d, s in zip(paths, summaries, strict=True):
         for r in s["runs"]:
             key = (r["scenario"], r["method"], int(r["seed"]))
-            if key in runs and _outcome(runs[key]) != _outcome(r):
-                raise DataError(f"{key} differs between {source[key]} and {d}; a run can be merged only once")
-            runs.setdefault(key, r)
-            source.setdefault(key, d)
+            if key in runs and not replace and _outcome(runs[key]) != _outcome(r):
+                raise DataError(f"{key} differs between {source[key]} and {d}; a run can be merged only once "
+                                "(or pass --replace to take each run from the last directory that holds it)")
+            if replace or key not in runs:
+                runs[key], source[key] = r, d
     out.mkdir(parents=True, exist_ok=True)
     for (scenario, _method, seed), d in source.items():
         for sub in (Path(scenario) / _method / f"seed{seed}", Path(scenario) / f"seed{seed}"):
