@@ -17,7 +17,7 @@ from sure_unlearn.data.splits import ScenarioConfig, make_split
 from sure_unlearn.data.types import NO_AUGMENT, LabeledData
 from sure_unlearn.errors import ConfigError, DataError
 from sure_unlearn.methods import RunContext, UnlearnData, make_config, run_method
-from sure_unlearn.methods.sure import grad_reverse, ramp
+from sure_unlearn.methods.domain import grad_reverse, ramp
 from sure_unlearn.models import ModelSpec, SplitModel, build_model
 from sure_unlearn.protocol.evaluate import evaluate
 from sure_unlearn.train import Recipe, fit
@@ -387,7 +387,7 @@ TRIGGER_SURE = {"epochs": 10, "batch_size": 32, "domain_batch_size": 16, "augmen
 
 
 def test_sure_erases_what_a_fresh_probe_finds_and_its_controls_do_not(trigger_case, monkeypatch):
-    import sure_unlearn.methods.sure as sure_mod
+    import sure_unlearn.methods.domain as domain_mod
 
     model, data, unseen = trigger_case
 
@@ -401,7 +401,7 @@ def test_sure_erases_what_a_fresh_probe_finds_and_its_controls_do_not(trigger_ca
     erased, control = after(), after(alpha=0.0)
     assert erased < 0.62 and erased < before - 0.15
     assert abs(control - before) < 0.05  # α = 0: only retain CE, the trigger stays in z
-    monkeypatch.setattr(sure_mod, "grad_reverse", lambda x, lam: x)  # the reversal's sign flipped
+    monkeypatch.setattr(domain_mod, "grad_reverse", lambda x, lam: x)  # the reversal's sign flipped
     flipped_forget, flipped_both = after(), after(reverse="both", alpha=3.0)
     assert flipped_forget > erased + 0.15  # no erasure without the reversal
     assert flipped_both > before + 0.1  # d's own gradient makes the forget set *more* separable
@@ -410,7 +410,7 @@ def test_sure_erases_what_a_fresh_probe_finds_and_its_controls_do_not(trigger_ca
 def test_reverse_forget_detaches_the_held_out_half():
     """With reverse="forget" the domain loss sends no gradient to the held-out inputs (they do not move),
     while the forget inputs get one; with "both" both halves do."""
-    from sure_unlearn.methods.sure import DomainClassifier, domain_logits
+    from sure_unlearn.methods.domain import DomainClassifier, domain_logits
 
     torch.manual_seed(0)
     g, d = torch.nn.Linear(6, 5), DomainClassifier(5, 8)

@@ -6,7 +6,7 @@ from the same distribution (domain 0), on the representation ``z = g(x)``:
     L = CE(h(g(x_r)), y_r) + α · BCE(d(R_λ(g(x_d))), domain)
 
 ``R_λ`` is the gradient reversal layer (identity forward, −λ·grad backward), ``d`` a fresh MLP with one
-logit. θ_f, θ_y, θ_d all *descend* L, so through the reversal θ_f *ascends* the domain loss: the saddle
+logit (both in :mod:`~sure_unlearn.methods.domain`). θ_f, θ_y, θ_d all *descend* L, so through the reversal θ_f *ascends* the domain loss: the saddle
 point min_{θ_f,θ_y} max_{θ_d} [CE − α·L_d]. One forward pass per step: the retain batch and the domain
 batch (half forget, half held-out) go through ``g`` together. **An epoch is one pass over the retain set**
 (or over a fresh random ``retain_fraction`` of it). The defaults are the paper's algorithm.
@@ -45,6 +45,7 @@ from torch import nn
 from sure_unlearn.data.types import NO_AUGMENT, BatchedData
 from sure_unlearn.errors import ConfigError
 from sure_unlearn.methods.base import RunContext, UnlearnData, register_method
+from sure_unlearn.methods.domain import DomainClassifier, domain_logits, ramp, warm_up
 from sure_unlearn.methods.trunk import freeze
 from sure_unlearn.metrics.representation import margin_auc, probe_auc
 from sure_unlearn.models.base import SplitModel, capture, pool_to
@@ -104,83 +105,6 @@ class SureConfig:
 # lr up to 10, domain lr up to 3 and α down to 0.01: searches ended next to earlier ends
 # (benchmarks/results/README.md, tune-cpu-v2); α → 0 is fine-tuning the trained layers alone
 SPACE = {"lr": Float(1e-5, 10.0, log=True), "alpha": Float(0.01, 1000.0, log=True), "domain_lr": Float(1e-5, 3.0, log=True)}
-
-
-class GradReverse(torch.autograd.Function):
-    """R_λ: identity forward, gradient × (−λ) backward."""
-
-    @staticmethod
-    def forward(ctx: torch.autograd.function.FunctionCtx, x: torch.Tensor, lam: float) -> torch.Tensor:
-        ctx.lam = lam  # type: ignore[attr-defined]  # a Python float: no host-to-device copy per step
-        return x.view_as(x)
-
-    @staticmethod
-    def backward(ctx: torch.autograd.function.FunctionCtx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
-        return grad * -ctx.lam, None  # type: ignore[attr-defined]
-
-
-def grad_reverse(x: torch.Tensor, lam: float) -> torch.Tensor:
-    return GradReverse.apply(x, float(lam))  # type: ignore[no-any-return]
-
-
-def ramp(p: float) -> float:
-    """DANN's schedule for λ: 0 at the start, → 1 as training progresses."""
-    return 2.0 / (1.0 + math.exp(-10.0 * p)) - 1.0
-
-
-class DomainClassifier(nn.Module):
-    """d: an MLP on a representation ending in one logit, or one per class (``classes`` > 1), in which case
-    each sample is scored by its own class's logit."""
-
-    def __init__(self, dim: int, hidden: int, classes: int = 1) -> None:
-        super().__init__()
-        self.net = nn.Sequential(
-            nn.Linear(dim, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, classes)
-        )
-
-    def forward(self, h: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        out = self.net(h)
-        return out[:, 0] if out.shape[1] == 1 else out.gather(1, y[:, None])[:, 0]
-
-
-def domain_logits(ds: dict[str, DomainClassifier], reps: dict[str, torch.Tensor], y: torch.Tensor, lam: float,
-                  reverse: str = "both") -> dict[str, torch.Tensor]:
-    """Each d's logits on its layer's representations of a domain batch (first half forget, second half
-    held-out), through the reversal: on both halves, or (``reverse="forget"``) on the forget half only,
-    the held-out half detached so that d learns from it but the domain loss never moves it."""
-    out = {}
-    for name, d in ds.items():
-        h, half = reps[name], len(y) // 2
-        h = grad_reverse(h, lam) if reverse == "both" else torch.cat([grad_reverse(h[:half], lam), h[half:].detach()])
-        out[name] = d(h, y).float()
-    return out
-
-
-def warm_up(ds: dict[str, DomainClassifier], hf: dict[str, torch.Tensor], hv: dict[str, torch.Tensor],
-            yf: torch.Tensor, yv: torch.Tensor, cfg: SureConfig, gen: torch.Generator) -> dict[str, float]:
-    """``domain_warmup`` full-batch steps of every d alone (the model untouched) on the original's eval-mode
-    representations of forget (1) and held-out (0) samples, n = min(|D_f|, |D_v|) per side (a fresh draw
-    from the larger side each step), so the first reversed gradients follow a real forget-vs-held-out
-    difference rather than a fresh d's random direction. Returns z's d BCE before and after, and accuracy."""
-    n = min(len(yf), len(yv))
-    target = torch.cat([torch.ones(n, device=yf.device), torch.zeros(n, device=yf.device)])
-    params = [p for d in ds.values() for p in d.parameters()]
-    opt = make_optimizer(params, cfg.domain_lr, cfg.momentum, 0.0, device=yf.device)
-    bce = nn.BCEWithLogitsLoss()
-    losses = []
-    for _ in range(cfg.domain_warmup):
-        rf = torch.randperm(len(yf), generator=gen, device=gen.device)[:n].to(yf.device)
-        rv = torch.randperm(len(yv), generator=gen, device=gen.device)[:n].to(yv.device)
-        y = torch.cat([yf[rf], yv[rv]])
-        logits = {k: d(torch.cat([hf[k][rf], hv[k][rv]]), y) for k, d in ds.items()}
-        loss = sum(bce(lg, target) for lg in logits.values())
-        opt.zero_grad(set_to_none=True)
-        loss.backward()  # type: ignore[union-attr]
-        opt.step()
-        losses.append(bce(logits["z"], target).detach())
-    acc = ((logits["z"].detach() > 0).float() == target).float().mean()
-    first, last, acc_end = torch.stack([losses[0], losses[-1], acc]).tolist()  # one host sync
-    return {"bce_start": first, "bce_end": last, "acc_end": 100 * acc_end}
 
 
 @register_method("sure", config=SureConfig, needs={"forget", "retain", "val"}, may_read={"forget", "retain", "val", "pool"},
@@ -268,7 +192,8 @@ def sure(model: SplitModel, data: UnlearnData, cfg: SureConfig, ctx: RunContext)
     if cfg.early_stop:
         pick = torch.randperm(len(retain), generator=torch.Generator().manual_seed(0))[:1000]
         stop_ref = retain.subset(pick.to(retain.device))
-    warmup = warm_up(ds, eval_reps(forget), eval_reps(held), forget.y, held.y, cfg, gen) if cfg.domain_warmup else {}
+    warmup = (warm_up(ds, eval_reps(forget), eval_reps(held), forget.y, held.y, gen, steps=cfg.domain_warmup,
+                      lr=cfg.domain_lr, momentum=cfg.momentum) if cfg.domain_warmup else {})
     forward = eng.compiled(representations)  # torch.compile only when the engine asks for it
     trunk.train(model, True)
     step, history = 0, []
