@@ -1,6 +1,6 @@
 """How the per-example attacks depend on the number of shadow models, from runs already made.
 
-    .venv/bin/python benchmarks/attack_shadow_count.py benchmarks/results/attacks [DIR ...]
+    .venv/bin/python benchmarks/attack_shadow_count.py benchmarks/results/attacks [DIR ...] [--plot PNG]
 
 Every ``attacks.npz`` under the directories (written by ``sure benchmark`` with attacks on) holds each
 unlearned shadow's statistic per target and its role. This re-scores each attacked model with every
@@ -10,6 +10,7 @@ and prints per method and k: the AUC (mean over subsets and seeds) and the mean 
 M| (how much the choice of k shadows moves the figure). Beside them, the AUC's own sampling error at these
 target counts (Hanley & McNeil 1982, at the all-M AUC): trimming to k shadows is harmless where the change
 it causes is well below that error. No model is trained; the numbers come from the stored statistics.
+``--plot`` draws the AUC against k, one panel per attack and one line per (scenario, method).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import numpy as np
 
 from sure_unlearn.attacks.rmia import REP_TEMPERATURE, log_sigmoid, rmia
 from sure_unlearn.attacks.ulira import ulira
+from sure_unlearn.report.plots import line_styles, pyplot
 
 ATTACKS = ("ulira", "rmia", "rep_rmia")
 
@@ -58,9 +60,36 @@ def cell(aucs: list[float], deltas: list[float]) -> str:
     return f"{np.mean([aucs[i] for i in ok]):.3f} / {np.mean([deltas[i] for i in ok]):.3f}"
 
 
+def plot(aucs: dict, path: Path) -> None:
+    """AUC (mean over subsets and seeds) against the number of shadows, a panel per attack."""
+    plt = pyplot()
+    if plt is None:
+        print("no plot: matplotlib is not installed (pip install '.[plots]')", file=sys.stderr)
+        return
+    keys = sorted(aucs)
+    styles = line_styles(plt, [m for _, m in keys])
+    fig, axes = plt.subplots(1, len(ATTACKS), figsize=(4 * len(ATTACKS), 3.4), sharey=True)
+    for ax, at in zip(axes, ATTACKS, strict=True):
+        for scenario, method in keys:
+            ks = sorted(aucs[scenario, method])
+            ys = [np.nanmean(aucs[scenario, method][k][at]) if np.isfinite(aucs[scenario, method][k][at]).any()
+                  else np.nan for k in ks]  # fmt: skip
+            ax.plot(ks, ys, label=f"{method} ({scenario})", **styles[method])
+        ax.set(
+            title=at, xlabel="shadow models used (k)", xticks=sorted({k for key in keys for k in aucs[key]})
+        )
+        ax.axhline(0.5, color="0.7", lw=0.8)
+    axes[0].set_ylabel("AUC (mean over subsets and seeds)")
+    axes[-1].legend(fontsize=7, loc="best")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("dirs", nargs="+", type=Path, help="benchmark result directories with attacks.npz files")
+    ap.add_argument("--plot", type=Path, help="also draw the AUC against the number of shadows into this PNG")
     a = ap.parse_args(argv)
     files = sorted(f for d in a.dirs for f in d.rglob("attacks.npz"))
     if not files:
@@ -104,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"| {key[0]} | {key[1]} | {k} of {m} | {cells} |")
         ses = " | ".join(f"SE {np.mean(se[key][at]):.3f}" for at in ATTACKS)
         print(f"| {key[0]} | {key[1]} | ({n_pos} forgotten, {n_neg} never-seen targets) | {ses} |")
+    if a.plot:
+        plot(aucs, a.plot)
     return 0
 
 
