@@ -30,13 +30,13 @@ from typing import Any, Literal
 
 import numpy as np
 
+import sure_unlearn.report.plots as figures
 from sure_unlearn.errors import DataError
 from sure_unlearn.files import atomic_write_text, jsonable
 from sure_unlearn.metrics.core import GAP_AVG_KEYS, GAP_REP_KEYS
 from sure_unlearn.metrics.info import infos, places
 from sure_unlearn.metrics.stats import interval
 from sure_unlearn.protocol.layout import BROKEN, ORACLE, ORIGINAL
-from sure_unlearn.report import plots as figures
 
 Runs = list[dict[str, Any]]
 PlotMode = Literal["none", "cheap", "all"]
