@@ -23,8 +23,8 @@ from sure_unlearn.errors import SureError
 from sure_unlearn.files import atomic_write_text
 from sure_unlearn.protocol.config import resolve
 from sure_unlearn.protocol.presets import tuned
+from sure_unlearn.tune.options import TuneOptions
 from sure_unlearn.tune.status import status
-from sure_unlearn.tune.study import TuneOptions
 
 ROOT = Path(__file__).resolve().parents[1]
 

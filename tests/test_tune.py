@@ -30,9 +30,10 @@ from sure_unlearn.space import Float
 from sure_unlearn.tune import objective as obj
 from sure_unlearn.tune.sampler import TrialSeededTPE
 from sure_unlearn.tune.sensitivity import factors, run_sensitivity
+from sure_unlearn.tune.setup import open_study, setup_of
 from sure_unlearn.tune.stability import run_stability
 from sure_unlearn.tune.storage import make_storage, release_stale
-from sure_unlearn.tune.study import TuneOptions, open_study, setup_of, study_name, tune, tune_method
+from sure_unlearn.tune.study import TuneOptions, study_name, tune, tune_method
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 SRC = Path(__file__).resolve().parents[1] / "src"
@@ -598,7 +599,7 @@ def test_workers_of_one_journal_restart_a_study_one_at_a_time(tmp_path):
     waits, then finds the new setup and leaves the study alone."""
     import threading
 
-    from sure_unlearn.tune.study import study_lock
+    from sure_unlearn.tune.setup import study_lock
 
     url = f"journal:{tmp_path / 'j.log'}"
     entered = threading.Event()
@@ -639,7 +640,7 @@ def test_a_restart_starts_from_the_old_optimum_only_when_it_fits_the_new_space()
     from optuna.distributions import FloatDistribution, IntDistribution
 
     from sure_unlearn.space import Int
-    from sure_unlearn.tune.study import warm_start
+    from sure_unlearn.tune.setup import warm_start
 
     storage = optuna.storages.InMemoryStorage()
     old = optuna.create_study(storage=storage, study_name="s~1")

@@ -14,10 +14,10 @@ from sure_unlearn.errors import ConfigError
 from sure_unlearn.methods import make_config
 from sure_unlearn.protocol.config import BenchmarkConfig
 from sure_unlearn.protocol.overrides import parse_ints, parse_names
+from sure_unlearn.tune.options import TuneOptions
 from sure_unlearn.tune.study import (
     BenchFactory,
     Log,
-    TuneOptions,
     check_eval_seeds,
     evaluate_tuned,
     optima,

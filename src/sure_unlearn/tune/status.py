@@ -14,9 +14,10 @@ from sure_unlearn.errors import ConfigError
 from sure_unlearn.protocol.config import BenchmarkConfig
 from sure_unlearn.space import Choice, Float, Int, Param
 from sure_unlearn.tune import results
+from sure_unlearn.tune.options import TuneOptions
+from sure_unlearn.tune.setup import setup_diff, setup_of
 from sure_unlearn.tune.storage import journal_path, make_storage, orphans, redact
 from sure_unlearn.tune.study import (
-    TuneOptions,
     counts,
     forget_only,
     group_key,
@@ -24,8 +25,6 @@ from sure_unlearn.tune.study import (
     incumbent,
     incumbent_state,
     require_optuna,
-    setup_diff,
-    setup_of,
     space_for,
     study_name,
 )

@@ -12,7 +12,8 @@ For each method (and each scenario, or all scenarios jointly) one Optuna study:
    TPE learns nothing from a failed trial, so spaces are declared inside each config's valid range; a
    region where runs diverge costs failed trials (each logged), never budget.
 4. **Resume**: studies are created with ``load_if_exists``; re-running the same command runs only the
-   trials still missing. A trial interrupted by Ctrl-C is recorded as FAIL and run again.
+   trials still missing. A trial interrupted by Ctrl-C is recorded as FAIL and run again. A study opens
+   only for the setup it was made for (:mod:`~sure_unlearn.tune.setup`).
 5. **Workers** sharing a storage (:mod:`~sure_unlearn.tune.storage`) together complete exactly the budget:
    a worker starts a trial only while ``complete + running < budget``, and a trial that finds the budget
    already taken by trials numbered before it (two workers asking at once) ends at once as FAIL with
@@ -32,23 +33,22 @@ import contextlib
 import dataclasses
 import json
 import time
-import warnings
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from sure_unlearn.errors import ConfigError, SureError
-from sure_unlearn.files import atomic_write_text, content_key, file_lock
+from sure_unlearn.files import atomic_write_text
 from sure_unlearn.methods import METHODS, make_config
 from sure_unlearn.progress import bar
 from sure_unlearn.protocol.config import BenchmarkConfig
 from sure_unlearn.space import Param, contains, describe, suggest, with_epochs
 from sure_unlearn.tune import objective as obj
 from sure_unlearn.tune import results
+from sure_unlearn.tune.options import TuneOptions
 from sure_unlearn.tune.results import INCUMBENT, describe_values, is_incumbent
-from sure_unlearn.tune.storage import journal_path, make_storage, redact, release_stale, worker_id
+from sure_unlearn.tune.setup import archive_if_changed, open_study, setup_of, study_lock, warm_start
+from sure_unlearn.tune.storage import make_storage, redact, release_stale, worker_id
 
 # What a trial may raise and still leave the study running: our own errors (ConfigError for a sampled
 # config that cannot work), numerical trouble (NaN inputs to an attack, overflow) and torch's RuntimeErrors
@@ -68,38 +68,6 @@ def require_optuna() -> None:
         import optuna  # noqa: F401
     except ImportError:
         raise ConfigError("hyperparameter search needs Optuna: pip install 'sure-unlearn[tune]'") from None
-
-
-@dataclass(frozen=True)
-class TuneOptions:
-    """How to search; every method gets the same."""
-
-    trials: int = 20  # completed trials per method (and per scenario group)
-    objective: str = "gap"  # "gap": distance to the oracle; "multi": (forgetting, utility), Pareto front
-    tuning_seed: int = 100  # the forget set the search sees; results are reported on other seeds
-    seed: int = 0  # the sampler's seed
-    storage: str | None = None  # see storage.py; None: in memory
-    study: str | None = None  # study-name prefix (default: the config's name)
-    per_scenario: bool = False  # one study per scenario instead of one over all scenarios jointly
-    search_epochs: bool = False  # also search epochs in {1..the config's epochs} (default: fixed budget)
-    max_failures: int | None = None  # failed trials before a method's search gives up (default: trials)
-    startup_trials: int | None = None  # random trials before TPE (default: min(10, max(2, trials // 4)))
-    poll_s: float = 2.0  # how often a worker waiting for its peers' last trials looks again
-    restart_changed: bool = False  # a study made for another setup is archived as NAME~k and started afresh
-
-    def __post_init__(self) -> None:
-        if self.trials < 0:
-            raise ConfigError(f"--trials must be ≥ 0, got {self.trials}")
-        if self.objective not in obj.MODES:
-            raise ConfigError(f"--objective must be one of {obj.MODES}, got {self.objective!r}")
-
-    @property
-    def n_startup(self) -> int:
-        return self.startup_trials if self.startup_trials is not None else min(10, max(2, self.trials // 4))
-
-    @property
-    def failures_allowed(self) -> int:
-        return self.max_failures if self.max_failures is not None else max(self.trials, 1)
 
 
 def groups(cfg: BenchmarkConfig, opts: TuneOptions) -> list[tuple[str, ...]]:
@@ -142,152 +110,6 @@ def space_for(cfg: BenchmarkConfig, method: str, opts: TuneOptions, retain_per_f
                 cap = max(cap, int(cap * retain_per_forget))
             space = with_epochs(space, cap, log=forget_only(method))
     return space
-
-
-# Setup keys a study made before they existed lacks: never compared there (nothing was recorded, so nothing
-# is known), and not computed by ``sure tune --status``, which loads no model.
-UNRECORDED_BEFORE = ("references",)
-
-
-def setup_of(
-    cfg: BenchmarkConfig,
-    opts: TuneOptions,
-    scenarios: Sequence[str],
-    method: str,
-    space: dict[str, Param],
-    references: dict[str, dict[str, str]] | None = None,
-) -> dict[str, Any]:
-    """What a study's trials depend on; a resumed study must match it (the budget may grow).
-
-    ``references`` ({scenario: {"original": digest, "oracle": digest}}, from the tuning split's
-    :attr:`~sure_unlearn.protocol.benchmark.References.weights`) names the models every trial was measured
-    against: their cache key stays the same when changed training code or another machine retrains them
-    with other weights, and trials measured against two originals do not belong in one search.
-    """
-    setup: dict[str, Any] = {
-        "method": method,
-        "scenarios": {s: dataclasses.asdict(cfg.scenarios[s]) for s in scenarios},
-        "tuning_seed": opts.tuning_seed,
-        "objective": opts.objective,
-        # every fixed hyperparameter, defaults included: a changed default makes old trials incomparable
-        "fixed_hparams": {
-            k: v
-            for k, v in dataclasses.asdict(make_config(method, cfg.hparams.get(method))).items()
-            if k not in space
-        },
-        "space": describe(space),
-        # what the tuning split's models are made of (the model cache's identity) and how the data is cut
-        "data_model_recipe": content_key(
-            **cfg.identity(),
-            train_subset=cfg.train_subset,
-            test_subset=cfg.test_subset,
-            holdout_fraction=cfg.holdout_fraction,
-        ),
-    }
-    if references is not None:
-        setup["references"] = references
-    return json.loads(json.dumps(setup, default=str))  # the form it takes in storage
-
-
-def setup_diff(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    """The keys in which two study setups differ, sorted (empty: the same setup). A key of
-    :data:`UNRECORDED_BEFORE` that either side lacks is not compared.
-
-    >>> setup_diff({"space": 1}, {"space": 1, "references": {"s": "ab"}})
-    []
-    >>> setup_diff({"space": 1, "references": {"s": "ab"}}, {"space": 2, "references": {"s": "cd"}})
-    ['references', 'space']
-    """
-    keys = {k for k in set(old) | set(new) if k not in UNRECORDED_BEFORE or (k in old and k in new)}
-    return sorted(k for k in keys if old.get(k) != new.get(k))
-
-
-def open_study(storage: Any, name: str, opts: TuneOptions, setup: dict[str, Any]) -> Any:
-    """Create the study, or load it and check that it was made for the same setup."""
-    import optuna
-
-    from sure_unlearn.tune.sampler import TrialSeededTPE
-
-    directions = [optuna.study.StudyDirection.MINIMIZE] * len(obj.NAMES[opts.objective])
-    study = optuna.create_study(
-        storage=storage,
-        study_name=name,
-        directions=directions,
-        load_if_exists=True,
-        sampler=TrialSeededTPE(opts.seed, opts.n_startup),
-    )
-    old = study.user_attrs.get("setup")
-    if old is None:
-        study.set_user_attr("setup", setup)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            study.set_metric_names(list(obj.NAMES[opts.objective]))
-    elif diff := setup_diff(old, setup):
-        why = (" (its original or oracle now has other weights than its trials were measured against: "
-               "retrained by changed training code or on another kind of machine)" if "references" in diff else "")
-        raise ConfigError(
-            f"study {name!r} in {redact(opts.storage)} was made for another setup (differs in {diff}){why}; "
-            "pass another --study name or --storage, restore the original settings, or --restart-changed "
-            f"to keep its trials as {name}~1 and search afresh"
-        )
-    return study
-
-
-@contextmanager
-def study_lock(url: str | None) -> Iterator[None]:
-    """For a journal file: a lock beside it, so that workers of one machine restart a study, or enqueue its
-    incumbent, one at a time. Other storages get none: restart from one worker there."""
-    journal = journal_path(url)
-    if journal is None:
-        yield
-    else:
-        with file_lock(journal.with_name(journal.name + ".restart.lock")):
-            yield
-
-
-def warm_start(storage: Any, archived: str, space: dict[str, Param]) -> dict[str, Any] | None:
-    """The best complete trial's values of study ``archived`` when every one lies inside ``space`` (and
-    ``space`` searches nothing else), else None.
-
-    A restarted study (a widened range) enqueues them as its first trial: the old optimum is then one of
-    the new search's points, so widening a range cannot end the search worse than it was, which 24 TPE
-    trials spread over a wider range otherwise can. The trial counts towards the budget like any other.
-    """
-    import optuna
-    from optuna.trial import TrialState
-
-    study = optuna.load_study(study_name=archived, storage=storage)
-    done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    if not done or len(study.directions) != 1:
-        return None
-    best = min(done, key=lambda t: (t.value, t.number))
-    if set(best.params) != set(space) or not all(contains(space[k], v) for k, v in best.params.items()):
-        return None
-    return dict(best.params)
-
-
-def archive_if_changed(storage: Any, name: str, setup: dict[str, Any]) -> str | None:
-    """Move study ``name`` to ``name~k`` (the first free k) if it was made for another ``setup``; return
-    the new name, or None when there was nothing to move.
-
-    A widened range makes old trials incomparable with the new search's budget (they never saw the new
-    region), so the study restarts with its full budget, and the old trials stay readable in the same
-    storage. Workers sharing a journal file serialise it (:func:`study_lock`); with a database storage run
-    it from one worker.
-    """
-    import optuna
-
-    try:
-        old = storage.get_study_user_attrs(storage.get_study_id_from_name(name)).get("setup")
-    except KeyError:
-        return None
-    if old is None or not setup_diff(old, setup):
-        return None
-    taken = {s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)}
-    k = next(k for k in range(1, len(taken) + 2) if f"{name}~{k}" not in taken)
-    optuna.copy_study(from_study_name=name, from_storage=storage, to_storage=storage, to_study_name=f"{name}~{k}")
-    optuna.delete_study(study_name=name, storage=storage)
-    return f"{name}~{k}"
 
 
 def make_objective(
