@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sure_unlearn.attacks.rmia import REP_TEMPERATURE, log_sigmoid, rmia
+from sure_unlearn.attacks.rmia import rmia_on_stats
 from sure_unlearn.attacks.ulira import ulira
 from sure_unlearn.report.plots import line_styles, pyplot
 
@@ -45,11 +45,8 @@ def scores(npz: np.lib.npyio.NpzFile, rows: list[int]) -> dict[str, float]:
     # online U-LiRA needs an IN and an OUT shadow for every target: from the balanced roles of M shadows,
     # every subset of more than M/2 has both, a smaller one may not (then "—")
     out = {"ulira": ulira(npz["target_phi"], labels, phi, roles)[0]["ulira_auc"] if both else float("nan")}
-    out["rmia"] = rmia(log_sigmoid(npz["target_phi"]), labels, log_sigmoid(phi), roles)[0]["rmia_auc"]
-    tau = REP_TEMPERATURE
-    out["rep_rmia"] = rmia(log_sigmoid(npz["target_rep"], tau), labels, log_sigmoid(rep, tau), roles,
-                           prefix="rep_rmia")[0]["rep_rmia_auc"]  # fmt: skip
-    return out
+    got = rmia_on_stats(npz["target_phi"], npz["target_rep"], labels, phi, rep, roles)[0]
+    return {**out, "rmia": got["rmia_auc"], "rep_rmia": got["rep_rmia_auc"]}
 
 
 def cell(aucs: list[float], deltas: list[float]) -> str:

@@ -68,7 +68,7 @@ import torch
 
 from sure_unlearn.attacks import ATTACK_METRICS
 from sure_unlearn.attacks.challenge import epsilon_max, forget_score, point_levels
-from sure_unlearn.attacks.rmia import REP_TEMPERATURE, log_sigmoid, rmia
+from sure_unlearn.attacks.rmia import rmia_on_stats
 from sure_unlearn.attacks.stats import class_means, logit_confidence, rep_margin
 from sure_unlearn.attacks.ulira import ulira
 from sure_unlearn.data.splits import Split
@@ -465,17 +465,8 @@ class ShadowAttacks:
         t = self.targets
         metrics, score = ulira(target["phi"], t.labels, shadows["phi"], self.roles)
         rep_metrics, rep_score = ulira(target["rep"], t.labels, shadows["rep"], self.roles, prefix="rep_lira")
-        # RMIA's Pr(x | θ): the label's softmax probability σ(φ); on representations σ(r/τ) (see rmia.py)
-        rmia_metrics, rmia_score = rmia(
-            log_sigmoid(target["phi"]), t.labels, log_sigmoid(shadows["phi"]), self.roles
-        )
-        tau = REP_TEMPERATURE
-        rep_rmia_metrics, rep_rmia_score = rmia(
-            log_sigmoid(target["rep"], tau),
-            t.labels,
-            log_sigmoid(shadows["rep"], tau),
-            self.roles,
-            prefix="rep_rmia",
+        rmia_metrics, rmia_score, rep_rmia_score = rmia_on_stats(
+            target["phi"], target["rep"], t.labels, shadows["phi"], shadows["rep"], self.roles
         )
         unlearned_phi, retrained_phi = self.challenge_models_phi(
             method, method_cfg, target["forget_phi"], original, oracle
@@ -485,7 +476,6 @@ class ShadowAttacks:
             **metrics,
             **rep_metrics,
             **rmia_metrics,
-            **rep_rmia_metrics,
             "forget_score": f_score,
             "attack_n_nonmembers": t.n_nonmembers,
             "attacks_s": time.perf_counter() - start,

@@ -163,3 +163,29 @@ def rmia(
     log_lr = t - pr_x
     scores = rmia_scores(log_lr, log_lr[lab == 0], gamma)
     return attack_summary(scores, lab, prefix), scores
+
+
+def rmia_on_stats(
+    target_phi: ArrayLike,
+    target_rep: ArrayLike,
+    labels: ArrayLike,
+    ref_phi: ArrayLike,
+    ref_rep: ArrayLike,
+    roles: ArrayLike,
+) -> tuple[dict[str, float], np.ndarray, np.ndarray]:
+    """RMIA (``rmia_*``) and rep-RMIA (``rep_rmia_*``) from LiRA's statistics: Pr(x | θ) = σ(φ) on outputs
+    (φ the logit-scaled confidence) and σ(r / :data:`REP_TEMPERATURE`) on representations (r the class-mean
+    margin). Returns both attacks' metrics and their scores (outputs, representations).
+
+    >>> labels, roles = np.array([1, 1, 0, 0]), np.zeros((1, 4), int)
+    >>> m, s, s_rep = rmia_on_stats([3.0, 4.0, 0.0, 1.0], [0.5, 0.6, 0.1, 0.2], labels,
+    ...                              [[0.0, 1.0, 0.0, 1.0]], [[0.1, 0.2, 0.1, 0.2]], roles)
+    >>> m["rmia_auc"], m["rep_rmia_auc"]
+    (1.0, 1.0)
+    """
+    metrics, score = rmia(log_sigmoid(target_phi), labels, log_sigmoid(ref_phi), roles)
+    tau = REP_TEMPERATURE
+    rep_metrics, rep_score = rmia(
+        log_sigmoid(target_rep, tau), labels, log_sigmoid(ref_rep, tau), roles, prefix="rep_rmia"
+    )
+    return {**metrics, **rep_metrics}, score, rep_score
