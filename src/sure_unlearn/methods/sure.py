@@ -6,9 +6,10 @@ from the same distribution (domain 0), on the representation ``z = g(x)``:
     L = CE(h(g(x_r)), y_r) + α · BCE(d(R_λ(g(x_d))), domain)
 
 ``R_λ`` is the gradient reversal layer (identity forward, −λ·grad backward), ``d`` a fresh MLP with one
-logit (both in :mod:`~sure_unlearn.methods.domain`). θ_f, θ_y, θ_d all *descend* L, so through the reversal θ_f *ascends* the domain loss: the saddle
-point min_{θ_f,θ_y} max_{θ_d} [CE − α·L_d]. One forward pass per step: the retain batch and the domain
-batch (half forget, half held-out) go through ``g`` together. **An epoch is one pass over the retain set**
+logit (both in :mod:`~sure_unlearn.methods.domain`). θ_f, θ_y, θ_d all *descend* L, so through the
+reversal θ_f *ascends* the domain loss: the saddle point min_{θ_f,θ_y} max_{θ_d} [CE − α·L_d]. One
+forward pass per step: the retain batch and the domain batch (half forget, half held-out) go through ``g``
+together. **An epoch is one pass over the retain set**
 (or over a fresh random ``retain_fraction`` of it). The defaults are the paper's algorithm.
 
 Options beyond the paper (each a few lines of the loop below; ``sure_plus`` combines them):
