@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from sure_unlearn.report.labels import place_labels
+
 ORIGINAL, ORACLE = "original", "retrain"
 COLOURS = {ORIGINAL: "#7f7f7f", ORACLE: "#2ca02c", "sure": "#d62728"}
 OTHER = "#1f77b4"
@@ -163,76 +165,6 @@ def bars(
 # ---- forgetting vs utility ----------------------------------------------------------------------------
 
 FIRST_LABELLED = {ORACLE: 0, "sure": 1, ORIGINAL: 2}  # placed first, so they get the spots beside them
-LABEL_GAP = (7.0, 2.0)  # pixels kept free between two labels side by side, and one above the other
-
-
-def _free(boxes: np.ndarray, taken: np.ndarray) -> np.ndarray:
-    """Which candidate boxes (k × 4: x0, y0, x1, y1) stay ``LABEL_GAP`` away from every taken box (n × 4)."""
-    c, t, (gx, gy) = boxes[:, None, :], taken[None, :, :], LABEL_GAP
-    hit = (c[..., 0] < t[..., 2] + gx) & (t[..., 0] < c[..., 2] + gx)
-    hit &= (c[..., 1] < t[..., 3] + gy) & (t[..., 1] < c[..., 3] + gy)
-    return np.asarray(~hit.any(axis=1))
-
-
-def _candidates(
-    px: float, py: float, w: float, h: float, gap: float, frame: Sequence[float]
-) -> tuple[np.ndarray, int]:
-    """Boxes of a w × h label for the point (px, py), best first, all inside ``frame``: beside the point
-    (right, then left), then the spots of a grid over the frame, nearest to the point first but at least
-    a label height away, so the leader line that joins such a label to its point is seen; and how many
-    of the boxes are beside the point."""
-    beside = np.array([[px + gap, py - h / 2], [px - gap - w, py - h / 2]])
-    xs = np.arange(frame[0], frame[2] - w, max(h / 2, 3.0))
-    ys = np.arange(frame[1], frame[3] - h, h / 2)
-    grid = np.stack(np.meshgrid(xs, ys), axis=-1).reshape(-1, 2)
-    dx = np.maximum(np.maximum(grid[:, 0] - px, px - grid[:, 0] - w), 0)  # point to box, 0 inside
-    dy = np.maximum(np.maximum(grid[:, 1] - py, py - grid[:, 1] - h), 0)
-    dist = np.hypot(dx, dy)
-    order = np.argsort(dist, kind="stable")
-    low = np.concatenate([beside, grid[order[dist[order] >= h]]])
-    boxes = np.concatenate([low, low + [w, h]], axis=1)
-    inside = (boxes[:, 0] >= frame[0]) & (boxes[:, 2] <= frame[2])
-    inside &= (boxes[:, 1] >= frame[1]) & (boxes[:, 3] <= frame[3])
-    return boxes[inside], int(inside[:2].sum())  # the spots beside the point that fit come first
-
-
-def _label_points(fig: Any, ax: Any, points: Sequence[tuple[float, float, str, float]]) -> bool:
-    """Label each point (x, y, method, marker radius in points) with its method, inside the axes, so that
-    no two labels and no label and marker overlap; False if some label found no free spot (it is then
-    drawn beside its point anyway).
-
-    Greedy, in display pixels: each label takes the first free candidate of :func:`_candidates`; a label
-    that could not sit beside its point is joined to it by a thin leader line.
-    """
-    renderer = fig.canvas.get_renderer()
-    fb = ax.get_window_extent(renderer)
-    frame = (fb.x0 + 2, fb.y0 + 2, fb.x1 - 2, fb.y1 - 2)  # 2 px inside the axes' frame
-    px_per_pt = fig.dpi / 72.0
-    to_data = ax.transData.inverted()
-    xy = ax.transData.transform([(x, y) for x, y, _, _ in points])
-    radius = np.array([r for *_, r in points]) * px_per_pt
-    taken = [np.r_[p - r, p + r] for p, r in zip(xy, radius, strict=True)]  # the markers
-    placed_all = True
-    for i in sorted(range(len(points)), key=lambda i: FIRST_LABELLED.get(points[i][2], 3)):
-        name = points[i][2]
-        t = ax.text(0, 0, name, fontsize=7.5, ha="left", va="bottom", zorder=4, gid=LABEL_GID,
-                    weight="bold" if name in (ORACLE, "sure") else "normal",
-                    bbox={"boxstyle": "square,pad=0.05", "fc": "white", "ec": "none", "alpha": 0.8})  # fmt: skip
-        e = t.get_window_extent(renderer)
-        px, py = xy[i]
-        boxes, beside = _candidates(px, py, e.width, e.height, radius[i] + LABEL_GAP[0] + 1, frame)
-        free = _free(boxes, np.array(taken)) if len(boxes) else np.zeros(0, bool)
-        if free.any():
-            j = int(np.argmax(free))
-        else:
-            placed_all, j = False, 0
-        box = boxes[j] if len(boxes) else np.r_[xy[i], xy[i] + [e.width, e.height]]
-        taken.append(box)
-        t.set_position(to_data.transform(box[:2]))
-        if j >= beside:  # away from its point: a leader line from the point to the label's nearest edge
-            end = np.clip(xy[i], box[:2], box[2:])
-            ax.plot(*to_data.transform(np.array([xy[i], end])).T, color="0.3", lw=0.6, zorder=1.5)
-    return placed_all
 
 
 def _tradeoff_at(plt: Any, scale: float, title: str, have: Sequence[str], stats: Stats,
@@ -268,7 +200,10 @@ def _tradeoff_at(plt: Any, scale: float, title: str, have: Sequence[str], stats:
         ax.grid(lw=0.3, alpha=0.5)
         points.append(pts)
     fig.tight_layout()  # before the labels, which are placed in display pixels of this layout
-    placed = [_label_points(fig, ax, pts) for ax, pts in zip(axes[0], points, strict=True)]
+    placed = [
+        place_labels(fig, ax, pts, first=FIRST_LABELLED, bold=(ORACLE, "sure"), gid=LABEL_GID)
+        for ax, pts in zip(axes[0], points, strict=True)
+    ]
     return fig, all(placed)
 
 
