@@ -29,8 +29,18 @@ from sure_unlearn.protocol.presets import PRESETS
 from sure_unlearn.protocol.references import seeded_generator
 from sure_unlearn.train import Engine, fit
 
-KEYS = ("forget_acc", "retain_acc", "test_acc", "val_acc", "mia_efficacy", "mia_loss", "rep_mia_knn",
-        "rep_mia_linear", "rep_auc", "rep_auc_cond")
+KEYS = (
+    "forget_acc",
+    "retain_acc",
+    "test_acc",
+    "val_acc",
+    "mia_efficacy",
+    "mia_loss",
+    "rep_mia_knn",
+    "rep_mia_linear",
+    "rep_auc",
+    "rep_auc_cond",
+)
 
 
 def cpu_flags() -> list[str]:
@@ -55,20 +65,36 @@ def main(seed: int, threads: int) -> None:
     fit(bf16, train, cfg.recipe, seeded_generator(bench.device, "train", seed), engine=Engine(bf16=True))
     bf16_s = time.perf_counter() - start
     for name, model, seconds in (("fp32", fp32, meta.get("train_s")), ("bf16", bf16, bf16_s)):
-        metrics, _ = evaluate(model, prep.sets, forget_classes=split.forget_classes, seed=seed,
-                              batch_size=cfg.eval_batch_size)
+        metrics, _ = evaluate(
+            model, prep.sets, forget_classes=split.forget_classes, seed=seed, batch_size=cfg.eval_batch_size
+        )
         rec = {
-            "seed": seed, "training": name, "train_s": seconds, "epochs": cfg.recipe.epochs,
+            "seed": seed,
+            "training": name,
+            "train_s": seconds,
+            "epochs": cfg.recipe.epochs,
             "timed_here": name == "bf16" or meta["key"] in bench.models.trained_here,
             **{k: metrics.get(k) for k in KEYS},
-            "machine": {"processor": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
-                        "flags": cpu_flags(), "threads": threads, "load": list(os.getloadavg()),
-                        "torch": torch.__version__},
+            "machine": {
+                "processor": platform.processor() or platform.machine(),
+                "cpu_count": os.cpu_count(),
+                "flags": cpu_flags(),
+                "threads": threads,
+                "load": list(os.getloadavg()),
+                "torch": torch.__version__,
+            },
             "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
         }
         with out.open("a") as f:
             f.write(json.dumps(rec) + "\n")
-        print(json.dumps({k: rec[k] for k in ("training", "train_s", "test_acc", "retain_acc", "forget_acc", "rep_auc")}))
+        print(
+            json.dumps(
+                {
+                    k: rec[k]
+                    for k in ("training", "train_s", "test_acc", "retain_acc", "forget_acc", "rep_auc")
+                }
+            )
+        )
 
 
 if __name__ == "__main__":

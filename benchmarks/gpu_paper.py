@@ -225,7 +225,9 @@ def evaluated(
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--data-root", help="folder holding cifar10-jpeg.tar.xz (default: $SURE_DATA, else ./data)")
+    p.add_argument(
+        "--data-root", help="folder holding cifar10-jpeg.tar.xz (default: $SURE_DATA, else ./data)"
+    )
     p.add_argument(
         "--cache-dir", help="decoded data and cached models (default: $SURE_CACHE or ~/.cache/sure)"
     )

@@ -25,9 +25,14 @@ def by_run(path: Path, scenario: str) -> dict[tuple[str, int], dict[str, float]]
     try:
         runs = json.loads(path.read_text())["runs"]
     except (OSError, ValueError, KeyError) as e:
-        raise SystemExit(f"paired_change: {path} is not a benchmark's summary.json ({type(e).__name__}: {e})") from None
+        raise SystemExit(
+            f"paired_change: {path} is not a benchmark's summary.json ({type(e).__name__}: {e})"
+        ) from None
     return {
-        (r["method"], int(r["seed"])): {"distance": r["gaps"]["distance"], "test_acc": r["metrics"]["test_acc"]}
+        (r["method"], int(r["seed"])): {
+            "distance": r["gaps"]["distance"],
+            "test_acc": r["metrics"]["test_acc"],
+        }
         for r in runs
         if r["scenario"] == scenario and "distance" in r.get("gaps", {})
     }
@@ -56,8 +61,10 @@ def main() -> int:
         else:
             change = f"{d.mean:+.3f} [{d.ci_low:+.3f}, {d.ci_high:+.3f}]"
         acc = [np.mean([run[(m, s)]["test_acc"] for s in seeds]) for run in (old, new)]
-        print(f"| {m} | {np.mean(list(x.values())):.3f} | {np.mean(list(y.values())):.3f} | {change} | "
-              f"{len(seeds)} | {acc[0]:.1f} → {acc[1]:.1f} |")
+        print(
+            f"| {m} | {np.mean(list(x.values())):.3f} | {np.mean(list(y.values())):.3f} | {change} | "
+            f"{len(seeds)} | {acc[0]:.1f} → {acc[1]:.1f} |"
+        )
     return 0
 
 

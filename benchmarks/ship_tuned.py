@@ -32,7 +32,9 @@ ROOT = Path(__file__).resolve().parents[1]
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--scenario", required=True, help="comma-separated scenarios whose studies are finished")
-    p.add_argument("--storage", required=True, help="the search's storage, e.g. journal:runs/tune2/tune/journal.log")
+    p.add_argument(
+        "--storage", required=True, help="the search's storage, e.g. journal:runs/tune2/tune/journal.log"
+    )
     p.add_argument("--preset", default="cpu")
     p.add_argument("--trials", type=int, default=24, help="the budget every study must have completed")
     a = p.parse_args()
@@ -61,7 +63,9 @@ def main() -> int:
         per[sc] = {m: r["params"] for m, r in found[sc].items()}
         for m, r in found[sc].items():
             if r.get("best_is_incumbent"):
-                print(f"{sc}: {m} keeps its incumbent (the values before the search beat its {a.trials} trials)")
+                print(
+                    f"{sc}: {m} keeps its incumbent (the values before the search beat its {a.trials} trials)"
+                )
             for k, side in r.get("boundary", {}).items():
                 print(f"{sc}: {m}.{k} = {r['params'][k]} at its {side} bound")
     atomic_write_text(path, json.dumps(data, indent=1) + "\n")

@@ -34,22 +34,39 @@ def main() -> None:
     torch.set_num_threads(2)
     cfg = PRESETS.get("cpu")()
     data = load_dataset(cfg.dataset)
-    split = make_split(data.train.y, data.test.y, data.classes, ScenarioConfig("random", n=100), 0,
-                       train_subset=cfg.train_subset, test_subset=cfg.test_subset)
+    split = make_split(
+        data.train.y,
+        data.test.y,
+        data.classes,
+        ScenarioConfig("random", n=100),
+        0,
+        train_subset=cfg.train_subset,
+        test_subset=cfg.test_subset,
+    )
     spec = ModelSpec(data.num_classes, 3, 32, data.mean, data.std)
     test = LabeledData.from_arrays(data.test, split.test)
     for aug in (bool(int(x)) for x in a.augment.split(",")):
         for epochs in (int(e) for e in a.epochs.split(",")):
-            recipe = cfg.recipe.__class__(**{**cfg.recipe.__dict__, "epochs": epochs, "augment": aug, "lr": a.lr})
+            recipe = cfg.recipe.__class__(
+                **{**cfg.recipe.__dict__, "epochs": epochs, "augment": aug, "lr": a.lr}
+            )
             train = LabeledData.from_arrays(data.train, split.train, data.augment if aug else NO_AUGMENT)
             torch.manual_seed(0)
             model = build_model(cfg.model, spec, width=a.width)
             t = time.perf_counter()
             res = fit(model, train, recipe, seeded_generator(torch.device("cpu"), "size", 0))
-            row = {"width": a.width, "epochs": epochs, "augment": aug, "lr": a.lr, "n_train": len(split.train),
-                   "train_s": round(time.perf_counter() - t, 1), "s_per_epoch": round(res.seconds_per_epoch, 2),
-                   "train_acc": round(accuracy(model, train.with_augment(NO_AUGMENT)), 2),
-                   "test_acc": round(accuracy(model, test), 2), "machine": platform.processor() or platform.machine()}
+            row = {
+                "width": a.width,
+                "epochs": epochs,
+                "augment": aug,
+                "lr": a.lr,
+                "n_train": len(split.train),
+                "train_s": round(time.perf_counter() - t, 1),
+                "s_per_epoch": round(res.seconds_per_epoch, 2),
+                "train_acc": round(accuracy(model, train.with_augment(NO_AUGMENT)), 2),
+                "test_acc": round(accuracy(model, test), 2),
+                "machine": platform.processor() or platform.machine(),
+            }
             print(json.dumps(row), flush=True)
 
 

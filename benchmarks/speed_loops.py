@@ -34,8 +34,9 @@ ENGINES = {"nchw": Engine(channels_last=False), "auto": None}
 def main(methods: list[str], repeats: int, threads: int) -> None:
     torch.set_num_threads(threads)
     cfg = PRESETS.get("cpu")()
-    bench = Benchmark(cfg.with_overrides(methods=tuple(methods)), "/tmp/speed_loops",
-                      data_root=os.environ.get("SURE_DATA"))
+    bench = Benchmark(
+        cfg.with_overrides(methods=tuple(methods)), "/tmp/speed_loops", data_root=os.environ.get("SURE_DATA")
+    )
     refs = bench.references("partial_class", 0)
     out = Path(__file__).parent / "results" / "speed_loops.jsonl"
     times: dict[tuple[str, str], list[float]] = {}
@@ -50,11 +51,19 @@ def main(methods: list[str], repeats: int, threads: int) -> None:
     for m in methods:
         nchw, auto = (statistics.median(times[(m, k)]) for k in ENGINES)
         rec = {
-            "method": m, "epoch_s_nchw": round(nchw, 2), "epoch_s_auto": round(auto, 2),
-            "speedup": round(nchw / auto, 3), "runs_nchw": [round(t, 2) for t in times[(m, "nchw")]],
+            "method": m,
+            "epoch_s_nchw": round(nchw, 2),
+            "epoch_s_auto": round(auto, 2),
+            "speedup": round(nchw / auto, 3),
+            "runs_nchw": [round(t, 2) for t in times[(m, "nchw")]],
             "runs_auto": [round(t, 2) for t in times[(m, "auto")]],
-            "machine": {"processor": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
-                        "threads": threads, "load": list(os.getloadavg()), "torch": torch.__version__},
+            "machine": {
+                "processor": platform.processor() or platform.machine(),
+                "cpu_count": os.cpu_count(),
+                "threads": threads,
+                "load": list(os.getloadavg()),
+                "torch": torch.__version__,
+            },
             "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
         }
         with out.open("a") as f:
@@ -64,5 +73,8 @@ def main(methods: list[str], repeats: int, threads: int) -> None:
 
 if __name__ == "__main__":
     a = sys.argv[1:]
-    main((a[0] if a else "neggrad_plus,random_label,scrub").split(","), int(a[1]) if len(a) > 1 else 3,
-         int(a[2]) if len(a) > 2 else 1)
+    main(
+        (a[0] if a else "neggrad_plus,random_label,scrub").split(","),
+        int(a[1]) if len(a) > 1 else 3,
+        int(a[2]) if len(a) > 2 else 1,
+    )

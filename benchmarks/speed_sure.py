@@ -117,8 +117,14 @@ def engine_part(bench: Benchmark, out: Path, repeats: int, thread_counts: list[i
         for threads in thread_counts:
             torch.set_num_threads(threads)
             for kind, cl, fold, bf16 in cases:
-                key = f"{kind} threads={threads} channels_last={cl}" + (" bn_folded" if fold else "") + (" bf16" if bf16 else "")
-                img_s = throughput(bench.new_model(0), Engine(channels_last=cl, bf16=bf16), kind == "train", fold)
+                key = (
+                    f"{kind} threads={threads} channels_last={cl}"
+                    + (" bn_folded" if fold else "")
+                    + (" bf16" if bf16 else "")
+                )
+                img_s = throughput(
+                    bench.new_model(0), Engine(channels_last=cl, bf16=bf16), kind == "train", fold
+                )
                 rows.setdefault(key, []).append(img_s)
     for key, v in rows.items():
         rec = {

@@ -20,8 +20,11 @@ COLUMNS = (("rep_auc", 3), ("test_acc", 1), ("val_acc", 1), ("forget_acc", 1))
 
 
 def runs(summary: dict[str, Any], method: str) -> dict[tuple[str, int], dict[str, Any]]:
-    return {(r["scenario"], r["seed"]): r for r in summary["runs"]
-            if r["method"] == method and r.get("status", "ok") != "failed"}
+    return {
+        (r["scenario"], r["seed"]): r
+        for r in summary["runs"]
+        if r["method"] == method and r.get("status", "ok") != "failed"
+    }
 
 
 def fmt(iv: Interval, digits: int = 3) -> str:
@@ -30,8 +33,12 @@ def fmt(iv: Interval, digits: int = 3) -> str:
     return f"{iv.mean:.{digits}f} [{iv.ci_low:.{digits}f}, {iv.ci_high:.{digits}f}]"
 
 
-def row(name: str, rs: dict[tuple[str, int], dict[str, Any]], plus: dict[tuple[str, int], dict[str, Any]],
-        scenario: str) -> str:
+def row(
+    name: str,
+    rs: dict[tuple[str, int], dict[str, Any]],
+    plus: dict[tuple[str, int], dict[str, Any]],
+    scenario: str,
+) -> str:
     keys = sorted(k for k in rs if k[0] == scenario)
     ref = name in ("retrain", "original")
     by_seed = {k[1]: rs[k]["gaps"].get("distance") for k in keys}
@@ -45,11 +52,18 @@ def row(name: str, rs: dict[tuple[str, int], dict[str, Any]], plus: dict[tuple[s
 
 def main(variant: Path, heldout: Path) -> None:
     front, held = json.loads(variant.read_text()), json.loads(heldout.read_text())
-    rows = {"sure (variant)": runs(front, "sure"), "sure_plus": runs(held, "sure_plus"),
-            "sure (preset)": runs(held, "sure"), "retrain": runs(held, "retrain"), "original": runs(held, "original")}
+    rows = {
+        "sure (variant)": runs(front, "sure"),
+        "sure_plus": runs(held, "sure_plus"),
+        "sure (preset)": runs(held, "sure"),
+        "retrain": runs(held, "retrain"),
+        "original": runs(held, "original"),
+    }
     for sc in SCENARIOS:
         print(f"\n### {sc}\n")
-        print("| method | distance | − sure_plus, paired | rep_auc | test acc | val acc | forget acc | RRT | seeds |")
+        print(
+            "| method | distance | − sure_plus, paired | rep_auc | test acc | val acc | forget acc | RRT | seeds |"
+        )
         print("|---|---|---|---|---|---|---|---|---|")
         for name, rs in rows.items():
             print(row(name, rs, rows["sure_plus"], sc))

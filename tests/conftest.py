@@ -68,7 +68,12 @@ def tiny_model(tiny, tiny_spec):
     """A small CNN trained on the whole tiny training set (including the forget set)."""
     torch.manual_seed(0)
     model = build_model("small_cnn", tiny_spec, width=8)
-    fit(model, tiny["all"], Recipe(epochs=8, lr=0.05, batch_size=32, augment=False), torch.Generator().manual_seed(0))
+    fit(
+        model,
+        tiny["all"],
+        Recipe(epochs=8, lr=0.05, batch_size=32, augment=False),
+        torch.Generator().manual_seed(0),
+    )
     return model
 
 

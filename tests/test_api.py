@@ -58,8 +58,13 @@ def test_precision_sets_the_training_arithmetic(tiny, monkeypatch):
     monkeypatch.setattr(sure_unlearn.api, "run_method", spy)
     torch.manual_seed(0)
     net = UserNet()
-    kw = dict(forget=xy(tiny["forget"]), retain=xy(tiny["retain"]), method="finetune", head="classifier",
-              config={"epochs": 1, "batch_size": 32})
+    kw = dict(
+        forget=xy(tiny["forget"]),
+        retain=xy(tiny["retain"]),
+        method="finetune",
+        head="classifier",
+        config={"epochs": 1, "batch_size": 32},
+    )
     fp32, bf16 = (sure_unlearn.unlearn(net, precision=p, **kw) for p in ("fp32", "bf16"))
     assert [e.bf16 for e in seen] == [False, True]
     diff = (fp32.classifier.weight - bf16.classifier.weight).abs().max().item()
@@ -258,7 +263,9 @@ def test_finite_weights_whose_outputs_overflow_are_a_divergence_too(tiny, monkey
 
     monkeypatch.setattr(base.METHODS, "get", blown)
     with pytest.raises(DivergenceError, match=r"^finetune diverged in epoch 1: its outputs are not finite"):
-        sure_unlearn.unlearn(UserNet(), **floats(tiny), method="finetune", head="classifier", config={"epochs": 1})
+        sure_unlearn.unlearn(
+            UserNet(), **floats(tiny), method="finetune", head="classifier", config={"epochs": 1}
+        )
 
 
 def test_check_epoch_reads_the_sums_once_and_stops_on_nan():

@@ -347,12 +347,17 @@ def test_each_attack_names_the_models_it_used_by_their_weights(world):
     _, arrays = world.results["finetune"]
     used = dict(zip(arrays["models"].tolist(), arrays["weights"].tolist(), strict=True))
     assert set(used) == {f"shadow{m}" for m in range(M)} | {"original"} | {
-        "retrain", *(f"shadow_retrain{k}" for k in range(1, N_MODELS))
+        "retrain",
+        *(f"shadow_retrain{k}" for k in range(1, N_MODELS)),
     }
-    assert used["original"] == weights_digest(world.original) and used["retrain"] == weights_digest(world.oracle)
+    assert used["original"] == weights_digest(world.original) and used["retrain"] == weights_digest(
+        world.oracle
+    )
     assert used["shadow0"] == weights_digest(world.attacks.shadow(0)[0])
     _, oracle_arrays = world.results["retrain"]  # the oracle is scored against retrained models only
-    assert not any(name.startswith("shadow") and name[6:].isdigit() for name in oracle_arrays["models"].tolist())
+    assert not any(
+        name.startswith("shadow") and name[6:].isdigit() for name in oracle_arrays["models"].tolist()
+    )
 
 
 def test_a_shadow_retrained_with_other_weights_gets_fresh_statistics(world, tmp_path):
@@ -371,13 +376,17 @@ def test_a_shadow_retrained_with_other_weights_gets_fresh_statistics(world, tmp_
     key = other.key(pipeline_mod.derived_seed("shadow", 0, 0), *_shadow_training(world, 0))
     assert other.cache.path("shadow", key).exists()
     other.cache.save("shadow", key, model, {"kind": "shadow", "key": key})
-    again = ShadowAttacks(other, world.prep, "random", 0, n_shadows=M, n_models=N_MODELS, n_nonmembers=NONMEMBERS)
+    again = ShadowAttacks(
+        other, world.prep, "random", 0, n_shadows=M, n_models=N_MODELS, n_nonmembers=NONMEMBERS
+    )
     _, arrays = again.run("original", None, None, world.original, world.oracle)
     before = world.results["original"][1]
     assert not np.allclose(arrays["shadow_phi"][0], before["shadow_phi"][0])  # recomputed on the new weights
     np.testing.assert_allclose(arrays["shadow_phi"][1:], before["shadow_phi"][1:])  # the others are unchanged
-    assert arrays["weights"][arrays["models"].tolist().index("shadow0")] != before["weights"][
-        before["models"].tolist().index("shadow0")]
+    assert (
+        arrays["weights"][arrays["models"].tolist().index("shadow0")]
+        != before["weights"][before["models"].tolist().index("shadow0")]
+    )
 
 
 def _shadow_training(world, m):
@@ -393,8 +402,16 @@ def test_never_seen_targets_exclude_the_held_out_pool():
     from sure_unlearn.data.splits import make_split
 
     y_train, y_test = np.arange(400) % 4, np.arange(200) % 4
-    split = make_split(y_train, y_test, ("a", "b", "c", "d"), ScenarioConfig("partial_class", n=20, cls=1), 0,
-                       train_subset=200, test_subset=100, pool_size=30)
+    split = make_split(
+        y_train,
+        y_test,
+        ("a", "b", "c", "d"),
+        ScenarioConfig("partial_class", n=20, cls=1),
+        0,
+        train_subset=200,
+        test_subset=100,
+        pool_size=30,
+    )
     assert len(split.pool) == 30 and (y_train[split.pool] == 1).all()  # of the 50 unused class-1 images
     t = make_targets(split, y_train, y_test, seed=0, n_nonmembers=60)
     neg_train = t.idx[(t.labels == 0) & ~t.from_test]

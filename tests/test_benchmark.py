@@ -20,8 +20,20 @@ from sure_unlearn.protocol.benchmark import Benchmark
 from sure_unlearn.protocol.layout import BROKEN, ORIGINAL, REFERENCES
 from sure_unlearn.protocol.presets import PRESETS
 
-CONTRACT_METRICS = ["forget_acc", "retain_acc", "test_acc", "val_acc", "mia_efficacy", "mia_loss", "rep_mia_knn",
-                    "rep_mia_linear", "rep_auc", "runtime_s", "rrt", "seconds_per_epoch"]
+CONTRACT_METRICS = [
+    "forget_acc",
+    "retain_acc",
+    "test_acc",
+    "val_acc",
+    "mia_efficacy",
+    "mia_loss",
+    "rep_mia_knn",
+    "rep_mia_linear",
+    "rep_auc",
+    "runtime_s",
+    "rrt",
+    "seconds_per_epoch",
+]
 # the original is the starting point, not an unlearning run, so it has no RRT; broken is built, not trained
 NOT_MEASURED = {ORIGINAL: ("rrt",), BROKEN: ("rrt",)}
 SCENARIOS = {
@@ -67,8 +79,11 @@ def test_summary_has_every_contract_field_for_every_method_scenario_seed(smoke_r
             assert r["gaps"]["gap_avg"] == 0 and r["metrics"]["rrt"] == 1
     if CHECKER.exists():  # the shared contract checker, where ../shared is beside the checkout
         methods = ",".join((*REFERENCES, *cfg.methods))
-        res = subprocess.run([sys.executable, str(CHECKER), str(out / "res" / "summary.json"), methods, ",".join(SCENARIOS)],
-                             capture_output=True, text=True)
+        res = subprocess.run(
+            [sys.executable, str(CHECKER), str(out / "res" / "summary.json"), methods, ",".join(SCENARIOS)],
+            capture_output=True,
+            text=True,
+        )
         assert res.returncode == 0, res.stdout
 
 
@@ -78,7 +93,10 @@ def test_class_scenarios_report_per_class_test_accuracy_and_confusion_uses_true_
     full = next(r for r in summary["runs"] if r["scenario"] == "full_class" and r["method"] == "retrain")
     assert full["metrics"]["test_acc_forget_class"] == 0.0  # the oracle never saw class 2
     split = np.load(out / "res" / "confusion" / "seed0" / "split.npz")
-    assert (split["labels"][split["forget"]] != np.load(out / "res" / "confusion" / "retrain" / "seed0" / "features.npz")["forget_y"]).all()
+    assert (
+        split["labels"][split["forget"]]
+        != np.load(out / "res" / "confusion" / "retrain" / "seed0" / "features.npz")["forget_y"]
+    ).all()
 
 
 @pytest.mark.slow
@@ -93,7 +111,8 @@ def test_features_and_split_indices_are_saved(smoke_run):
     assert not np.intersect1d(split["retain"], split["forget"]).size
     # one row in the metrics table (marked: SURE trains on val) and one in the similarity table (CKA)
     md = (out / "res" / "summary.md").read_text()
-    cka_rows = [line for line in md.splitlines() if line.startswith("| sure |")]  # ranking rows start with the rank
+    # ranking rows start with the rank
+    cka_rows = [line for line in md.splitlines() if line.startswith("| sure |")]
     assert md.count("| sure † |") == len(cka_rows) == len(SCENARIOS)
     for scenario in SCENARIOS:
         for name in ("cka.json", "embed.npz"):
@@ -116,6 +135,7 @@ def test_an_interrupted_benchmark_resumes_without_retraining(smoke_run, monkeypa
     monkeypatch.setattr(refs_mod, "fit", boom)
     monkeypatch.setattr(bench_mod, "run_method", boom)
     again = Benchmark(cfg, out / "res", cache_dir=out / "cache", save_features=True).run()
+
     def plain(x):
         return json.loads(json.dumps(x, default=float))
 
@@ -134,7 +154,9 @@ def test_a_cached_run_measured_against_other_reference_models_runs_again(smoke_r
     measured against other weights under the same key is measured again, a run from before runs named
     their references is kept."""
     cfg, out, _ = smoke_run
-    one = cfg.with_overrides(scenarios={"random": SCENARIOS["random"]}, seeds=(0,), methods=("finetune", "grad_ascent"))
+    one = cfg.with_overrides(
+        scenarios={"random": SCENARIOS["random"]}, seeds=(0,), methods=("finetune", "grad_ascent")
+    )
     res = tmp_path / "res"
     Benchmark(one, res, cache_dir=out / "cache").run()
 
@@ -143,9 +165,12 @@ def test_a_cached_run_measured_against_other_reference_models_runs_again(smoke_r
 
     first = json.loads(path("finetune").read_text())
     named = first["info"]["reference_weights"]
-    assert set(named) == {"original", "oracle"} and all(len(d) == 16 and d != "0" * 16 for d in named.values())
+    assert set(named) == {"original", "oracle"} and all(
+        len(d) == 16 and d != "0" * 16 for d in named.values()
+    )
     assert named["original"] != named["oracle"]
-    first["info"]["reference_weights"] = {**named, "original": "0" * 16}  # as if the original had been retrained
+    # as if the original had been retrained
+    first["info"]["reference_weights"] = {**named, "original": "0" * 16}
     path("finetune").write_text(json.dumps(first))
     legacy = json.loads(path("grad_ascent").read_text())
     del legacy["info"]["reference_weights"]
@@ -167,7 +192,9 @@ def test_bad_configuration_fails_before_any_work(tmp_path):
     with pytest.raises(ConfigError, match="no hyperparameter"):
         Benchmark(cfg.with_overrides(hparams={"sure": {"alpah": 3}}), tmp_path)
     with pytest.raises(DataError, match="Looked in"):
-        Benchmark(cfg.with_overrides(dataset="tiny_imagenet", dataset_kwargs={}), tmp_path, data_root=tmp_path)
+        Benchmark(
+            cfg.with_overrides(dataset="tiny_imagenet", dataset_kwargs={}), tmp_path, data_root=tmp_path
+        )
     with pytest.raises(ConfigError, match="no option"):
         Benchmark(cfg.with_overrides(dataset="digits"), tmp_path)
     assert not (tmp_path / "summary.json").exists()
@@ -178,7 +205,10 @@ def test_cli_errors_are_one_line_not_tracebacks(tmp_path, capsys):
     assert "unknown method 'nope'" in capsys.readouterr().err
     assert main(["benchmark", "--preset", "smoke", "--scenario", "sideways", "--out", str(tmp_path)]) == 2
     assert "unknown scenario" in capsys.readouterr().err
-    assert main(["evaluate", "--checkpoint", str(tmp_path / "none.pt"), "--forget", str(tmp_path / "f.txt")]) == 2
+    assert (
+        main(["evaluate", "--checkpoint", str(tmp_path / "none.pt"), "--forget", str(tmp_path / "f.txt")])
+        == 2
+    )
     assert "no checkpoint" in capsys.readouterr().err
 
 
@@ -192,20 +222,50 @@ def test_cli_train_unlearn_evaluate_round_trip(tmp_path, capsys):
 
     train_idx = load_checkpoint(ckpt)[1]["train_idx"]
     forget.write_text(" ".join(map(str, train_idx[:15])))
-    assert main(["unlearn", "--checkpoint", str(ckpt), "--forget", str(forget), "--method", "finetune",
-                 "--set", "epochs=1", "--out", str(new), *common]) == 0
+    assert (
+        main(
+            [
+                "unlearn",
+                "--checkpoint",
+                str(ckpt),
+                "--forget",
+                str(forget),
+                "--method",
+                "finetune",
+                "--set",
+                "epochs=1",
+                "--out",
+                str(new),
+                *common,
+            ]
+        )
+        == 0
+    )
     # the original saw the forget set, so it is refused as an oracle; `sure retrain` makes the real one
-    assert main(["evaluate", "--checkpoint", str(new), "--forget", str(forget), "--oracle", str(ckpt), *common]) == 2
+    assert (
+        main(["evaluate", "--checkpoint", str(new), "--forget", str(forget), "--oracle", str(ckpt), *common])
+        == 2
+    )
     assert "no oracle for this forget set" in capsys.readouterr().err
     oracle = tmp_path / "oracle.pt"
-    assert main(["retrain", "--checkpoint", str(ckpt), "--forget", str(forget), "--out", str(oracle), *common]) == 0
+    assert (
+        main(["retrain", "--checkpoint", str(ckpt), "--forget", str(forget), "--out", str(oracle), *common])
+        == 0
+    )
     capsys.readouterr()
-    assert main(["evaluate", "--checkpoint", str(new), "--forget", str(forget), "--oracle", str(oracle), *common]) == 0
+    assert (
+        main(
+            ["evaluate", "--checkpoint", str(new), "--forget", str(forget), "--oracle", str(oracle), *common]
+        )
+        == 0
+    )
     result = json.loads(capsys.readouterr().out)
     assert {"metrics", "oracle", "gaps"} <= set(result) and "rep_auc" in result["metrics"]
     holdout = load_checkpoint(ckpt)[1]["holdout_idx"]
     forget.write_text(str(holdout[0]))  # a sample the model never trained on cannot be forgotten
-    assert main(["unlearn", "--checkpoint", str(ckpt), "--forget", str(forget), "--out", str(new), *common]) == 2
+    assert (
+        main(["unlearn", "--checkpoint", str(ckpt), "--forget", str(forget), "--out", str(new), *common]) == 2
+    )
     assert "never in the model's training set" in capsys.readouterr().err
 
 
@@ -227,8 +287,12 @@ def test_attacks_are_written_per_run_and_resume_without_training(tmp_path, monke
         npz = np.load(tmp_path / "res" / r["scenario"] / r["method"] / f"seed{r['seed']}" / "attacks.npz")
         n = 20 + r["metrics"]["attack_n_nonmembers"]  # the forget set + every never-seen target the data has
         assert len(npz["labels"]) == len(npz["score_ulira"]) == n
-        run = json.loads((tmp_path / "res" / r["scenario"] / r["method"] / f"seed{r['seed']}" / "run.json").read_text())
-        assert run["info"]["attack_weights"] == dict(zip(npz["models"].tolist(), npz["weights"].tolist(), strict=True))
+        run = json.loads(
+            (tmp_path / "res" / r["scenario"] / r["method"] / f"seed{r['seed']}" / "run.json").read_text()
+        )
+        assert run["info"]["attack_weights"] == dict(
+            zip(npz["models"].tolist(), npz["weights"].tolist(), strict=True)
+        )
     # a rerun reads every result back: no model is trained and no method runs
     monkeypatch.setattr(bench_mod, "fit", lambda *a, **k: pytest.fail("retrained a cached model"))
     monkeypatch.setattr(refs_mod, "fit", lambda *a, **k: pytest.fail("retrained a cached model"))
@@ -262,18 +326,34 @@ def test_precision_reaches_every_model_the_benchmark_trains_and_keys_its_cache(t
 
     monkeypatch.setattr(refs_mod, "fit", fit_spy)
     monkeypatch.setattr(bench_mod, "run_method", run_spy)
-    base = PRESETS.get("smoke")().with_overrides(scenarios={"random": SCENARIOS["random"]}, methods=("finetune",))
+    base = PRESETS.get("smoke")().with_overrides(
+        scenarios={"random": SCENARIOS["random"]}, methods=("finetune",)
+    )
     keys = {}
     for precision in ("auto", "bf16"):
         engines.clear()
-        bench = Benchmark(base.with_overrides(precision=precision), tmp_path / precision, cache_dir=tmp_path / "cache")
+        bench = Benchmark(
+            base.with_overrides(precision=precision), tmp_path / precision, cache_dir=tmp_path / "cache"
+        )
         refs = bench.references("random", 0)
         bench.unlearn(refs, "finetune", bench.method_cfgs[("random", "finetune")])
         keys[precision] = refs.o_meta["key"]
         want = None if precision == "auto" else True
-        assert {d: getattr(e, "bf16", None) for d, e in engines} == {"original": want, "retrain": want, "finetune": want}
+        assert {d: getattr(e, "bf16", None) for d, e in engines} == {
+            "original": want,
+            "retrain": want,
+            "finetune": want,
+        }
     split = bench.prepare("random", 0).split
-    before = content_key(dataset=base.dataset, dataset_kwargs=base.dataset_kwargs, n_train=len(bench.data.train),
-                         model=base.model, model_kwargs=base.model_kwargs, recipe=base.recipe, train_idx=split.train,
-                         labels=split.labels[split.train], seed=0)
+    before = content_key(
+        dataset=base.dataset,
+        dataset_kwargs=base.dataset_kwargs,
+        n_train=len(bench.data.train),
+        model=base.model,
+        model_kwargs=base.model_kwargs,
+        recipe=base.recipe,
+        train_idx=split.train,
+        labels=split.labels[split.train],
+        seed=0,
+    )
     assert keys["auto"] == before and keys["bf16"] != before

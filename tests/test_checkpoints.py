@@ -222,6 +222,8 @@ def test_safetensors_without_the_package_says_what_to_install_before_training(tm
         save_checkpoint(tmp_path / "m.safetensors", net(), {})
     save_checkpoint(tmp_path / "m.pt", net(), {})  # .pt needs nothing more
     monkeypatch.setattr("sure_unlearn.train.fit", lambda *a, **k: pytest.fail("trained before the check"))
-    code = cli.main(["train", "--preset", "smoke", "--out", str(tmp_path / "o.safetensors"), "--device", "cpu"])
+    code = cli.main(
+        ["train", "--preset", "smoke", "--out", str(tmp_path / "o.safetensors"), "--device", "cpu"]
+    )
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "pip install safetensors" in err, err

@@ -52,8 +52,18 @@ def run(tmp_path: Path, trained: list[str], capsys: pytest.CaptureFixture[str]):
 @pytest.fixture
 def smoke(tmp_path: Path) -> list[str]:
     """``sure benchmark`` on the smoke preset with a fresh cache and results directory."""
-    return ["benchmark", "--preset", "smoke", "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path / "out"),
-            "--no-progress", "--device", "cpu"]
+    return [
+        "benchmark",
+        "--preset",
+        "smoke",
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--out",
+        str(tmp_path / "out"),
+        "--no-progress",
+        "--device",
+        "cpu",
+    ]
 
 
 def subcommands() -> dict[str, argparse.ArgumentParser]:
@@ -63,8 +73,19 @@ def subcommands() -> dict[str, argparse.ArgumentParser]:
 
 def test_the_help_of_sure_and_of_every_subcommand_renders(capsys: pytest.CaptureFixture[str]) -> None:
     names = list(subcommands())
-    assert {"benchmark", "demo", "train", "train-ddp", "unlearn", "evaluate", "tune", "sensitivity", "stability",
-            "report", "list"} <= set(names)
+    assert {
+        "benchmark",
+        "demo",
+        "train",
+        "train-ddp",
+        "unlearn",
+        "evaluate",
+        "tune",
+        "sensitivity",
+        "stability",
+        "report",
+        "list",
+    } <= set(names)
     for argv in (["--help"], *([name, "--help"] for name in names)):
         with pytest.raises(SystemExit) as e:
             cli.main(argv)
@@ -100,12 +121,17 @@ def test_preset_help_lists_the_registry(command: str) -> None:
         (["--scenario", ""], r"--scenario is empty"),
         (["--device", "gpu"], r"unknown --device 'gpu'; choose auto, cpu, cuda, cuda:N .*mps"),
         (["--threads", "-1"], r"--threads -1: give at least 1"),
-        (["--threads", "abc"], r"argument --threads: invalid int value: 'abc' \(see `sure benchmark --help`\)"),
+        (
+            ["--threads", "abc"],
+            r"argument --threads: invalid int value: 'abc' \(see `sure benchmark --help`\)",
+        ),
         (["--shadows", "3"], r"attacks\.shadows must be 0 \(off\) or an even number ≥ 4"),
         (["--methods", "finetune", "--attack-methods", "scrub"], r"attacks\.methods names \[.scrub.\]"),
     ],
 )
-def test_bad_flags_exit_2_in_one_line_before_training(run, smoke: list[str], extra: list[str], pattern: str) -> None:
+def test_bad_flags_exit_2_in_one_line_before_training(
+    run, smoke: list[str], extra: list[str], pattern: str
+) -> None:
     run([*smoke, *extra], pattern)
 
 
@@ -120,14 +146,26 @@ def write(path: Path, text: str) -> str:
         ("seeds.json", '{"seeds": 5}', r"seeds must be a list of integers, e\.g\. \[0, 1, 2\]; got 5"),
         ("seeds2.json", '{"seeds": [0, "a"]}', r"seeds\[1\] must be a number, got 'a'"),
         ("epochs.toml", '[recipe]\nepochs = "abc"\n', r"recipe\.epochs must be a number, got 'abc'"),
-        ("lr.json", '{"recipe": {"lr": -0.1}}', r"recipe\.lr = -0\.1: a learning rate must be a finite number > 0"),
+        (
+            "lr.json",
+            '{"recipe": {"lr": -0.1}}',
+            r"recipe\.lr = -0\.1: a learning rate must be a finite number > 0",
+        ),
         ("zero.json", '{"recipe": {"epochs": 0}}', r"recipe\.epochs = 0: .*≥ 1"),
         ("methods.json", '{"methods": []}', r"methods is empty"),
         ("hp.json", '{"hparams": {"sure": {"epochs": -1}}}', r"sure\.epochs = -1"),
-        ("scen.json", '{"scenarios": {"partial_class": {"n": "ten"}}}', r"scenarios\.partial_class\.n must be a number"),
+        (
+            "scen.json",
+            '{"scenarios": {"partial_class": {"n": "ten"}}}',
+            r"scenarios\.partial_class\.n must be a number",
+        ),
         ("table.json", "[1, 2]", r"must hold a table of config fields"),
         ("key.json", '{"epochs": 3}', r"unknown config key\(s\) \['epochs'\]"),
-        ("model.json", '{"model_kwargs": {"widht": 8}}', r"model_kwargs \{'widht': 8\} do not fit model 'mlp'"),
+        (
+            "model.json",
+            '{"model_kwargs": {"widht": 8}}',
+            r"model_kwargs \{'widht': 8\} do not fit model 'mlp'",
+        ),
         ("bad.json", "{", r"cannot parse"),
     ],
 )
@@ -137,12 +175,20 @@ def test_bad_config_files_exit_2_in_one_line_before_training(
     run([*smoke, "--config", write(tmp_path / name, text)], pattern)
 
 
-def test_out_and_cache_are_checked_by_a_real_write_before_training(run, smoke: list[str], tmp_path: Path) -> None:
+def test_out_and_cache_are_checked_by_a_real_write_before_training(
+    run, smoke: list[str], tmp_path: Path
+) -> None:
     regular = tmp_path / "a-file"
     regular.write_text("not a directory")
     run([*smoke, "--out", str(regular / "results")], r"--out .*a-file/results is not a writable directory")
-    run([*smoke, "--cache-dir", str(regular / "cache")], r"--cache-dir .*a-file/cache/models is not a writable directory")
-    run(["train", "--preset", "smoke", "--out", str(regular / "m.pt")], r"--out .*a-file is not a writable directory")
+    run(
+        [*smoke, "--cache-dir", str(regular / "cache")],
+        r"--cache-dir .*a-file/cache/models is not a writable directory",
+    )
+    run(
+        ["train", "--preset", "smoke", "--out", str(regular / "m.pt")],
+        r"--out .*a-file is not a writable directory",
+    )
     run(["train", "--preset", "smoke", "--out", str(tmp_path)], r"--out .* is a directory; name a file")
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("run.json"))
 
@@ -152,14 +198,28 @@ def test_forget_sets_too_small_for_the_metrics_and_attacks_are_refused_before_tr
 ) -> None:
     small = write(tmp_path / "small.json", '{"scenarios": {"partial_class": {"n": 5, "cls": 1}}}')
     run([*smoke, "--config", small], r"scenarios\.partial_class\.n = 5 is too small: .* ≥ 10 samples")
-    run([*smoke, "--config", small, "--shadows", "4", "--attack-methods", "finetune", "--methods", "finetune"],
-        r"n = 5 is too small")
+    run(
+        [
+            *smoke,
+            "--config",
+            small,
+            "--shadows",
+            "4",
+            "--attack-methods",
+            "finetune",
+            "--methods",
+            "finetune",
+        ],
+        r"n = 5 is too small",
+    )
     frac = write(tmp_path / "frac.json", '{"train_subset": 200, "scenarios": {"random": {"fraction": 0.02}}}')
     run([*smoke, "--config", frac], r"scenarios\.random\.fraction = 0\.02 \(4 samples\) is too small")
     # known only from the data: the smoke test split has 3 samples of class 1 in a 12-sample subset
     few = write(tmp_path / "few.json", '{"test_subset": 12, "scenarios": {"full_class": {"cls": 1}}}')
-    run([*smoke, "--config", few, "--methods", "finetune"],
-        r"scenario full_class, seed 0: the test split's share of the forget classes holds 3 samples")
+    run(
+        [*smoke, "--config", few, "--methods", "finetune"],
+        r"scenario full_class, seed 0: the test split's share of the forget classes holds 3 samples",
+    )
 
 
 def test_other_commands_refuse_bad_input_before_training(run, tmp_path: Path) -> None:
@@ -170,14 +230,23 @@ def test_other_commands_refuse_bad_input_before_training(run, tmp_path: Path) ->
     run(["tune", "--preset", "smoke", "--methods", "retrain", *common], r"declares no search space")
     run(["sensitivity", "--preset", "smoke", "--methods", "", *common], r"--methods is empty")
     run(["sensitivity", "--preset", "smoke", "--grid", "4", *common], r"--grid must be odd")
-    run(["sensitivity", "--preset", "smoke", "--params", "lr,nope", *common], r"sure has no numeric hyperparameter 'nope'")
+    run(
+        ["sensitivity", "--preset", "smoke", "--params", "lr,nope", *common],
+        r"sure has no numeric hyperparameter 'nope'",
+    )
     run(["stability", "--preset", "smoke", "--sizes", "5", *common], r"n = 5 is too small")
     run(["stability", "--preset", "smoke", "--seeds", "0,0", *common], r"--seeds repeats 0")
     ckpt, out = str(tmp_path / "none.pt"), str(tmp_path / "u.pt")
     unlearn = ["unlearn", "--checkpoint", ckpt, "--forget", ckpt, "--method", "finetune", "--out", out]
-    run([*unlearn, "--set", "sure.alpha=3"], r"--set 'sure\.alpha=3' is for sure, but the method run is finetune")
+    run(
+        [*unlearn, "--set", "sure.alpha=3"],
+        r"--set 'sure\.alpha=3' is for sure, but the method run is finetune",
+    )
     run([*unlearn, "--set", "epochs=0"], r"finetune\.epochs = 0")
-    run(["train-ddp", "--preset", "smoke", "--kind", "oracle", "--cache-dir", str(tmp_path / "c")], r"--kind must be")
+    run(
+        ["train-ddp", "--preset", "smoke", "--kind", "oracle", "--cache-dir", str(tmp_path / "c")],
+        r"--kind must be",
+    )
     run(["benchmark"], r"choose a preset \(smoke, demo, cpu, attacks, paper\) or give a config file")
 
 
@@ -190,7 +259,11 @@ def test_unexpected_errors_are_one_line_with_a_hint_and_debug_shows_the_tracebac
     monkeypatch.setattr(cli, "cmd_list", boom)
     assert cli.main(["list", "methods"]) == 1
     err = capsys.readouterr().err
-    assert len(err.strip().splitlines()) == 1 and "RuntimeError: something inside broke" in err and "--debug" in err
+    assert (
+        len(err.strip().splitlines()) == 1
+        and "RuntimeError: something inside broke" in err
+        and "--debug" in err
+    )
     with pytest.raises(RuntimeError, match="inside broke"):
         cli.main(["--debug", "list", "methods"])
     with pytest.raises(ConfigError, match="not an integer"):
@@ -230,16 +303,23 @@ def test_resolve_builds_the_same_config_from_a_preset_and_from_its_file(tmp_path
 
 
 def test_resolve_applies_overrides_on_top_of_the_file_on_top_of_the_preset(tmp_path: Path) -> None:
-    path = write(tmp_path / "c.toml", '[recipe]\nepochs = 2\n[hparams.sure]\nalpha = 3.0\n')
-    flags = {"scenario": "random,partial_class", "methods": "finetune,sure", "seeds": "1,2",
-             "set": ["sure.lam=0.5", "finetune.lr=0.02"]}
+    path = write(tmp_path / "c.toml", "[recipe]\nepochs = 2\n[hparams.sure]\nalpha = 3.0\n")
+    flags = {
+        "scenario": "random,partial_class",
+        "methods": "finetune,sure",
+        "seeds": "1,2",
+        "set": ["sure.lam=0.5", "finetune.lr=0.02"],
+    }
     cfg = resolve("smoke", path, Overrides.from_flags(flags))
     smoke = PRESETS.get("smoke")()
     assert cfg.recipe.epochs == 2 and cfg.recipe.lr == smoke.recipe.lr
     assert cfg.hparams["sure"] == {**smoke.hparams["sure"], "alpha": 3.0, "lam": 0.5}  # file and --set merge
     assert cfg.hparams["finetune"] == {**smoke.hparams["finetune"], "lr": 0.02}
     assert cfg.hparams["scrub"] == smoke.hparams["scrub"]
-    assert list(cfg.scenarios) == ["random", "partial_class"] and cfg.scenarios["partial_class"] == smoke.scenarios["partial_class"]
+    assert (
+        list(cfg.scenarios) == ["random", "partial_class"]
+        and cfg.scenarios["partial_class"] == smoke.scenarios["partial_class"]
+    )
     assert cfg.methods == ("finetune", "sure") and cfg.seeds == (1, 2)
     assert resolve(file=path, default="demo").name == "demo"  # a file without a preset, on a default one
 
@@ -252,7 +332,8 @@ def test_set_wins_over_a_scenarios_own_tuned_values():
     out = Overrides.from_flags({"set": ["influence.damping=1e-7"]}).apply(cfg)
     assert out.hparams_for("random", "influence") == {"step_size": 2.0, "damping": 1e-7}
     assert out.hparams_for("partial_class", "influence") == {"step_size": 1.0, "damping": 1e-7}
-    assert out.hparams_for("full_class", "sure") == cfg.hparams_for("full_class", "sure")  # other methods untouched
+    # other methods untouched
+    assert out.hparams_for("full_class", "sure") == cfg.hparams_for("full_class", "sure")
 
 
 def test_validate_and_check_data_name_the_value(tmp_path: Path) -> None:

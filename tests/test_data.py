@@ -209,7 +209,11 @@ class _Py2Pickler(pickle._Pickler):  # type: ignore[name-defined]
     def save_str8(self, obj: str | bytes) -> None:
         raw = obj.encode("latin1") if isinstance(obj, str) else obj
         n = len(raw)
-        self.write(pickle.SHORT_BINSTRING + bytes([n]) + raw if n < 256 else pickle.BINSTRING + struct.pack("<i", n) + raw)
+        self.write(
+            pickle.SHORT_BINSTRING + bytes([n]) + raw
+            if n < 256
+            else pickle.BINSTRING + struct.pack("<i", n) + raw
+        )
         self.memoize(obj)
 
     dispatch[bytes] = save_str8
@@ -234,10 +238,16 @@ def _cifar_batches(root: Path, per_batch: int = 2, dumps=pickle.dumps) -> dict[s
         y = rng.integers(0, 10, per_batch).tolist()
         rows = x.transpose(0, 3, 1, 2).reshape(per_batch, -1)
         files = [f"{name}_{i}.png".encode() for i in range(per_batch)]
-        (d / name).write_bytes(dumps({b"batch_label": name.encode(), b"data": rows, b"labels": y, b"filenames": files}))
+        (d / name).write_bytes(
+            dumps({b"batch_label": name.encode(), b"data": rows, b"labels": y, b"filenames": files})
+        )
         xs.append(x)
         ys.append(y)
-    meta = {b"label_names": [c.encode() for c in CIFAR10_CLASSES], b"num_cases_per_batch": per_batch, b"num_vis": 3072}
+    meta = {
+        b"label_names": [c.encode() for c in CIFAR10_CLASSES],
+        b"num_cases_per_batch": per_batch,
+        b"num_vis": 3072,
+    }
     (d / "batches.meta").write_bytes(dumps(meta))
     return {
         "train_x": np.concatenate(xs[:5]),
@@ -268,7 +278,9 @@ def test_published_batch_format_is_what_the_test_writes() -> None:
     """The python-2 helper writes what the official files hold: only these globals, bytes as str8."""
     ops = list(pickletools.genops(_py2_pickle({b"data": np.zeros((1, 3072), np.uint8), b"labels": [3]})))
     assert {arg for op, arg, _ in ops if op.name == "GLOBAL"} == {
-        "numpy.core.multiarray _reconstruct", "numpy ndarray", "numpy dtype"
+        "numpy.core.multiarray _reconstruct",
+        "numpy ndarray",
+        "numpy dtype",
     }
     assert not {op.name for op, _, _ in ops} & {"BINUNICODE", "SHORT_BINUNICODE", "STACK_GLOBAL"}
 
@@ -301,7 +313,9 @@ def test_crafted_cifar_pickle_runs_no_code(tmp_path: Path, protocol: int, where:
     assert not marker.exists()
 
 
-def test_crafted_cifar_folder_from_the_data_search_runs_no_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_crafted_cifar_folder_from_the_data_search_runs_no_code(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A ./data/cifar-10-batches-py found by the default search (no --data-root) is read safely too."""
     _cifar_batches(tmp_path / "data")
     marker = tmp_path / "MARKER"
@@ -413,7 +427,9 @@ def test_flipped_bit_in_the_dataset_cache_is_detected_and_decoded_again(
     assert len(calls) == 2
 
 
-def test_dataset_cache_sha256_catches_what_the_zip_does_not(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_dataset_cache_sha256_catches_what_the_zip_does_not(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     """A cache file rewritten as a consistent zip (valid CRCs) with one pixel changed fails its SHA-256."""
     src, cdir = _folder(tmp_path / "ds"), tmp_path / "c"
     clean = load_dataset("folder", root=src, cache_dir=cdir)
@@ -425,7 +441,9 @@ def test_dataset_cache_sha256_catches_what_the_zip_does_not(monkeypatch: pytest.
     assert len(calls) == 2 and np.array_equal(again.train.x, clean.train.x)
 
 
-def test_dataset_cache_without_a_digest_is_trusted_on_first_use(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_dataset_cache_without_a_digest_is_trusted_on_first_use(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     src, cdir = _folder(tmp_path / "ds"), tmp_path / "c"
     clean = load_dataset("folder", root=src, cache_dir=cdir)
     (path,) = cdir.glob("folder-*.npz")
@@ -458,7 +476,9 @@ def test_default_cache_dir_follows_sure_cache(monkeypatch: pytest.MonkeyPatch, t
 def test_tiny_imagenet_real_data(tmp_path: Path) -> None:
     assert TINY is not None
     b = load_dataset("tiny_imagenet", root=TINY.parent, cache_dir=tmp_path)
-    text = dict((p[-1], f) for p, f in iter_files(TINY, lambda p: p[-1] in ("wnids.txt", "val_annotations.txt")))
+    text = dict(
+        (p[-1], f) for p, f in iter_files(TINY, lambda p: p[-1] in ("wnids.txt", "val_annotations.txt"))
+    )
     wnids, ann = text["wnids.txt"].decode().split(), text["val_annotations.txt"].decode()
     k = len(wnids)  # 10 in the sample archive, 200 in the full dataset: 500 training and 50 val images each
     assert b.num_classes == k and b.augment.flip
@@ -471,7 +491,8 @@ def test_tiny_imagenet_real_data(tmp_path: Path) -> None:
     assert b.test.y.tolist() == [wnids.index(r[1]) for r in rows]  # val images by number: val_0, val_1, ...
     assert np.array_equal(b.test.x[0], np.asarray(Image.open(io.BytesIO(images[ends[0]])).convert("RGB")))
     assert np.array_equal(b.test.x[-1], np.asarray(Image.open(io.BytesIO(images[ends[1]])).convert("RGB")))
-    again = load_dataset("tiny_imagenet", root=TINY, cache_dir=tmp_path)  # the archive or folder named directly
+    # the archive or folder named directly
+    again = load_dataset("tiny_imagenet", root=TINY, cache_dir=tmp_path)
     assert np.array_equal(again.train.x, b.train.x)
 
 

@@ -71,7 +71,18 @@ def worker(rank: int, world: int, port: int, tmp: str) -> None:
         except ConfigError as e:
             (Path(tmp) / f"odd{rank}.txt").write_text(str(e))
         # (c) the command, inside the group that is already open
-        argv = ["train-ddp", "--preset", "smoke", "--kind", "original", "--seed", "0", "--device", "cpu", "--no-progress"]
+        argv = [
+            "train-ddp",
+            "--preset",
+            "smoke",
+            "--kind",
+            "original",
+            "--seed",
+            "0",
+            "--device",
+            "cpu",
+            "--no-progress",
+        ]
         code = main([*argv, "--out", str(Path(tmp) / "original.pt")])
         assert code == 0
 
@@ -135,7 +146,9 @@ def test_command_fills_the_benchmark_cache(ran: Path, monkeypatch: pytest.Monkey
     )
     model, cached = bench.trained(ORIGINAL, 0, prep.split.train, prep.split.labels, prep.train_sets["train"])
     # the cache's meta is the file's, plus the digest of the weights it holds
-    assert {k: v for k, v in cached.items() if k != "weights"} == {k: meta[k] for k in cached if k != "weights"}
+    assert {k: v for k, v in cached.items() if k != "weights"} == {
+        k: meta[k] for k in cached if k != "weights"
+    }
     assert cached["weights"] == weights_digest(model) and cached["world_size"] == 2
     assert isinstance(model, SplitModel)
     assert all(torch.equal(v, state[k]) for k, v in model.state_dict().items())
@@ -155,7 +168,9 @@ def test_not_under_torchrun(
     monkeypatch.setenv("SURE_CACHE", str(tmp_path))
     assert main(["train-ddp", "--preset", "smoke", "--device", "cpu"]) == 2
     err = capsys.readouterr().err
-    assert "launched by torchrun" in err and "sure_unlearn.cli train-ddp" in err and len(err.splitlines()) == 1
+    assert (
+        "launched by torchrun" in err and "sure_unlearn.cli train-ddp" in err and len(err.splitlines()) == 1
+    )
 
 
 def test_fit_distributed_needs_a_group() -> None:

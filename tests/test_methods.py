@@ -86,7 +86,9 @@ def test_contract(name, tiny_model, tiny, tiny_data):
 def test_missing_inputs_fail_early_and_name_the_method(name, tiny_model, tiny_data):
     for k in METHODS.get(name).needs:
         with pytest.raises(ConfigError, match=rf"{name}.*{k}"):
-            run_method(name, tiny_model, dataclasses.replace(tiny_data, **{k: None}), fast_config(name), ctx())
+            run_method(
+                name, tiny_model, dataclasses.replace(tiny_data, **{k: None}), fast_config(name), ctx()
+            )
 
 
 def test_unknown_method_and_hyperparameter():
@@ -98,7 +100,13 @@ def test_unknown_method_and_hyperparameter():
 
 def test_class_count_mismatch_is_caught(tiny_model, tiny_data):
     with pytest.raises(DataError, match="classes"):
-        run_method("finetune", tiny_model, dataclasses.replace(tiny_data, num_classes=7), fast_config("finetune"), ctx())
+        run_method(
+            "finetune",
+            tiny_model,
+            dataclasses.replace(tiny_data, num_classes=7),
+            fast_config("finetune"),
+            ctx(),
+        )
     bad = tiny_data.forget.with_labels(torch.full((len(tiny_data.forget),), 9))
     with pytest.raises(DataError, match="outside"):
         run_method("sure", tiny_model, dataclasses.replace(tiny_data, forget=bad), fast_config("sure"), ctx())
@@ -106,7 +114,9 @@ def test_class_count_mismatch_is_caught(tiny_model, tiny_data):
 
 def test_finetune_trains_on_retain_and_changes_weights(tiny_model, tiny, tiny_data):
     spy = Spy(tiny["retain"])
-    out = run_method("finetune", tiny_model, dataclasses.replace(tiny_data, retain=spy), fast_config("finetune"), ctx())
+    out = run_method(
+        "finetune", tiny_model, dataclasses.replace(tiny_data, retain=spy), fast_config("finetune"), ctx()
+    )
     assert spy.seen == set(tiny["retain"].idx.tolist())  # one full epoch over D_r
     assert (flat(out) - flat(tiny_model)).abs().max() > 1e-3
 
@@ -143,9 +153,14 @@ def _ends(p) -> tuple:
 
 
 SEARCHED = [(m, k) for m in METHODS.available() for k in METHODS.get(m).space]
-SEARCHED += [(m, "epochs") for m in METHODS.available()
-             if METHODS.get(m).epoch_budget and "epochs" in {f.name for f in dataclasses.fields(METHODS.get(m).config)}
-             and "epochs" not in METHODS.get(m).space and m != "retrain"]
+SEARCHED += [
+    (m, "epochs")
+    for m in METHODS.available()
+    if METHODS.get(m).epoch_budget
+    and "epochs" in {f.name for f in dataclasses.fields(METHODS.get(m).config)}
+    and "epochs" not in METHODS.get(m).space
+    and m != "retrain"
+]
 
 
 @pytest.mark.parametrize(("name", "param"), SEARCHED)
@@ -160,7 +175,9 @@ def test_every_searched_hyperparameter_changes_the_result(name, param, tiny_mode
     runs = [(ctx(), make_config(name, {**base, param: v})) for v in (a, b)]
     outs = [run_method(name, tiny_model, data, cfg, c) for c, cfg in runs]
     if spec.changes_model:
-        assert not torch.equal(flat(outs[0]), flat(outs[1])), f"{name}.{param} = {a} and {b} gave the same model"
+        assert not torch.equal(flat(outs[0]), flat(outs[1])), (
+            f"{name}.{param} = {a} and {b} gave the same model"
+        )
     else:  # SCRUB+R may rewind both runs to θ_o; the training it rewinds through must still differ
         histories = [c.info["history"] for c, _ in runs]
         assert histories[0] != histories[1], f"{name}.{param} = {a} and {b} trained the same"

@@ -333,7 +333,11 @@ def test_rep_auc_cond_is_not_reported_when_the_retain_set_lacks_the_forget_class
 
     def split(n, cls):
         y = np.full(n, cls) if cls is not None else np.arange(n) % 2 + 1
-        return SplitOutputs(np.eye(3, dtype=np.float32)[y], rng.normal(size=(n, 4)).astype(np.float32), y, np.arange(n))
+        return SplitOutputs(
+            np.eye(3, dtype=np.float32)[y], rng.normal(size=(n, 4)).astype(np.float32), y, np.arange(n)
+        )
 
-    full_class = EvalInputs(forget=split(40, 0), retain=split(200, None), test=split(60, 0), val=None, forget_classes=(0,))
+    full_class = EvalInputs(
+        forget=split(40, 0), retain=split(200, None), test=split(60, 0), val=None, forget_classes=(0,)
+    )
     assert rep_auc_cond(full_class) == {}

@@ -37,7 +37,9 @@ def test_t_interval_against_a_hand_computation():
     # values 2, 4, 9: mean 5, s = √13 = 3.60555, t(0.975, 2) = 4.302653, half-width 4.302653·s/√3 = 8.95669
     iv = interval([2.0, 4.0, 9.0, float("nan")])
     assert iv.n == 3 and iv.mean == 5.0 and iv.std == pytest.approx(math.sqrt(13))
-    assert iv.ci_low == pytest.approx(5 - 8.95669, abs=1e-4) and iv.ci_high == pytest.approx(5 + 8.95669, abs=1e-4)
+    assert iv.ci_low == pytest.approx(5 - 8.95669, abs=1e-4) and iv.ci_high == pytest.approx(
+        5 + 8.95669, abs=1e-4
+    )
     one = interval([7.0])
     assert (one.mean, one.n, one.ci_low, one.ci_high) == (7.0, 1, None, None)  # no interval from one seed
     # paired: only the seeds both have; differences 1, 2, 4 → mean 7/3
@@ -111,8 +113,17 @@ def test_one_seed_flags_only_a_method_whose_distance_is_not_below_brokens():
 
 def test_failed_runs_are_left_out_of_intervals_and_rankings():
     runs = runs_of({"retrain": [0, 0, 0], "a": [0.5, 0.6, 0.7]})
-    runs.append({"method": "a", "scenario": "s", "seed": 3, "metrics": {}, "gaps": {}, "status": "failed",
-                 "error": "DivergenceError: a diverged in epoch 2"})
+    runs.append(
+        {
+            "method": "a",
+            "scenario": "s",
+            "seed": 3,
+            "metrics": {},
+            "gaps": {},
+            "status": "failed",
+            "error": "DivergenceError: a diverged in epoch 2",
+        }
+    )
     assert stats(runs)["s"]["a"]["distance"]["n"] == 3
     assert [r["distance"]["n"] for r in ranking(runs, "s")] == [3]
 
@@ -147,7 +158,9 @@ def test_two_shards_merged_give_the_summary_of_one_unsharded_run(tmp_path):
         b = Benchmark(cfg, tmp_path / f"shard{i}", cache_dir=cache, shard=(i, 2))
         plans.append(b.plan())
         b.run()
-    assert not set(plans[0]) & set(plans[1]) and len(plans[0]) + len(plans[1]) == len(Benchmark(cfg, tmp_path / "x", cache_dir=cache).plan())
+    assert not set(plans[0]) & set(plans[1]) and len(plans[0]) + len(plans[1]) == len(
+        Benchmark(cfg, tmp_path / "x", cache_dir=cache).plan()
+    )
     merged = merge([tmp_path / "shard0", tmp_path / "shard1"], tmp_path / "merged")
 
     def outcome(summary):

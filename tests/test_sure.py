@@ -239,7 +239,14 @@ def test_freeze_blocks_refuses_what_it_cannot_do(tiny_model, tiny_data, tiny_spe
 
 
 # SURE on the CIFAR case: the same budget and strength for the plain and the frozen-trunk test
-CIFAR_SURE = {"epochs": 3, "batch_size": 64, "domain_batch_size": 32, "augment": False, "alpha": 10.0, "lr": 0.001}
+CIFAR_SURE = {
+    "epochs": 3,
+    "batch_size": 64,
+    "domain_batch_size": 32,
+    "augment": False,
+    "alpha": 10.0,
+    "lr": 0.001,
+}
 
 
 def cifar_data(sets):
@@ -367,10 +374,18 @@ def trigger_case():
     torch.manual_seed(0)
     model = build_model("mlp", ModelSpec(4, 1, 8, (0.5,), (0.25,)), hidden=64)
     both = ImageArrays(np.concatenate([retain.x, forget.x]), np.concatenate([retain.y, forget.y]))
-    fit(model, LabeledData.from_arrays(both), Recipe(epochs=30, lr=0.05, batch_size=32, augment=False),
-        torch.Generator().manual_seed(0))
-    data = UnlearnData(forget=LabeledData.from_arrays(forget), retain=LabeledData.from_arrays(retain),
-                       val=LabeledData.from_arrays(val), num_classes=4)
+    fit(
+        model,
+        LabeledData.from_arrays(both),
+        Recipe(epochs=30, lr=0.05, batch_size=32, augment=False),
+        torch.Generator().manual_seed(0),
+    )
+    data = UnlearnData(
+        forget=LabeledData.from_arrays(forget),
+        retain=LabeledData.from_arrays(retain),
+        val=LabeledData.from_arrays(val),
+        num_classes=4,
+    )
     return model, data, LabeledData.from_arrays(unseen)
 
 
@@ -418,6 +433,8 @@ def test_reverse_forget_detaches_the_held_out_half():
     for reverse, held_moves in (("forget", False), ("both", True)):
         x = torch.randn(8, 6, requires_grad=True)
         logits = domain_logits({"z": d}, {"z": g(x)}, y, 1.0, reverse)["z"]
-        torch.nn.functional.binary_cross_entropy_with_logits(logits, torch.cat([torch.ones(4), torch.zeros(4)])).backward()
+        torch.nn.functional.binary_cross_entropy_with_logits(
+            logits, torch.cat([torch.ones(4), torch.zeros(4)])
+        ).backward()
         assert x.grad[:4].abs().sum() > 0
         assert (x.grad[4:].abs().sum() > 0) == held_moves

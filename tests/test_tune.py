@@ -284,11 +284,17 @@ def test_a_changed_space_restarts_the_study_and_keeps_the_old_trials(smoke, tmp_
 
     lines: list[str] = []
     again = dataclasses.replace(opts, restart_changed=True)
-    record = tune_method(bench, refs, cfg, again, "finetune", tmp_path, storage=storage, space=wide, log=lines.append)
+    record = tune_method(
+        bench, refs, cfg, again, "finetune", tmp_path, storage=storage, space=wide, log=lines.append
+    )
     assert record["n_complete"] == 2 and record["space"] == "lr ∈ [0.0001, 1] (log)"
     kept = storage_trials(make_storage(opts.storage), "smoke:partial_class:finetune~1")
     assert sorted(t.params["lr"] for t in kept) == old_lrs  # the old trials, untouched, under the new name
-    fresh = [t for t in storage_trials(storage, "smoke:partial_class:finetune") if not t.user_attrs.get("incumbent")]
+    fresh = [
+        t
+        for t in storage_trials(storage, "smoke:partial_class:finetune")
+        if not t.user_attrs.get("incumbent")
+    ]
     assert len(fresh) == 2 and all(t.distributions["lr"].low == 1e-4 for t in fresh)
     d = tmp_path / "partial_class" / "finetune"
     assert (d / "trials~1.csv").exists() and (d / "trials.csv").exists() and any("~1" in m for m in lines)
@@ -296,7 +302,9 @@ def test_a_changed_space_restarts_the_study_and_keeps_the_old_trials(smoke, tmp_
     # its first trial is the old optimum, which lies inside the new range: widening cannot end worse
     old_best = min((t for t in kept if t.state == TrialState.COMPLETE), key=lambda t: (t.value, t.number))
     first = min(fresh, key=lambda t: t.number)
-    assert first.params == old_best.params and first.user_attrs["warm_start"] == "smoke:partial_class:finetune~1"
+    assert (
+        first.params == old_best.params and first.user_attrs["warm_start"] == "smoke:partial_class:finetune~1"
+    )
     assert record["values"][0] <= old_best.value + 1e-9
     # the same setup again: nothing is archived, the study is complete
     record = tune_method(bench, refs, cfg, again, "finetune", tmp_path, storage=storage, space=wide)
@@ -445,14 +453,28 @@ def test_a_tuned_file_sets_only_searched_values_and_rejects_stale_ones(tmp_path)
 
     f = tmp_path / "cpu.json"
     # what `sure tune` writes: the config's values (here other fixed options) with the tuned ones on top
-    f.write_text(json.dumps({"hparams": {"finetune": {"epochs": 2, "lr": 0.003},
-                                         "sure": {"freeze_blocks": 0, "alpha": 2.5}}}))
+    f.write_text(
+        json.dumps(
+            {"hparams": {"finetune": {"epochs": 2, "lr": 0.003}, "sure": {"freeze_blocks": 0, "alpha": 2.5}}}
+        )
+    )
     flat, per = tuned("cpu", f)
     assert flat == {"finetune": {"epochs": 2, "lr": 0.003}, "sure": {"alpha": 2.5}} and per == {}
     # a per-scenario search: a scenario level, each scenario its own values
-    f.write_text(json.dumps({"scenario_hparams": {"random": {"sure": {"alpha": 30.0, "domain_batch_size": 0}},
-                                                  "partial_class": {"sure": {"alpha": 1.0}}}}))
-    assert tuned("cpu", f) == ({}, {"random": {"sure": {"alpha": 30.0}}, "partial_class": {"sure": {"alpha": 1.0}}})
+    f.write_text(
+        json.dumps(
+            {
+                "scenario_hparams": {
+                    "random": {"sure": {"alpha": 30.0, "domain_batch_size": 0}},
+                    "partial_class": {"sure": {"alpha": 1.0}},
+                }
+            }
+        )
+    )
+    assert tuned("cpu", f) == (
+        {},
+        {"random": {"sure": {"alpha": 30.0}}, "partial_class": {"sure": {"alpha": 1.0}}},
+    )
     assert tuned("cpu", tmp_path / "absent.json") == ({}, {})
     f.write_text(json.dumps({"hparams": {"sure": {"alpha": 1e6}}}))  # outside SURE's declared α range
     with pytest.raises(ConfigError, match="outside the search space"):
@@ -501,7 +523,9 @@ def test_a_call_for_some_methods_keeps_the_other_methods_results(smoke, tmp_path
 
 def test_status_reads_where_each_study_stands_without_training(smoke, tmp_path):
     cfg, _, _, bench, refs = smoke
-    cfg = cfg.with_overrides(methods=("finetune", "random_label"), scenarios={"partial_class": cfg.scenarios["partial_class"]})
+    cfg = cfg.with_overrides(
+        methods=("finetune", "random_label"), scenarios={"partial_class": cfg.scenarios["partial_class"]}
+    )
     opts = TuneOptions(trials=2, storage=f"journal:{tmp_path / 'j.log'}")
     ran = tune_method(bench, refs, cfg, opts, "finetune", tmp_path, storage=make_storage(opts.storage))
 
@@ -517,7 +541,10 @@ def test_status_reads_where_each_study_stands_without_training(smoke, tmp_path):
     assert summary_line(found, short, 3).startswith("2 of 2 studies short of 3 trials (5 trials, ≈ ")
     # 1 missing finetune trial at its own median, 3 + 1 random_label ones at finetune's (the only one known)
     assert remaining_s(found, 3) == (5, pytest.approx(5 * ft["median_trial_s"]))
-    assert summary_line(*status(cfg.with_overrides(methods=("finetune",)), opts), 2) == "all 1 study complete (2 trials each)"
+    assert (
+        summary_line(*status(cfg.with_overrides(methods=("finetune",)), opts), 2)
+        == "all 1 study complete (2 trials each)"
+    )
 
 
 def test_a_complete_study_without_its_incumbent_runs_only_the_incumbent(smoke, tmp_path, monkeypatch):
@@ -527,7 +554,9 @@ def test_a_complete_study_without_its_incumbent_runs_only_the_incumbent(smoke, t
     from sure_unlearn.tune.status import remaining_s, status
 
     cfg, _, _, bench, refs = smoke
-    cfg = cfg.with_overrides(methods=("finetune",), scenarios={"partial_class": cfg.scenarios["partial_class"]})
+    cfg = cfg.with_overrides(
+        methods=("finetune",), scenarios={"partial_class": cfg.scenarios["partial_class"]}
+    )
     opts = TuneOptions(trials=2, storage=f"journal:{tmp_path / 'j.log'}")
     with monkeypatch.context() as m:
         m.setattr(study_mod, "incumbent", lambda *a: None)  # the search as it ran before
@@ -535,12 +564,18 @@ def test_a_complete_study_without_its_incumbent_runs_only_the_incumbent(smoke, t
     assert before["incumbent"] is None
     found, short = status(cfg, opts)
     ft = found["partial_class"]["finetune"]
-    assert ft["incumbent_state"] == "missing" and short == ["partial_class:finetune incumbent not evaluated yet"]
+    assert ft["incumbent_state"] == "missing" and short == [
+        "partial_class:finetune incumbent not evaluated yet"
+    ]
     assert remaining_s(found, 2) == (1, pytest.approx(ft["median_trial_s"]))
 
     after = tune_method(bench, refs, cfg, opts, "finetune", tmp_path, storage=make_storage(opts.storage))
     trials = storage_trials(make_storage(opts.storage), "smoke:partial_class:finetune")
-    assert len(trials) == 3 and trials[-1].user_attrs.get("incumbent") and trials[-1].state == TrialState.COMPLETE
+    assert (
+        len(trials) == 3
+        and trials[-1].user_attrs.get("incumbent")
+        and trials[-1].state == TrialState.COMPLETE
+    )
     ran = dataclasses.asdict(make_config("finetune", cfg.hparams.get("finetune")))
     assert trials[-1].params == {k: ran[k] for k in trials[-1].params}
     assert after["n_complete"] == 2 and after["incumbent"]["trial"] == 2
@@ -554,10 +589,15 @@ def test_status_counts_a_study_made_for_another_space_as_stale(smoke, tmp_path):
     """A study whose range was widened since its trials ran is complete in the storage but not for today's
     search, which restarts it: the status says so and counts its whole budget as left."""
     cfg, _, _, bench, refs = smoke
-    cfg = cfg.with_overrides(methods=("finetune",), scenarios={"partial_class": cfg.scenarios["partial_class"]})
+    cfg = cfg.with_overrides(
+        methods=("finetune",), scenarios={"partial_class": cfg.scenarios["partial_class"]}
+    )
     opts = TuneOptions(trials=2, storage=f"journal:{tmp_path / 'j.log'}")
-    narrow = {**METHODS.get("finetune").space, "lr": Float(1e-3, 1e-2, log=True)}  # a narrower lr than today's
-    tune_method(bench, refs, cfg, opts, "finetune", tmp_path, storage=make_storage(opts.storage), space=narrow)
+    # a narrower lr than today's
+    narrow = {**METHODS.get("finetune").space, "lr": Float(1e-3, 1e-2, log=True)}
+    tune_method(
+        bench, refs, cfg, opts, "finetune", tmp_path, storage=make_storage(opts.storage), space=narrow
+    )
 
     from sure_unlearn.tune.results import best_table
     from sure_unlearn.tune.status import remaining_s, status
@@ -576,8 +616,15 @@ def test_status_counts_a_study_made_for_another_space_as_stale(smoke, tmp_path):
     assert found["partial_class"]["finetune"]["models_unrecorded"] is True
     assert "models unrecorded: made before studies recorded" in best_table(found)
     # today's space: not stale
-    tune_method(bench, refs, cfg, dataclasses.replace(opts, restart_changed=True), "finetune", tmp_path,
-                storage=make_storage(opts.storage))
+    tune_method(
+        bench,
+        refs,
+        cfg,
+        dataclasses.replace(opts, restart_changed=True),
+        "finetune",
+        tmp_path,
+        storage=make_storage(opts.storage),
+    )
     found, short = status(cfg, opts)
     assert found["partial_class"]["finetune"]["stale"] == [] and short == []
 
@@ -585,10 +632,21 @@ def test_status_counts_a_study_made_for_another_space_as_stale(smoke, tmp_path):
 def test_status_flag_shows_the_table_and_runs_nothing(smoke, tmp_path, capsys):
     journal = tmp_path / "j.log"
     optuna.create_study(storage=make_storage(f"journal:{journal}"), study_name="another")
-    args = ["tune", "--preset", "smoke", "--storage", f"journal:{journal}", "--out", str(tmp_path), "--status"]
+    args = [
+        "tune",
+        "--preset",
+        "smoke",
+        "--storage",
+        f"journal:{journal}",
+        "--out",
+        str(tmp_path),
+        "--status",
+    ]
     assert main([*args, "--methods", "finetune", "--scenario", "partial_class"]) == 0
     out, err = capsys.readouterr()
-    assert "| partial_class | finetune | gap | – | – | 0 |" in out and "1 of 1 studies short of 20 trials" in err
+    assert (
+        "| partial_class | finetune | gap | – | – | 0 |" in out and "1 of 1 studies short of 20 trials" in err
+    )
     assert not (tmp_path / "tune").exists()  # no split, no model, no trial
     assert main([*args[:4], f"journal:{tmp_path / 'typo.log'}", *args[5:]]) == 2
     assert "no study there" in capsys.readouterr().err and not (tmp_path / "typo.log").exists()
@@ -646,7 +704,9 @@ def test_a_restart_starts_from_the_old_optimum_only_when_it_fits_the_new_space()
     old = optuna.create_study(storage=storage, study_name="s~1")
     dists = {"lr": FloatDistribution(1e-3, 1e-2, log=True), "epochs": IntDistribution(1, 3)}
     for lr, value in ((2e-3, 0.9), (5e-3, 0.4), (8e-3, 0.7)):
-        old.add_trial(optuna.trial.create_trial(params={"lr": lr, "epochs": 2}, distributions=dists, value=value))
+        old.add_trial(
+            optuna.trial.create_trial(params={"lr": lr, "epochs": 2}, distributions=dists, value=value)
+        )
     wide = {"lr": Float(1e-4, 1.0, log=True), "epochs": Int(1, 3)}
     assert warm_start(storage, "s~1", wide) == {"lr": 5e-3, "epochs": 2}
     assert warm_start(storage, "s~1", {**wide, "lr": Float(1e-2, 1.0, log=True)}) is None  # outside: no start
@@ -657,7 +717,9 @@ def test_a_budget_of_zero_runs_no_trial_not_even_the_incumbent(smoke, tmp_path):
     """``--trials 0`` warms the cache and nothing else: the incumbent waits for a real budget."""
     cfg, _, _, bench, refs = smoke
     storage = optuna.storages.InMemoryStorage()
-    record = tune_method(bench, refs, cfg, TuneOptions(trials=0, study="z"), "finetune", tmp_path, storage=storage)
+    record = tune_method(
+        bench, refs, cfg, TuneOptions(trials=0, study="z"), "finetune", tmp_path, storage=storage
+    )
     assert storage_trials(storage, "z:partial_class:finetune") == [] and record["incumbent"] is None
 
 
@@ -683,7 +745,8 @@ def test_a_study_resumed_against_retrained_references_is_refused_or_restarted(sm
     tune_method(bench, other, cfg, again, "finetune", tmp_path, storage=storage, log=lines.append)
     assert any("first trial is" in m for m in lines)
     assert optuna.load_study(study_name=name, storage=storage).user_attrs["setup"]["references"] == {
-        "partial_class": {"original": "0" * 16, "oracle": refs["partial_class"].weights["oracle"]}}
+        "partial_class": {"original": "0" * 16, "oracle": refs["partial_class"].weights["oracle"]}
+    }
 
 
 def test_a_study_from_before_references_were_recorded_resumes_as_it_is(smoke, tmp_path):
@@ -698,7 +761,9 @@ def test_a_study_from_before_references_were_recorded_resumes_as_it_is(smoke, tm
     setup = dict(study.user_attrs["setup"])
     del setup["references"]
     study.set_user_attr("setup", setup)
-    record = tune_method(bench, refs, cfg, dataclasses.replace(opts, trials=2), "finetune", tmp_path, storage=storage)
+    record = tune_method(
+        bench, refs, cfg, dataclasses.replace(opts, trials=2), "finetune", tmp_path, storage=storage
+    )
     assert record["n_complete"] == 2
     assert "references" not in optuna.load_study(study_name=name, storage=storage).user_attrs["setup"]
 
@@ -708,7 +773,11 @@ def test_a_scenario_study_compares_its_search_with_that_scenarios_own_values(smo
     incumbent is what a benchmark of that scenario runs today."""
     cfg, _, _, bench, refs = smoke
     flat, own = 0.01, 0.003
-    cfg = cfg.with_overrides(hparams={**cfg.hparams, "finetune": {**cfg.hparams.get("finetune", {}), "lr": flat}},
-                             scenario_hparams={"partial_class": {"finetune": {"lr": own}}})
-    record = tune_method(bench, refs, cfg, TuneOptions(trials=1, study="own"), "finetune", tmp_path, storage=None)
+    cfg = cfg.with_overrides(
+        hparams={**cfg.hparams, "finetune": {**cfg.hparams.get("finetune", {}), "lr": flat}},
+        scenario_hparams={"partial_class": {"finetune": {"lr": own}}},
+    )
+    record = tune_method(
+        bench, refs, cfg, TuneOptions(trials=1, study="own"), "finetune", tmp_path, storage=None
+    )
     assert record["incumbent"]["params"]["lr"] == own

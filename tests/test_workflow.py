@@ -49,7 +49,12 @@ def initial_weights(meta: dict) -> dict[str, torch.Tensor]:
 def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder holding ``original.pt``: the smoke preset's model (synthetic data, 4 classes, an MLP)."""
     d = tmp_path_factory.mktemp("workflow")
-    assert cli.main(["train", "--preset", "smoke", "--out", str(d / "original.pt"), "--cache-dir", str(d / "c"), *CPU]) == 0
+    assert (
+        cli.main(
+            ["train", "--preset", "smoke", "--out", str(d / "original.pt"), "--cache-dir", str(d / "c"), *CPU]
+        )
+        == 0
+    )
     return d
 
 
@@ -58,7 +63,12 @@ def original(work: Path) -> dict:
     """The original's meta and the labels of its dataset's training split."""
     _, meta = load_checkpoint(work / "original.pt")
     labels = load_dataset(meta["dataset"], **meta["dataset_kwargs"]).train.y
-    return {"path": str(work / "original.pt"), "meta": meta, "train_idx": np.asarray(meta["train_idx"]), "y": labels}
+    return {
+        "path": str(work / "original.pt"),
+        "meta": meta,
+        "train_idx": np.asarray(meta["train_idx"]),
+        "y": labels,
+    }
 
 
 def test_the_listing_shows_each_class_with_its_trained_count_and_the_valid_indices(original, capsys) -> None:
@@ -89,7 +99,10 @@ def test_a_class_is_chosen_by_name_or_index_whole_or_n_of_it(original, work: Pat
 
 def test_random_samples_are_distinct_training_indices_drawn_by_seed(original, work: Path, capsys) -> None:
     out = work / "random.txt"
-    sure(["forget-set", "--checkpoint", original["path"], "--random", "25", "--seed", "3", "--out", str(out)], capsys)
+    sure(
+        ["forget-set", "--checkpoint", original["path"], "--random", "25", "--seed", "3", "--out", str(out)],
+        capsys,
+    )
     idx = wf.read_indices(out)
     assert len(np.unique(idx)) == 25 and np.isin(idx, original["train_idx"]).all()
     assert len(np.unique(original["y"][idx])) > 1  # not one class
@@ -110,28 +123,40 @@ def test_a_file_of_indices_is_checked_and_written_sorted_and_unique(original, wo
         wf.file_forget_set(original["path"], given)
 
 
-@pytest.mark.parametrize(("args", "pattern"), [
-    (["--class", "dog"], r"unknown class 'dog'; give a name or an index 0\.\.3 \(0=class0"),
-    (["--class", "9"], r"unknown class '9'"),
-    (["--class", "1", "--n", "10000"], r"cannot draw 10000 samples of class 1 \(class1\): it has \d+ training samples"),
-    (["--class", "1", "--n", "0"], r"cannot draw 0 samples"),
-    (["--random", "0"], r"cannot draw 0 of the \d+ training samples"),
-    (["--random", "100000"], r"at least one must remain"),
-    (["--indices", "EMPTY"], r"the forget set is empty"),
-    (["--indices", "FAR"], r"out of range 0\.\.399: \[400\]"),
-    (["--indices", "HOLDOUT"], r"never in the model's training set"),
-    (["--n", "3"], r"--n counts samples of --class"),
-    (["--class", "1", "--no-out"], r"--out FILE is required"),
-    (["--random", "3", "--class", "1"], r"not allowed with argument"),
-])
-def test_bad_selections_are_one_line_errors_and_write_nothing(original, work: Path, capsys, args, pattern) -> None:
+@pytest.mark.parametrize(
+    ("args", "pattern"),
+    [
+        (["--class", "dog"], r"unknown class 'dog'; give a name or an index 0\.\.3 \(0=class0"),
+        (["--class", "9"], r"unknown class '9'"),
+        (
+            ["--class", "1", "--n", "10000"],
+            r"cannot draw 10000 samples of class 1 \(class1\): it has \d+ training samples",
+        ),
+        (["--class", "1", "--n", "0"], r"cannot draw 0 samples"),
+        (["--random", "0"], r"cannot draw 0 of the \d+ training samples"),
+        (["--random", "100000"], r"at least one must remain"),
+        (["--indices", "EMPTY"], r"the forget set is empty"),
+        (["--indices", "FAR"], r"out of range 0\.\.399: \[400\]"),
+        (["--indices", "HOLDOUT"], r"never in the model's training set"),
+        (["--n", "3"], r"--n counts samples of --class"),
+        (["--class", "1", "--no-out"], r"--out FILE is required"),
+        (["--random", "3", "--class", "1"], r"not allowed with argument"),
+    ],
+)
+def test_bad_selections_are_one_line_errors_and_write_nothing(
+    original, work: Path, capsys, args, pattern
+) -> None:
     files = {"EMPTY": "", "FAR": "400", "HOLDOUT": str(original["meta"]["holdout_idx"][0])}
     for name, text in files.items():
         (work / f"{name}.txt").write_text(text)
     args = [str(work / f"{a}.txt") if a in files else a for a in args]
     out = work / "never.txt"
     tail = [] if "--no-out" in args else ["--out", str(out)]
-    refused(["forget-set", "--checkpoint", original["path"], *[a for a in args if a != "--no-out"], *tail], pattern, capsys)
+    refused(
+        ["forget-set", "--checkpoint", original["path"], *[a for a in args if a != "--no-out"], *tail],
+        pattern,
+        capsys,
+    )
     assert not out.exists()
 
 
@@ -164,13 +189,27 @@ def test_retrain_is_the_originals_own_run_without_the_forget_set(
 
     monkeypatch.setattr(train_mod, "fit", spy)
     oracle = work / "oracle.pt"
-    sure(["retrain", "--checkpoint", original["path"], "--forget", str(forget_class1), "--out", str(oracle), *CPU], capsys)
+    sure(
+        [
+            "retrain",
+            "--checkpoint",
+            original["path"],
+            "--forget",
+            str(forget_class1),
+            "--out",
+            str(oracle),
+            *CPU,
+        ],
+        capsys,
+    )
     forget = wf.read_indices(forget_class1)
     _, meta = load_checkpoint(oracle)
     assert meta["train_idx"] == np.setdiff1d(original["train_idx"], forget).tolist()
     assert meta["unlearned"]["forget_idx"] == forget.tolist() and meta["unlearned"]["method"] == "retrain"
     recipe, n, init = seen[-1]
-    assert recipe == Recipe(**{k: tuple(v) if isinstance(v, list) else v for k, v in original["meta"]["recipe"].items()})
+    assert recipe == Recipe(
+        **{k: tuple(v) if isinstance(v, list) else v for k, v in original["meta"]["recipe"].items()}
+    )
     assert n == len(original["train_idx"]) - len(forget)
     assert all(torch.equal(v, init[k]) for k, v in initial_weights(original["meta"]).items())
     assert meta["test_acc"] < original["meta"]["test_acc"]  # a whole class it never saw
@@ -183,11 +222,27 @@ def test_unlearn_with_the_retrain_method_also_uses_the_checkpoints_recipe(
 
     recipes: list[Recipe] = []
     real_fit = retrain_mod.fit
-    monkeypatch.setattr(retrain_mod, "fit", lambda m, d, r, *a, **k: recipes.append(r) or real_fit(m, d, r, *a, **k))
+    monkeypatch.setattr(
+        retrain_mod, "fit", lambda m, d, r, *a, **k: recipes.append(r) or real_fit(m, d, r, *a, **k)
+    )
     out = work / "retrained.pt"
-    sure(["unlearn", "--checkpoint", original["path"], "--forget", str(forget_class1), "--method", "retrain",
-          "--out", str(out), *CPU], capsys)
-    assert recipes and recipes[0].epochs == original["meta"]["recipe"]["epochs"] == 4  # not RetrainConfig's 30
+    sure(
+        [
+            "unlearn",
+            "--checkpoint",
+            original["path"],
+            "--forget",
+            str(forget_class1),
+            "--method",
+            "retrain",
+            "--out",
+            str(out),
+            *CPU,
+        ],
+        capsys,
+    )
+    # not RetrainConfig's 30
+    assert recipes and recipes[0].epochs == original["meta"]["recipe"]["epochs"] == 4
     _, meta = load_checkpoint(out)
     assert not np.isin(meta["train_idx"], wf.read_indices(forget_class1)).any()
 
@@ -205,7 +260,11 @@ def test_unlearn_gets_the_recipes_augmentation_and_the_originals_initial_weights
     wf.write_indices(forget, wf.class_forget_set(ckpt, "3", n=20))
     got = []
     real = methods.run_method
-    monkeypatch.setattr(methods, "run_method", lambda name, model, data, cfg, ctx: got.append(data) or real(name, model, data, cfg, ctx))
+    monkeypatch.setattr(
+        methods,
+        "run_method",
+        lambda name, model, data, cfg, ctx: got.append(data) or real(name, model, data, cfg, ctx),
+    )
     wf.unlearn_checkpoint(ckpt, forget, "eu_k", {"epochs": 1}, 0, work / "euk.pt", device=torch.device("cpu"))
     data = got[0]
     assert load_dataset("digits").augment != NO_AUGMENT and data.retain.augment == NO_AUGMENT
@@ -214,14 +273,32 @@ def test_unlearn_gets_the_recipes_augmentation_and_the_originals_initial_weights
 
 
 @pytest.mark.parametrize("suffix", [".pt", ".safetensors"])
-def test_evaluate_reports_the_gaps_to_the_oracle(original, work: Path, forget_class1: Path, capsys, suffix: str) -> None:
+def test_evaluate_reports_the_gaps_to_the_oracle(
+    original, work: Path, forget_class1: Path, capsys, suffix: str
+) -> None:
     pytest.importorskip("safetensors") if suffix == ".safetensors" else None
     unlearned, oracle = work / f"u{suffix}", work / f"oracle{suffix}"
     forget = ["--forget", str(forget_class1)]
     sure(["retrain", "--checkpoint", original["path"], *forget, "--out", str(oracle), *CPU], capsys)
-    sure(["unlearn", "--checkpoint", original["path"], *forget, "--method", "finetune", "--set", "epochs=1",
-          "--out", str(unlearned), *CPU], capsys)
-    result = json.loads(sure(["evaluate", "--checkpoint", str(unlearned), *forget, "--oracle", str(oracle), *CPU], capsys))
+    sure(
+        [
+            "unlearn",
+            "--checkpoint",
+            original["path"],
+            *forget,
+            "--method",
+            "finetune",
+            "--set",
+            "epochs=1",
+            "--out",
+            str(unlearned),
+            *CPU,
+        ],
+        capsys,
+    )
+    result = json.loads(
+        sure(["evaluate", "--checkpoint", str(unlearned), *forget, "--oracle", str(oracle), *CPU], capsys)
+    )
     m, o, g = result["metrics"], result["oracle"], result["gaps"]
     assert o["forget_acc"] < 20 < m["forget_acc"]  # the oracle never saw the class; one epoch of FT keeps it
     assert g["ua"] == pytest.approx(abs(m["ua"] - o["ua"])) and g["ua"] > 0
@@ -233,5 +310,17 @@ def test_evaluate_reports_the_gaps_to_the_oracle(original, work: Path, forget_cl
 
 
 def test_an_oracle_that_trained_on_the_forget_set_is_refused(original, forget_class1: Path, capsys) -> None:
-    refused(["evaluate", "--checkpoint", original["path"], "--forget", str(forget_class1), "--oracle", original["path"],
-             *CPU], r"trained on \d+ of the forget indices .* make one with `sure retrain`", capsys)
+    refused(
+        [
+            "evaluate",
+            "--checkpoint",
+            original["path"],
+            "--forget",
+            str(forget_class1),
+            "--oracle",
+            original["path"],
+            *CPU,
+        ],
+        r"trained on \d+ of the forget indices .* make one with `sure retrain`",
+        capsys,
+    )

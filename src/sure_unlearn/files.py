@@ -54,7 +54,9 @@ def check_writable(path: str | Path, what: str) -> Path:
         os.close(fd)
         os.unlink(tmp)
     except OSError as e:
-        raise ConfigError(f"{what} {path} is not a writable directory ({e.strerror or e}); choose another") from None
+        raise ConfigError(
+            f"{what} {path} is not a writable directory ({e.strerror or e}); choose another"
+        ) from None
     return path
 
 

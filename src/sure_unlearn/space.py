@@ -143,7 +143,13 @@ def near_boundary(p: Param, value: Any, margin: float = 0.05) -> str | None:
     if isinstance(p, Choice) or isinstance(value, bool) or not isinstance(value, int | float):
         return None
     if isinstance(p, Int):
-        return "low" if value <= p.low and p.high > p.low else "high" if value >= p.high and p.high > p.low else None
+        return (
+            "low"
+            if value <= p.low and p.high > p.low
+            else "high"
+            if value >= p.high and p.high > p.low
+            else None
+        )
     lo, hi, v = (math.log(x) for x in (p.low, p.high, value)) if p.log else (p.low, p.high, float(value))
     width = hi - lo
     return "low" if v - lo <= margin * width else "high" if hi - v <= margin * width else None

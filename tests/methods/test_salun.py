@@ -11,7 +11,14 @@ from sure_unlearn.methods.salun import saliency_mask, top_fraction
 from sure_unlearn.models import build_model
 
 # strong weight decay and momentum over several epochs: any leak through either would show
-LEAKY = {"epochs": 3, "batch_size": 32, "forget_batch_size": 16, "lr": 0.05, "weight_decay": 0.05, "momentum": 0.9}
+LEAKY = {
+    "epochs": 3,
+    "batch_size": 32,
+    "forget_batch_size": 16,
+    "lr": 0.05,
+    "weight_decay": 0.05,
+    "momentum": 0.9,
+}
 
 
 def _ctx(seed: int = 0) -> RunContext:

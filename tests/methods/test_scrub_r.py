@@ -41,8 +41,11 @@ def test_returns_the_checkpoint_of_the_chosen_epoch(k, tiny_model, tiny, tiny_da
     assert ctx.info["rewind_epoch"] == k and len(seen["errors"]) == FAST["epochs"] + 1
     # SCRUB is deterministic given the seed, so its checkpoint after epoch k is a k-epoch SCRUB run
     ref_cfg = make_config("scrub", {**FAST, "epochs": k})
-    ref = tiny_model if k == 0 else run_method("scrub", tiny_model, tiny_data, ref_cfg, RunContext(
-        torch.Generator().manual_seed(0)))
+    ref = (
+        tiny_model
+        if k == 0
+        else run_method("scrub", tiny_model, tiny_data, ref_cfg, RunContext(torch.Generator().manual_seed(0)))
+    )
     assert _same_state(out, ref)  # weights and BatchNorm statistics; k = 0 is θ_o itself
     assert seen["errors"][0] == 100.0 - accuracy(tiny_model, tiny["forget"])
     assert seen["errors"][k] == 100.0 - accuracy(ref, tiny["forget"])

@@ -47,7 +47,8 @@ class Split:
     holdout: np.ndarray
     val: np.ndarray
     test: np.ndarray
-    labels: np.ndarray  # training labels over the whole train split (differs from the truth only in `confusion`)
+    # training labels over the whole train split (differs from the truth only in `confusion`)
+    labels: np.ndarray
     forget_classes: tuple[int, ...] = field(default=())
     # held-out train-split samples of the forget set's distribution that nothing trains on and evaluation
     # never uses (outside the training pool when there is one, else holdout minus val): SURE's heldout_pool
@@ -55,7 +56,10 @@ class Split:
 
     def save(self, path: Path) -> None:
         """Write every index set as one ``.npz`` (atomically)."""
-        arrays = {k: getattr(self, k) for k in ("train", "forget", "retain", "holdout", "val", "test", "labels", "pool")}
+        arrays = {
+            k: getattr(self, k)
+            for k in ("train", "forget", "retain", "holdout", "val", "test", "labels", "pool")
+        }
         arrays["forget_classes"] = np.asarray(self.forget_classes, dtype=np.int64)
         atomic_write_bytes(path, lambda f: np.savez(f, **arrays))
 
@@ -87,7 +91,9 @@ class ScenarioInputs:
         c = self.cfg
         n = round(c.fraction * available) if c.fraction is not None else c.n
         if n is None or n < 1:
-            raise DataError(f"the forget set would be empty (n={c.n}, fraction={c.fraction}); ask for ≥ 1 sample")
+            raise DataError(
+                f"the forget set would be empty (n={c.n}, fraction={c.fraction}); ask for ≥ 1 sample"
+            )
         if n > available:
             raise DataError(f"cannot forget {n} samples: only {available} are available for {c.name}")
         return n
@@ -97,7 +103,9 @@ def _val_like(inp: ScenarioInputs, classes: tuple[int, ...] | None, n: int) -> n
     """Up to ``n`` holdout samples of ``classes`` (all classes when None)."""
     pool = inp.holdout if classes is None else inp.holdout[np.isin(inp.y[inp.holdout], classes)]
     if len(pool) == 0:
-        raise DataError("the holdout has no samples from the forget set's distribution; enlarge holdout_fraction")
+        raise DataError(
+            "the holdout has no samples from the forget set's distribution; enlarge holdout_fraction"
+        )
     return np.sort(inp.rng.choice(pool, size=min(n, len(pool)), replace=False))
 
 
@@ -151,7 +159,9 @@ def confusion(inp: ScenarioInputs) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
     return forget, _val_like(inp, (a, b), len(forget)), labels, (a, b)
 
 
-def stratified_subset(y: np.ndarray, n: int | None, rng: np.random.Generator, pool: np.ndarray | None = None) -> np.ndarray:
+def stratified_subset(
+    y: np.ndarray, n: int | None, rng: np.random.Generator, pool: np.ndarray | None = None
+) -> np.ndarray:
     """``n`` indices of ``pool`` (default all) with class proportions kept; all of them when ``n`` is None."""
     pool = np.arange(len(y)) if pool is None else pool
     if n is None or n >= len(pool):
@@ -166,7 +176,9 @@ def stratified_subset(y: np.ndarray, n: int | None, rng: np.random.Generator, po
     return np.sort(np.concatenate(picked))
 
 
-def matched_sample(like_y: np.ndarray, y: np.ndarray, pool: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def matched_sample(
+    like_y: np.ndarray, y: np.ndarray, pool: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
     """Indices of ``pool`` with the class counts of ``like_y`` (as many as exist per class), e.g. test
     samples "of the same distribution" as the forget set for probes, embeddings and attack negatives.
 
@@ -183,8 +195,12 @@ def matched_sample(like_y: np.ndarray, y: np.ndarray, pool: np.ndarray, rng: np.
 
 
 def unused_like(
-    train_y: np.ndarray, train_pool: np.ndarray, holdout: np.ndarray, val: np.ndarray,
-    classes: tuple[int, ...], seed: int,
+    train_y: np.ndarray,
+    train_pool: np.ndarray,
+    holdout: np.ndarray,
+    val: np.ndarray,
+    classes: tuple[int, ...],
+    seed: int,
 ) -> np.ndarray:
     """Train-split indices of ``classes`` (all when empty) that no model trains on and evaluation never
     uses, in a seeded random order: those outside ``train_pool`` when it is a subset, else holdout − val."""
@@ -231,7 +247,19 @@ def make_split(
     if len(retain) == 0:
         raise DataError("the forget set covers the whole training set: nothing would be retained")
     unused = np.sort(unused_like(train_y, pool, holdout, val, forget_classes, seed)[:pool_size])
-    return Split(scenario.name, seed, train, forget, np.sort(retain), holdout, val, test, labels, forget_classes, unused)
+    return Split(
+        scenario.name,
+        seed,
+        train,
+        forget,
+        np.sort(retain),
+        holdout,
+        val,
+        test,
+        labels,
+        forget_classes,
+        unused,
+    )
 
 
 def check_forget_indices(forget: np.ndarray, train: np.ndarray, n_total: int) -> np.ndarray:

@@ -133,7 +133,9 @@ class BatchedData:
     def device(self) -> torch.device:
         return self.y.device
 
-    def batch(self, rows: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def batch(
+        self, rows: torch.Tensor, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """The float batch at ``rows`` (positions in this set), augmented when ``generator`` is given."""
         raise NotImplementedError
 
@@ -170,7 +172,9 @@ class BatchedData:
         chunks = (order[s : s + batch_size] for s in range(0, stop, batch_size))
         yield from self.fetch(chunks, generator if shuffle else None)
 
-    def cycle(self, batch_size: int, generator: torch.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def cycle(
+        self, batch_size: int, generator: torch.Generator
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Endless shuffled batches of exactly ``batch_size`` (reshuffled at each pass; small sets repeat)."""
         n = len(self)
         if n == 0:
@@ -242,7 +246,9 @@ class LabeledData(BatchedData):
     def to_float(self, x: torch.Tensor) -> torch.Tensor:
         return to_float(x)
 
-    def batch(self, rows: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def batch(
+        self, rows: torch.Tensor, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """The float batch at ``rows``, augmented when ``generator`` is given and augmentation is on."""
         x = self.to_float(self.x[rows])
         if generator is not None and self.augment.active:

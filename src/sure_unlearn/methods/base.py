@@ -241,9 +241,7 @@ def outputs_finite(model: SplitModel, data: UnlearnData, n: int = 64) -> bool:
     return ok
 
 
-def run_method(
-    name: str, model: SplitModel, data: UnlearnData, cfg: Any, ctx: RunContext
-) -> SplitModel:
+def run_method(name: str, model: SplitModel, data: UnlearnData, cfg: Any, ctx: RunContext) -> SplitModel:
     """Check inputs, then run method ``name`` on a *copy* of ``model`` with only the data it may read."""
     spec = METHODS.get(name)
     missing = [k for k in sorted(spec.needs) if getattr(data, k) is None or len(getattr(data, k)) == 0]

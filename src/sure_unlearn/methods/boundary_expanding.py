@@ -96,7 +96,15 @@ def boundary_expanding(
     replace_head(model, widen_head(model.head, ctx.generator))
     shadow = forget.with_labels(torch.full((len(forget),), k, dtype=torch.long))  # every label → K
     recipe = Recipe.of(cfg, schedule="constant")
-    res = fit(model, shadow, recipe, ctx.generator, progress=ctx.progress, engine=ctx.engine, desc="boundary_expanding")
+    res = fit(
+        model,
+        shadow,
+        recipe,
+        ctx.generator,
+        progress=ctx.progress,
+        engine=ctx.engine,
+        desc="boundary_expanding",
+    )
     replace_head(model, prune_head(model.head))
     ctx.info.update(epochs=res.epochs, seconds_per_epoch=res.seconds_per_epoch)
     return model

@@ -146,7 +146,14 @@ def finetune_blocks(
     recipe = Recipe.of(cfg, epochs=epochs)
     with train_only(model, trainable_modules(model, names, cfg.include_head), cfg.frozen_bn) as params:
         res = fit(
-            model, retain, recipe, ctx.generator, params=params, progress=ctx.progress, engine=ctx.engine, desc="train blocks"
+            model,
+            retain,
+            recipe,
+            ctx.generator,
+            params=params,
+            progress=ctx.progress,
+            engine=ctx.engine,
+            desc="train blocks",
         )
     ctx.info.update(
         epochs=res.epochs, seconds_per_epoch=res.seconds_per_epoch,

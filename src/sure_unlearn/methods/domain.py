@@ -46,7 +46,11 @@ class DomainClassifier(nn.Module):
     def __init__(self, dim: int, hidden: int, classes: int = 1) -> None:
         super().__init__()
         self.net = nn.Sequential(
-            nn.Linear(dim, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, classes)
+            nn.Linear(dim, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, classes),
         )
 
     def forward(self, h: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -54,22 +58,39 @@ class DomainClassifier(nn.Module):
         return out[:, 0] if out.shape[1] == 1 else out.gather(1, y[:, None])[:, 0]
 
 
-def domain_logits(ds: dict[str, DomainClassifier], reps: dict[str, torch.Tensor], y: torch.Tensor, lam: float,
-                  reverse: str = "both") -> dict[str, torch.Tensor]:
+def domain_logits(
+    ds: dict[str, DomainClassifier],
+    reps: dict[str, torch.Tensor],
+    y: torch.Tensor,
+    lam: float,
+    reverse: str = "both",
+) -> dict[str, torch.Tensor]:
     """Each d's logits on its layer's representations of a domain batch (first half forget, second half
     held-out), through the reversal: on both halves, or (``reverse="forget"``) on the forget half only,
     the held-out half detached so that d learns from it but the domain loss never moves it."""
     out = {}
     for name, d in ds.items():
         h, half = reps[name], len(y) // 2
-        h = grad_reverse(h, lam) if reverse == "both" else torch.cat([grad_reverse(h[:half], lam), h[half:].detach()])
+        h = (
+            grad_reverse(h, lam)
+            if reverse == "both"
+            else torch.cat([grad_reverse(h[:half], lam), h[half:].detach()])
+        )
         out[name] = d(h, y).float()
     return out
 
 
-def warm_up(ds: dict[str, DomainClassifier], hf: dict[str, torch.Tensor], hv: dict[str, torch.Tensor],
-            yf: torch.Tensor, yv: torch.Tensor, gen: torch.Generator, steps: int, lr: float,
-            momentum: float) -> dict[str, float]:
+def warm_up(
+    ds: dict[str, DomainClassifier],
+    hf: dict[str, torch.Tensor],
+    hv: dict[str, torch.Tensor],
+    yf: torch.Tensor,
+    yv: torch.Tensor,
+    gen: torch.Generator,
+    steps: int,
+    lr: float,
+    momentum: float,
+) -> dict[str, float]:
     """``steps`` full-batch steps of every d alone (the model untouched) on the original's eval-mode
     representations of forget (1) and held-out (0) samples, n = min(|D_f|, |D_v|) per side (a fresh draw
     from the larger side each step), so the first reversed gradients follow a real forget-vs-held-out

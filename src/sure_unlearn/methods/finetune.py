@@ -42,6 +42,14 @@ SPACE = {
 )
 def finetune(model: SplitModel, data: UnlearnData, cfg: FineTuneConfig, ctx: RunContext) -> SplitModel:
     recipe = Recipe.of(cfg)
-    res = fit(model, data.need("retain"), recipe, ctx.generator, progress=ctx.progress, engine=ctx.engine, desc="finetune")
+    res = fit(
+        model,
+        data.need("retain"),
+        recipe,
+        ctx.generator,
+        progress=ctx.progress,
+        engine=ctx.engine,
+        desc="finetune",
+    )
     ctx.info.update(epochs=res.epochs, seconds_per_epoch=res.seconds_per_epoch)
     return model

@@ -42,7 +42,8 @@ class InfluenceConfig:
 
     step_size: float = 10.0  # α: Scissorhands' value; the OPTML README's 0.2 is a placeholder
     mode: str = "exact"  # "exact" (damped Fisher, Woodbury) or "reference" (SalUn recursion)
-    damping: float = 1.0  # λ (exact): the recursion's implicit F̂₀ = I, so step sizes carry over between modes
+    # λ (exact): the recursion's implicit F̂₀ = I, so step sizes carry over between modes
+    damping: float = 1.0
     num_samples: int = 256  # m (exact): random retain samples in F̂; memory m·P floats
     reference_n: int = 1000  # N (reference): SalUn's sample count and denominator constant
     batch_size: int = 256  # gradient-sum passes over D_f and D_r (OPTML arg_parser)

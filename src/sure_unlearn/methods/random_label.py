@@ -145,7 +145,9 @@ def random_label_loop(
             if cfg.schedule == "sequential":
                 for x, y in forget.batches(cfg.forget_batch_size, generator):
                     with eng.autocast():
-                        loss_f = ce(model(eng.inputs(x)), random_wrong_labels(y, k, generator, cfg.label_mode))
+                        loss_f = ce(
+                            model(eng.inputs(x)), random_wrong_labels(y, k, generator, cfg.label_mode)
+                        )
                     step(loss_f)
                     sums[0] += loss_f.detach()
                     n_f += 1
@@ -159,7 +161,9 @@ def random_label_loop(
                 for x_r, y_r in retain.batches(cfg.batch_size, generator):
                     x_f, y_f = next(forget_stream)
                     with eng.autocast():
-                        loss_f = ce(model(eng.inputs(x_f)), random_wrong_labels(y_f, k, generator, cfg.label_mode))
+                        loss_f = ce(
+                            model(eng.inputs(x_f)), random_wrong_labels(y_f, k, generator, cfg.label_mode)
+                        )
                         loss_r = ce(model(eng.inputs(x_r)), y_r)
                     step(loss_f + cfg.retain_weight * loss_r)
                     sums += torch.stack([loss_f.detach(), loss_r.detach()])
@@ -183,7 +187,13 @@ def random_label_loop(
 )
 def random_label(model: SplitModel, data: UnlearnData, cfg: RandomLabelConfig, ctx: RunContext) -> SplitModel:
     info = random_label_loop(
-        model, data.need("forget"), data.need("retain"), cfg, ctx.generator, progress=ctx.progress, engine=ctx.engine
+        model,
+        data.need("forget"),
+        data.need("retain"),
+        cfg,
+        ctx.generator,
+        progress=ctx.progress,
+        engine=ctx.engine,
     )
     ctx.info.update(info)
     return model

@@ -39,12 +39,25 @@ def reinitialise(model: torch.nn.Module, generator: torch.Generator) -> None:
                 m.reset_running_stats()
 
 
-@register_method("retrain", config=RetrainConfig, needs={"retain"}, summary="the oracle: retrain from scratch on the retain set")
+@register_method(
+    "retrain",
+    config=RetrainConfig,
+    needs={"retain"},
+    summary="the oracle: retrain from scratch on the retain set",
+)
 def retrain(model: SplitModel, data: UnlearnData, cfg: RetrainConfig, ctx: RunContext) -> SplitModel:
     recipe = data.original_recipe or Recipe(
         epochs=cfg.epochs, lr=cfg.lr, batch_size=cfg.batch_size, weight_decay=cfg.weight_decay
     )
     reinitialise(model, ctx.generator)
-    res = fit(model, data.need("retain"), recipe, ctx.generator, progress=ctx.progress, engine=ctx.engine, desc="retrain")
+    res = fit(
+        model,
+        data.need("retain"),
+        recipe,
+        ctx.generator,
+        progress=ctx.progress,
+        engine=ctx.engine,
+        desc="retrain",
+    )
     ctx.info.update(epochs=res.epochs, seconds_per_epoch=res.seconds_per_epoch)
     return model

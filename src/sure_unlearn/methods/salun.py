@@ -126,8 +126,16 @@ def salun(model: SplitModel, data: UnlearnData, cfg: SalunConfig, ctx: RunContex
                 buf.masked_fill_(~m, 0.0)
 
     info = random_label_loop(
-        model, forget, retain, cfg, ctx.generator, optimizer=opt, after_step=restore,
-        progress=ctx.progress, desc="salun", engine=ctx.engine,
+        model,
+        forget,
+        retain,
+        cfg,
+        ctx.generator,
+        optimizer=opt,
+        after_step=restore,
+        progress=ctx.progress,
+        desc="salun",
+        engine=ctx.engine,
     )
     salient = sum(int(m.sum()) for m in mask.values())
     total = sum(m.numel() for m in mask.values())

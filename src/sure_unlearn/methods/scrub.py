@@ -74,7 +74,9 @@ SPACE = {
 }
 
 
-def kd_distance(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float) -> torch.Tensor:
+def kd_distance(
+    student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float
+) -> torch.Tensor:
     """d = τ²·KL(softmax(z_T/τ) ‖ softmax(z_S/τ)), summed over classes, mean over the batch (``DistillKL``).
 
     >>> z = torch.tensor([[1.0, 2.0, 3.0]])

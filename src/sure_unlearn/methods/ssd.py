@@ -44,7 +44,8 @@ class SSDConfig:
 
 # What `sure tune` searches; every other field keeps its default above.
 SPACE = {
-    "selection_weight": Float(0.1, 1000.0, log=True),  # α: the SSD authors' own Optuna range [0.1, 100], and up
+    # α: the SSD authors' own Optuna range [0.1, 100], and up
+    "selection_weight": Float(0.1, 1000.0, log=True),
     "dampening": Float(0.01, 10.0, log=True),  # λ: the SSD authors' own Optuna range [0.1, 5], widened
 }
 

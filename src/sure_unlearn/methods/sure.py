@@ -81,22 +81,32 @@ class SureConfig:
     heldout_pool: int = 0  # > 0: a fresh draw of that many held-out samples per epoch from data.pool
     layers: tuple[str, ...] = ()  # more layers erased, each with its own d (losses summed)
     retain_fraction: float = 1.0  # fresh random share of D_r per epoch
-    early_stop: bool = False  # stop once fresh forget-vs-held-out probes on z (label-blind and -aware) are at chance
+    # stop once fresh forget-vs-held-out probes on z (label-blind and -aware) are at chance
+    early_stop: bool = False
     stop_margin: float = 0.05  # "at chance": each probe's AUC ≤ 0.5 + stop_margin
     stop_retain_acc: float = 0.0  # … and the epoch's running retain accuracy (%) at least this
     freeze_blocks: int = 0  # freeze (and, without augmentation, cache) the first k of model.blocks()
 
     def validate(self) -> None:
         if self.domain_batch_size == 1 or self.domain_batch_size < 0:
-            raise ConfigError("domain_batch_size must be ≥ 2 (half forget, half held-out), or 0 for automatic")
+            raise ConfigError(
+                "domain_batch_size must be ≥ 2 (half forget, half held-out), or 0 for automatic"
+            )
         if self.domain_batch_size == 0 and self.forget_passes <= 0:
             raise ConfigError("forget_passes must be > 0 (or set domain_batch_size)")
         if self.alpha < 0 or self.lam < 0:
             raise ConfigError("alpha and lam must be ≥ 0")
         if not 0 < self.retain_fraction <= 1:
             raise ConfigError(f"retain_fraction must be in (0, 1], got {self.retain_fraction}")
-        if self.freeze_blocks < 0 or self.domain_warmup < 0 or self.heldout_pool < 0 or not 0 <= self.stop_margin <= 0.5:
-            raise ConfigError("freeze_blocks, domain_warmup, heldout_pool must be ≥ 0 and stop_margin in [0, 0.5]")
+        if (
+            self.freeze_blocks < 0
+            or self.domain_warmup < 0
+            or self.heldout_pool < 0
+            or not 0 <= self.stop_margin <= 0.5
+        ):
+            raise ConfigError(
+                "freeze_blocks, domain_warmup, heldout_pool must be ≥ 0 and stop_margin in [0, 0.5]"
+            )
         if self.reverse not in ("both", "forget"):
             raise ConfigError(f"reverse must be 'both' or 'forget', got {self.reverse!r}")
 
@@ -105,12 +115,21 @@ class SureConfig:
 # fools d itself but not a fresh probe.
 # lr up to 10, domain lr up to 3 and α down to 0.01: searches ended next to earlier ends
 # (benchmarks/results/README.md, tune-cpu-v2); α → 0 is fine-tuning the trained layers alone
-SPACE = {"lr": Float(1e-5, 10.0, log=True), "alpha": Float(0.01, 1000.0, log=True), "domain_lr": Float(1e-5, 3.0, log=True)}
+SPACE = {
+    "lr": Float(1e-5, 10.0, log=True),
+    "alpha": Float(0.01, 1000.0, log=True),
+    "domain_lr": Float(1e-5, 3.0, log=True),
+}
 
 
-@register_method("sure", config=SureConfig, needs={"forget", "retain", "val"}, may_read={"forget", "retain", "val", "pool"},
-                 summary="SURE: domain-adversarial erasure of the forget set's representations (GRL), CE on retain",
-                 space=SPACE)
+@register_method(
+    "sure",
+    config=SureConfig,
+    needs={"forget", "retain", "val"},
+    may_read={"forget", "retain", "val", "pool"},
+    summary="SURE: domain-adversarial erasure of the forget set's representations (GRL), CE on retain",
+    space=SPACE,
+)
 def sure(model: SplitModel, data: UnlearnData, cfg: SureConfig, ctx: RunContext) -> SplitModel:
     sets = {"forget": data.need("forget"), "retain": data.need("retain"), "val": data.need("val")}
     if cfg.heldout_pool and data.pool is not None and len(data.pool):
@@ -121,15 +140,21 @@ def sure(model: SplitModel, data: UnlearnData, cfg: SureConfig, ctx: RunContext)
     eng = ctx.engine_for(model)
     setup_start = time.perf_counter()
     n_r = len(sets["retain"])
-    plan = [torch.randperm(n_r, generator=gen, device=gen.device).to(sets["retain"].device)[: math.ceil(cfg.retain_fraction * n_r)]
-            for _ in range(cfg.epochs)]
+    plan = [
+        torch.randperm(n_r, generator=gen, device=gen.device).to(sets["retain"].device)[
+            : math.ceil(cfg.retain_fraction * n_r)
+        ]
+        for _ in range(cfg.epochs)
+    ]
     trunk = freeze(model, cfg.freeze_blocks, eng, sets, plan)
     forget, retain, held = trunk.sets["forget"], trunk.sets["retain"], trunk.sets["val"]
     layers = [*cfg.layers, cfg.z_layer] if cfg.z_layer else list(cfg.layers)
     inside = [name for name in layers if name in trunk.modules]
     if inside:
-        raise ConfigError(f"layer(s) {inside} lie in the frozen trunk (freeze_blocks={cfg.freeze_blocks}); "
-                          f"erase after it or freeze fewer blocks")
+        raise ConfigError(
+            f"layer(s) {inside} lie in the frozen trunk (freeze_blocks={cfg.freeze_blocks}); "
+            f"erase after it or freeze fewer blocks"
+        )
     pool_fn = pool_to(1024)
 
     def representations(x: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
@@ -155,19 +180,35 @@ def sure(model: SplitModel, data: UnlearnData, cfg: SureConfig, ctx: RunContext)
     k = model.num_classes if cfg.conditional else 1
     with torch.no_grad():
         trunk.train(model, False)
-        dims = {n: v.shape[1] for n, v in representations(eng.inputs(forget.batch(torch.arange(1, device=forget.device))[0]))[0].items()}
+        dims = {
+            n: v.shape[1]
+            for n, v in representations(eng.inputs(forget.batch(torch.arange(1, device=forget.device))[0]))[
+                0
+            ].items()
+        }
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(int(torch.randint(0, 2**31 - 1, (1,), generator=gen, device=gen.device)))
         ds = {n: DomainClassifier(dim, cfg.domain_hidden, k).to(device) for n, dim in dims.items()}
 
     opt = make_optimizer(
-        [{"params": [p for p in model.parameters() if p.requires_grad], "lr": cfg.lr},
-         {"params": [p for d in ds.values() for p in d.parameters()], "lr": cfg.domain_lr, "weight_decay": 0.0}],
-        cfg.lr, cfg.momentum, cfg.weight_decay, device=device,
+        [
+            {"params": [p for p in model.parameters() if p.requires_grad], "lr": cfg.lr},
+            {
+                "params": [p for d in ds.values() for p in d.parameters()],
+                "lr": cfg.domain_lr,
+                "weight_decay": 0.0,
+            },
+        ],
+        cfg.lr,
+        cfg.momentum,
+        cfg.weight_decay,
+        device=device,
     )
     steps_per_epoch = math.ceil(len(trunk.plan[0]) / cfg.batch_size) if cfg.epochs else 0
     total_steps = steps_per_epoch * cfg.epochs
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(Recipe(epochs=cfg.epochs, schedule=cfg.schedule), total_steps))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lr_lambda(Recipe(epochs=cfg.epochs, schedule=cfg.schedule), total_steps)
+    )
     # half = ⌈forget_passes · n_f / steps⌉: the forget set is seen forget_passes times per epoch
     half = cfg.domain_batch_size // 2 or math.ceil(cfg.forget_passes * len(forget) / max(steps_per_epoch, 1))
     domain = torch.cat([torch.ones(half, device=device), torch.zeros(half, device=device)])
@@ -184,17 +225,34 @@ def sure(model: SplitModel, data: UnlearnData, cfg: SureConfig, ctx: RunContext)
         (label-blind) and rep_auc_cond's class margin (label-aware, class means from ``ref``; absent when a
         class has no sample there, i.e. full-class forgetting). A random forget set hides from the first
         inside its classes."""
-        (zf, yf), (zv, yv), (zr, yr) = ((eval_reps(p)["z"].cpu().numpy(), p.y.cpu().numpy()) for p in (forget, held, ref))
+        (zf, yf), (zv, yv), (zr, yr) = (
+            (eval_reps(p)["z"].cpu().numpy(), p.y.cpu().numpy()) for p in (forget, held, ref)
+        )
         out = {"probe_auc": probe_auc(zf, zv, seed=0, what="early_stop", min_per_side=2)}
-        cond = margin_auc((zf, yf), (zv, yv), (zr, yr), model.num_classes, seed=0, what="early_stop", min_per_side=2)
+        cond = margin_auc(
+            (zf, yf), (zv, yv), (zr, yr), model.num_classes, seed=0, what="early_stop", min_per_side=2
+        )
         return out if cond is None else {**out, "margin_auc": cond}
 
     stop_ref = retain  # early stop's class means: 1,000 retain samples, drawn apart from the run's generator
     if cfg.early_stop:
         pick = torch.randperm(len(retain), generator=torch.Generator().manual_seed(0))[:1000]
         stop_ref = retain.subset(pick.to(retain.device))
-    warmup = (warm_up(ds, eval_reps(forget), eval_reps(held), forget.y, held.y, gen, steps=cfg.domain_warmup,
-                      lr=cfg.domain_lr, momentum=cfg.momentum) if cfg.domain_warmup else {})
+    warmup = (
+        warm_up(
+            ds,
+            eval_reps(forget),
+            eval_reps(held),
+            forget.y,
+            held.y,
+            gen,
+            steps=cfg.domain_warmup,
+            lr=cfg.domain_lr,
+            momentum=cfg.momentum,
+        )
+        if cfg.domain_warmup
+        else {}
+    )
     forward = eng.compiled(representations)  # torch.compile only when the engine asks for it
     trunk.train(model, True)
     step, history = 0, []
@@ -204,7 +262,8 @@ def sure(model: SplitModel, data: UnlearnData, cfg: SureConfig, ctx: RunContext)
     with bar(cfg.epochs, "sure", ctx.progress) as pbar:
         for epoch in range(cfg.epochs):
             held_batches = heldout_draw().cycle(half, gen)
-            sums = torch.zeros(4, device=device)  # retain CE, domain BCE (z), domain accuracy (z), retain correct
+            # retain CE, domain BCE (z), domain accuracy (z), retain correct
+            sums = torch.zeros(4, device=device)
             for rows in trunk.plan[epoch].split(cfg.batch_size):
                 x_r, y_r = retain.batch(rows, gen)
                 (x_f, y_f), (x_v, y_v) = next(forget_batches), next(held_batches)
@@ -213,7 +272,9 @@ def sure(model: SplitModel, data: UnlearnData, cfg: SureConfig, ctx: RunContext)
                     reps, logits = forward(eng.inputs(torch.cat([x_r, x_f, x_v])))
                     m = len(x_r)
                     loss_y = ce(logits[:m], y_r)
-                    dom_logits = domain_logits(ds, {k: v[m:] for k, v in reps.items()}, torch.cat([y_f, y_v]), lam, cfg.reverse)
+                    dom_logits = domain_logits(
+                        ds, {k: v[m:] for k, v in reps.items()}, torch.cat([y_f, y_v]), lam, cfg.reverse
+                    )
                     loss_d = sum(bce(lg, domain) for lg in dom_logits.values())
                     loss = loss_y + cfg.alpha * loss_d
                 opt.zero_grad(set_to_none=True)
@@ -224,24 +285,41 @@ def sure(model: SplitModel, data: UnlearnData, cfg: SureConfig, ctx: RunContext)
                 with torch.no_grad():
                     acc = ((dom_logits["z"] > 0).float() == domain).float().mean()
                     correct = (logits[:m].argmax(1) == y_r).sum().float()
-                    sums += torch.stack([loss_y.detach().float(), bce(dom_logits["z"], domain).detach(), acc, correct])
-            ce_m, bce_m, acc_m, correct_n = check_epoch("sure", epoch + 1, sums, model)  # one host sync per epoch
-            rec = {"retain_ce": ce_m / steps_per_epoch, "domain_bce": bce_m / steps_per_epoch,
-                   "domain_acc": 100 * acc_m / steps_per_epoch, "retain_acc": 100 * correct_n / len(trunk.plan[epoch])}
+                    sums += torch.stack(
+                        [loss_y.detach().float(), bce(dom_logits["z"], domain).detach(), acc, correct]
+                    )
+            # one host sync per epoch
+            ce_m, bce_m, acc_m, correct_n = check_epoch("sure", epoch + 1, sums, model)
+            rec = {
+                "retain_ce": ce_m / steps_per_epoch,
+                "domain_bce": bce_m / steps_per_epoch,
+                "domain_acc": 100 * acc_m / steps_per_epoch,
+                "retain_acc": 100 * correct_n / len(trunk.plan[epoch]),
+            }
             if cfg.early_stop:
                 rec.update(stop_probes(stop_ref))
             history.append(rec)
             pbar.update()
-            pbar.set_postfix_str(f"ce {rec['retain_ce']:.3f} dom {rec['domain_bce']:.3f} acc {rec['domain_acc']:.0f}%")
-            if (cfg.early_stop and max(rec["probe_auc"], rec.get("margin_auc", 0.0)) <= 0.5 + cfg.stop_margin
-                    and rec["retain_acc"] >= cfg.stop_retain_acc):
+            pbar.set_postfix_str(
+                f"ce {rec['retain_ce']:.3f} dom {rec['domain_bce']:.3f} acc {rec['domain_acc']:.0f}%"
+            )
+            if (
+                cfg.early_stop
+                and max(rec["probe_auc"], rec.get("margin_auc", 0.0)) <= 0.5 + cfg.stop_margin
+                and rec["retain_acc"] >= cfg.stop_retain_acc
+            ):
                 break
     seconds = time.perf_counter() - start
     trunk.train(model, True)
     ctx.info.update(
-        epochs=len(history), seconds_per_epoch=seconds / max(len(history), 1), setup_s=setup_s,
-        stopped_early=len(history) < cfg.epochs, domain_batch=2 * half, heldout_size=len(held),
-        domain_acc_last=history[-1]["domain_acc"] if history else float("nan"), domain_warmup=warmup,
+        epochs=len(history),
+        seconds_per_epoch=seconds / max(len(history), 1),
+        setup_s=setup_s,
+        stopped_early=len(history) < cfg.epochs,
+        domain_batch=2 * half,
+        heldout_size=len(held),
+        domain_acc_last=history[-1]["domain_acc"] if history else float("nan"),
+        domain_warmup=warmup,
         history=history,
     )
     return model

@@ -41,7 +41,11 @@ class SurePlusConfig(SureConfig):
 # lr, α and d's learning rate, as for SURE; lr and α stay narrower than SURE's, as every search ended
 # inside them; d's learning rate reaches 3, as SURE's does, since the full_class search ended at 0.3
 # (benchmarks/results/README.md, tune-cpu-v2)
-SPACE = {"lr": Float(1e-5, 0.3, log=True), "alpha": Float(0.1, 1000.0, log=True), "domain_lr": Float(1e-5, 3.0, log=True)}
+SPACE = {
+    "lr": Float(1e-5, 0.3, log=True),
+    "alpha": Float(0.1, 1000.0, log=True),
+    "domain_lr": Float(1e-5, 3.0, log=True),
+}
 
 register_method(
     "sure_plus",

@@ -77,7 +77,11 @@ class Trunk:
 
 
 def freeze(
-    model: SplitModel, k: int, eng: Engine, sets: Mapping[str, BatchedData], plan: list[torch.Tensor],
+    model: SplitModel,
+    k: int,
+    eng: Engine,
+    sets: Mapping[str, BatchedData],
+    plan: list[torch.Tensor],
     retain: str = "retain",
 ) -> Trunk:
     """Freeze the first ``k`` blocks of ``model`` (k = 0: nothing frozen) and, when no set augments, cache
@@ -103,5 +107,7 @@ def freeze(
     at = torch.full((len(r),), -1, dtype=torch.long, device=r.device)
     at[used] = torch.arange(len(used), device=r.device)
     fast = eng.inference(frozen)
-    cached: dict[str, BatchedData] = {name: through(fast, r.subset(used) if name == retain else d, eng) for name, d in sets.items()}
+    cached: dict[str, BatchedData] = {
+        name: through(fast, r.subset(used) if name == retain else d, eng) for name, d in sets.items()
+    }
     return Trunk(nn.Identity(), tail, frozen, cached, [at[rows] for rows in plan], names)

@@ -166,7 +166,12 @@ def true_class_log_prob(logits: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def balanced(
-    members: np.ndarray, nonmembers: np.ndarray, seed: int, cap: int, what: str, min_per_side: int | None = None
+    members: np.ndarray,
+    nonmembers: np.ndarray,
+    seed: int,
+    cap: int,
+    what: str,
+    min_per_side: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Attack data with equal sides: each side subsampled (with ``seed``) to min(sizes, cap) rows.
 

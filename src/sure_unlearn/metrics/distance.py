@@ -58,7 +58,10 @@ def _num(d: Mapping[str, object], k: str) -> float | None:
 
 
 def distance(
-    method: Mapping[str, object], original: Mapping[str, object], oracle: Mapping[str, object], num_classes: int
+    method: Mapping[str, object],
+    original: Mapping[str, object],
+    oracle: Mapping[str, object],
+    num_classes: int,
 ) -> dict[str, float]:
     """``distance`` and its parts ``dist_<term>`` for one run (metrics of the method, the original and the
     oracle of the same seed); empty when a term has no metric all three report."""

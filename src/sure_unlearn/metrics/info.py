@@ -93,8 +93,12 @@ describe("mia_efficacy", "MIA-eff", gap="gap_avg", term="outputs", table="main",
 describe("mia_loss", "MIA-loss", table="main", bar=True)
 describe("rep_mia_knn", "rep k-NN", gap="gap_rep", term="rep_membership", table="main", bar=True)
 describe("rep_mia_linear", "rep lin", gap="gap_rep", term="rep_membership", table="main", bar=True)
-describe("rep_auc", "rep AUC", unit="0-1", gap="gap_rep", term="rep_probe", table="main", bar=True, chance=0.5)
-describe("rep_auc_cond", "rep AUC (label-aware)", unit="0-1", term="rep_probe", table="main", bar=True, chance=0.5)
+describe(
+    "rep_auc", "rep AUC", unit="0-1", gap="gap_rep", term="rep_probe", table="main", bar=True, chance=0.5
+)
+describe(
+    "rep_auc_cond", "rep AUC (label-aware)", unit="0-1", term="rep_probe", table="main", bar=True, chance=0.5
+)
 describe("rep_auc_layers", "rep AUC per layer", unit="0-1")  # {layer: fresh-probe AUC}, input to output
 describe("forget_drift", "forget drift", unit="", digits=3)
 describe("val_drift", "val drift", unit="", direction="lower", digits=3)
@@ -102,7 +106,12 @@ describe("runtime_s", "time (s)", unit="s", direction="lower")
 describe("rrt", "RRT", unit="", direction="lower", digits=3)
 describe("seconds_per_epoch", "s/epoch", unit="s", direction="lower")
 # ---- per-example attacks (sure benchmark --shadows M) and similarity, the second table --------------------
-for _key, _name in (("ulira", "U-LiRA"), ("rep_lira", "rep-LiRA"), ("rmia", "RMIA"), ("rep_rmia", "rep-RMIA")):
+for _key, _name in (
+    ("ulira", "U-LiRA"),
+    ("rep_lira", "rep-LiRA"),
+    ("rmia", "RMIA"),
+    ("rep_rmia", "rep-RMIA"),
+):
     describe(f"{_key}_auc", f"{_name} AUC", unit="0-1", table="attacks", bar=True, chance=0.5)
     describe(f"{_key}_tpr_1fpr", f"{_name} TPR@1%", unit="0-1", table="attacks")
     describe(f"{_key}_tpr_01fpr", f"{_name} TPR@0.1%", unit="0-1", table="attacks")

@@ -59,8 +59,14 @@ def rep_mia_linear(inputs: EvalInputs) -> dict[str, float]:
     return {"rep_mia_linear": _share_called_member(inputs, lr, "rep_mia_linear")}
 
 
-def probe_auc(members: np.ndarray, nonmembers: np.ndarray, seed: int, max_samples: int = 5000,
-              what: str = "rep_auc", min_per_side: int | None = None) -> float:
+def probe_auc(
+    members: np.ndarray,
+    nonmembers: np.ndarray,
+    seed: int,
+    max_samples: int = 5000,
+    what: str = "rep_auc",
+    min_per_side: int | None = None,
+) -> float:
     """Cross-validated ROC AUC of a fresh linear probe telling ``members`` (1) from ``nonmembers`` (0).
 
     The probe of ``rep_auc``, shared by every fresh-probe measurement (per layer, label-aware, SURE's early
@@ -70,8 +76,14 @@ def probe_auc(members: np.ndarray, nonmembers: np.ndarray, seed: int, max_sample
     fewer than 5 samples); value = mean fold AUC: ≈ 0.5 when the two are indistinguishable, → 1 when
     separable.
     """
-    x, t = balanced(members.reshape(len(members), -1), nonmembers.reshape(len(nonmembers), -1), seed,
-                    max_samples, what, min_per_side)
+    x, t = balanced(
+        members.reshape(len(members), -1),
+        nonmembers.reshape(len(nonmembers), -1),
+        seed,
+        max_samples,
+        what,
+        min_per_side,
+    )
     cv = RepeatedStratifiedKFold(n_splits=min(5, len(t) // 2), n_repeats=3, random_state=seed)
     return float(cross_val_score(_probe(), x, t, cv=cv, scoring="roc_auc").mean())
 
@@ -84,7 +96,9 @@ def rep_auc(inputs: EvalInputs) -> dict[str, float]:
     scenarios, all test samples otherwise; never D_v, which SURE trains on. The probe is
     :func:`probe_auc`. ≈ 0.5 when D_f is indistinguishable from unseen data, → 1 when it is separable.
     """
-    return {"rep_auc": probe_auc(inputs.forget.z, inputs.test_like_forget().z, inputs.seed, inputs.max_samples)}
+    return {
+        "rep_auc": probe_auc(inputs.forget.z, inputs.test_like_forget().z, inputs.seed, inputs.max_samples)
+    }
 
 
 @METRICS.register("rep_auc_cond")
@@ -106,8 +120,14 @@ def rep_auc_cond(inputs: EvalInputs) -> dict[str, float]:
     label-blind ``rep_auc`` already compares with the class's unseen test samples).
     """
     test = inputs.test_like_forget()
-    value = margin_auc((inputs.forget.z, inputs.forget.y), (test.z, test.y), (inputs.retain.z, inputs.retain.y),
-                       inputs.forget.logits.shape[1], inputs.seed, inputs.max_samples)
+    value = margin_auc(
+        (inputs.forget.z, inputs.forget.y),
+        (test.z, test.y),
+        (inputs.retain.z, inputs.retain.y),
+        inputs.forget.logits.shape[1],
+        inputs.seed,
+        inputs.max_samples,
+    )
     # None: full-class forgetting, no retain sample defines the class's cluster; rep_auc covers it
     return {} if value is None else {"rep_auc_cond": value}
 
@@ -115,8 +135,16 @@ def rep_auc_cond(inputs: EvalInputs) -> dict[str, float]:
 Labelled = tuple[np.ndarray, np.ndarray]  # (z, y)
 
 
-def margin_auc(members: Labelled, nonmembers: Labelled, reference: Labelled, k: int, seed: int,
-               max_samples: int = 5000, what: str = "rep_auc_cond", min_per_side: int | None = None) -> float | None:
+def margin_auc(
+    members: Labelled,
+    nonmembers: Labelled,
+    reference: Labelled,
+    k: int,
+    seed: int,
+    max_samples: int = 5000,
+    what: str = "rep_auc_cond",
+    min_per_side: int | None = None,
+) -> float | None:
     """ROC AUC of the representation margin (class means of ``reference``) telling ``members`` (1) from
     ``nonmembers`` (0), sides balanced by subsampling with ``seed``: the probe of ``rep_auc_cond``, shared
     with SURE's early stop. None when ``reference`` holds no sample of a class the two sides have.
@@ -132,6 +160,12 @@ def margin_auc(members: Labelled, nonmembers: Labelled, reference: Labelled, k: 
     if not np.isin(classes, np.asarray(reference[1])).all():
         return None
     means = class_means(*reference, k)
-    x, t = balanced(rep_margin(*members, means)[:, None], rep_margin(*nonmembers, means)[:, None], seed,
-                    max_samples, what, min_per_side)
+    x, t = balanced(
+        rep_margin(*members, means)[:, None],
+        rep_margin(*nonmembers, means)[:, None],
+        seed,
+        max_samples,
+        what,
+        min_per_side,
+    )
     return float(roc_auc_score(t, x[:, 0]))

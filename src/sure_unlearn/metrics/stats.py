@@ -46,7 +46,11 @@ class Interval:
 
 def finite(values: Sequence[object]) -> list[float]:
     """The finite real numbers among ``values`` (booleans, None, NaN and non-numbers dropped)."""
-    return [float(v) for v in values if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)]
+    return [
+        float(v)
+        for v in values
+        if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+    ]
 
 
 def interval(values: Sequence[object], level: float = LEVEL) -> Interval:

@@ -68,9 +68,13 @@ RUN_FAILURES: tuple[type[BaseException], ...] = (SureError, FloatingPointError, 
 
 def environment(device: torch.device) -> dict[str, Any]:
     env = {
-        "python": platform.python_version(), "torch": torch.__version__, "device": str(device),
-        "machine": platform.machine(), "processor": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(), "threads": torch.get_num_threads(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "device": str(device),
+        "machine": platform.machine(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "threads": torch.get_num_threads(),
     }
     if device.type == "cuda":
         env["gpu"] = torch.cuda.get_device_name(device)
@@ -108,7 +112,8 @@ class References:
     metrics: dict[str, dict[str, Any]] | None = None  # the original's and oracle's, memoised
     outputs: dict[str, dict[str, SplitOutputs]] | None = None  # their evaluation passes
     attacks: Any = None  # the (scenario, seed)'s ShadowAttacks, built on first use
-    grams: dict[str, dict[str, np.ndarray]] | None = None  # per-layer Grams of original and oracle on the probe
+    # per-layer Grams of original and oracle on the probe
+    grams: dict[str, dict[str, np.ndarray]] | None = None
 
     @property
     def weights(self) -> dict[str, str]:
@@ -143,7 +148,9 @@ class Benchmark:
         shard: tuple[int, int] | None = None,
     ) -> None:
         cfg.validate()  # names, ranges, hyperparameters: before any work
-        self.method_cfgs = {(s, m): method_config(m, cfg.hparams_for(s, m)) for s in cfg.scenarios for m in cfg.methods}
+        self.method_cfgs = {
+            (s, m): method_config(m, cfg.hparams_for(s, m)) for s in cfg.scenarios for m in cfg.methods
+        }
         if shard is not None and not (shard[1] >= 1 and 0 <= shard[0] < shard[1]):
             raise ConfigError(f"shard must be i/n with 0 ≤ i < n, got {shard[0]}/{shard[1]}")
         self.cfg, self.out, self.shard = cfg, Path(out), shard
@@ -155,26 +162,38 @@ class Benchmark:
             cfg.dataset, data_root, cache_dir=self.cache_dir / "datasets", **cfg.dataset_kwargs
         )
         cfg.check_data(self.data)  # every split gives the metrics enough samples: before any training
-        self.models = ReferenceModels(cfg, self.data, self.device, self.cache_dir, progress=progress, log=self.log)
+        self.models = ReferenceModels(
+            cfg, self.data, self.device, self.cache_dir, progress=progress, log=self.log
+        )
         self.runs: list[Run] = []
 
     # ---------------------------------------------------------------- data and models
     def prepare(self, scenario: str, seed: int) -> Prepared:
         c = self.cfg
         split = make_split(
-            self.data.train.y, self.data.test.y, self.data.classes, c.scenarios[scenario], seed,
-            holdout_fraction=c.holdout_fraction, train_subset=c.train_subset, test_subset=c.test_subset,
+            self.data.train.y,
+            self.data.test.y,
+            self.data.classes,
+            c.scenarios[scenario],
+            seed,
+            holdout_fraction=c.holdout_fraction,
+            train_subset=c.train_subset,
+            test_subset=c.test_subset,
             pool_size=c.pool_size,
         )
         aug = self.data.augment if c.recipe.augment else NO_AUGMENT
 
-        def on_device(arr: Any, idx: np.ndarray, labels: np.ndarray | None = None, augment: Any = NO_AUGMENT) -> LabeledData:
+        def on_device(
+            arr: Any, idx: np.ndarray, labels: np.ndarray | None = None, augment: Any = NO_AUGMENT
+        ) -> LabeledData:
             return LabeledData.from_arrays(arr, idx, augment, self.device, labels)
 
         tr, te = self.data.train, self.data.test
         sets = {
-            "forget": on_device(tr, split.forget), "retain": on_device(tr, split.retain, split.labels),
-            "test": on_device(te, split.test), "val": on_device(tr, split.val),
+            "forget": on_device(tr, split.forget),
+            "retain": on_device(tr, split.retain, split.labels),
+            "test": on_device(te, split.test),
+            "val": on_device(tr, split.val),
         }
         train_sets = {
             "train": on_device(tr, split.train, split.labels, aug),
@@ -183,14 +202,18 @@ class Benchmark:
             "val": on_device(tr, split.val, None, aug),
             "pool": on_device(tr, split.pool, None, aug),
         }
-        like_forget = matched_sample(tr.y[split.forget], te.y, split.test, np.random.default_rng([seed, 0xC4A]))
+        like_forget = matched_sample(
+            tr.y[split.forget], te.y, split.test, np.random.default_rng([seed, 0xC4A])
+        )
         probe = probe_set(sets["forget"], on_device(te, like_forget), seed)
         return Prepared(split, sets, train_sets, probe)
 
     def new_model(self, seed: int) -> SplitModel:
         return self.models.new_model(seed)
 
-    def trained(self, kind: str, seed: int, train_idx: np.ndarray, labels: np.ndarray, data: LabeledData) -> tuple[SplitModel, dict[str, Any]]:
+    def trained(
+        self, kind: str, seed: int, train_idx: np.ndarray, labels: np.ndarray, data: LabeledData
+    ) -> tuple[SplitModel, dict[str, Any]]:
         """The ``kind`` model for ``seed`` trained on ``data`` (= ``train_idx``): :class:`ReferenceModels`."""
         return self.models.trained(kind, seed, train_idx, labels, data)
 
@@ -201,8 +224,13 @@ class Benchmark:
             return float(r_meta["train_s"]), f"the oracle's training in this process ({epochs} epochs)"
         model = self.new_model(seed)
         one = dataclasses.replace(self.cfg.recipe, epochs=1)
-        res = fit(model, retain, one, seeded_generator(self.device, "oracle-epoch", seed), engine=self.cfg.engine)
-        return res.seconds * epochs, f"one oracle epoch timed in this process ({res.seconds:.2f} s) × {epochs}"
+        res = fit(
+            model, retain, one, seeded_generator(self.device, "oracle-epoch", seed), engine=self.cfg.engine
+        )
+        return (
+            res.seconds * epochs,
+            f"one oracle epoch timed in this process ({res.seconds:.2f} s) × {epochs}",
+        )
 
     # ---------------------------------------------------------------- runs
     def run_dir(self, scenario: str, method: str, seed: int) -> Path:
@@ -210,17 +238,35 @@ class Benchmark:
 
     def evaluate(self, refs: References, model: SplitModel) -> tuple[dict[str, Any], dict[str, SplitOutputs]]:
         """Every metric of ``model`` on ``refs``' splits, and the cached forward pass they came from."""
-        return evaluate(model, refs.prep.sets, forget_classes=refs.prep.split.forget_classes, seed=refs.seed,
-                        z_layer="", batch_size=self.cfg.eval_batch_size)
+        return evaluate(
+            model,
+            refs.prep.sets,
+            forget_classes=refs.prep.split.forget_classes,
+            seed=refs.seed,
+            z_layer="",
+            batch_size=self.cfg.eval_batch_size,
+        )
 
-    def scored(self, refs: References, method: str, metrics: dict[str, Any], outs: dict[str, SplitOutputs]) -> dict[str, Any]:
+    def scored(
+        self, refs: References, method: str, metrics: dict[str, Any], outs: dict[str, SplitOutputs]
+    ) -> dict[str, Any]:
         """``metrics`` plus how far the forget and validation representations moved from the original's."""
         before = self.reference_outputs(refs)[ORIGINAL]
-        return {**metrics, "forget_drift": drift(outs["forget"], before["forget"]),
-                "val_drift": drift(outs["val"], before["val"])}
+        return {
+            **metrics,
+            "forget_drift": drift(outs["forget"], before["forget"]),
+            "val_drift": drift(outs["val"], before["val"]),
+        }
 
-    def record(self, refs: References, method: str, model: SplitModel,
-               hparams: dict[str, Any], runtime: dict[str, float], info: dict[str, Any]) -> Run:
+    def record(
+        self,
+        refs: References,
+        method: str,
+        model: SplitModel,
+        hparams: dict[str, Any],
+        runtime: dict[str, float],
+        info: dict[str, Any],
+    ) -> Run:
         scenario, seed = refs.scenario, refs.seed
         metrics, outs = self.evaluate(refs, model)
         metrics = self.scored(refs, method, metrics, outs) | runtime
@@ -231,8 +277,10 @@ class Benchmark:
         metrics["rep_auc_layers"] = rep_auc_layers(model, refs.prep.probe, seed)
         # where in the network the representation moved: linear CKA per layer to the oracle and the original
         if refs.grams is None:
-            refs.grams = {ORACLE_REF: layer_grams(refs.oracle, refs.prep.probe),
-                          ORIGINAL: layer_grams(refs.original, refs.prep.probe)}
+            refs.grams = {
+                ORACLE_REF: layer_grams(refs.oracle, refs.prep.probe),
+                ORIGINAL: layer_grams(refs.original, refs.prep.probe),
+            }
         cka, per_layer = cka_to_references(model, refs.prep.probe, refs.grams)
         metrics.update(cka)
         atomic_write_text(d / layout.CKA_JSON, json.dumps(jsonable(per_layer)))
@@ -264,8 +312,10 @@ class Benchmark:
         if run.key != key:
             return None
         if run.info.get("reference_weights", refs.weights) != refs.weights:
-            self.log(f"  {method}: its cached run was measured against other reference models "
-                     f"({run.info['reference_weights']}, now {refs.weights}); running it again")
+            self.log(
+                f"  {method}: its cached run was measured against other reference models "
+                f"({run.info['reference_weights']}, now {refs.weights}); running it again"
+            )
             return None
         return run
 
@@ -275,31 +325,47 @@ class Benchmark:
         prep = self.prepare(scenario, seed)
         split = prep.split
         split.save(layout.split_path(self.out, scenario, seed))
-        self.log(f"[{scenario} seed {seed}] forget {len(split.forget)}, retain {len(split.retain)}, "
-                 f"val {len(split.val)}, test {len(split.test)}")
+        self.log(
+            f"[{scenario} seed {seed}] forget {len(split.forget)}, retain {len(split.retain)}, "
+            f"val {len(split.val)}, test {len(split.test)}"
+        )
         original, o_meta = self.trained(ORIGINAL, seed, split.train, split.labels, prep.train_sets["train"])
         oracle, r_meta = self.trained(ORACLE, seed, split.retain, split.labels, prep.train_sets["retain"])
         data = UnlearnData(
-            forget=prep.train_sets["forget"], retain=prep.train_sets["retain"], val=prep.train_sets["val"],
-            pool=prep.train_sets["pool"], num_classes=self.data.num_classes, original_recipe=c.recipe,
+            forget=prep.train_sets["forget"],
+            retain=prep.train_sets["retain"],
+            val=prep.train_sets["val"],
+            pool=prep.train_sets["pool"],
+            num_classes=self.data.num_classes,
+            original_recipe=c.recipe,
             init_state=self.new_model(seed).state_dict(),  # θ_init: the original's weights at step 0 (EU-k)
         )
-        base_key = content_key(split=[split.forget, split.retain, split.val, split.test, split.pool],
-                               o=o_meta["key"], r=r_meta["key"])
+        base_key = content_key(
+            split=[split.forget, split.retain, split.val, split.test, split.pool],
+            o=o_meta["key"],
+            r=r_meta["key"],
+        )
         return References(scenario, seed, prep, original, oracle, o_meta, r_meta, data, base_key)
 
     def timed(self, refs: References) -> References:
         """``refs`` with the oracle's same-process training time measured (once)."""
         if not refs.rrt_basis:
-            refs.oracle_s, refs.rrt_basis = self.oracle_time(refs.seed, refs.r_meta, refs.prep.train_sets["retain"])
+            refs.oracle_s, refs.rrt_basis = self.oracle_time(
+                refs.seed, refs.r_meta, refs.prep.train_sets["retain"]
+            )
         return refs
 
-    def unlearn(self, refs: References, method: str, mcfg: Any) -> tuple[SplitModel, dict[str, Any], dict[str, float], dict[str, Any]]:
+    def unlearn(
+        self, refs: References, method: str, mcfg: Any
+    ) -> tuple[SplitModel, dict[str, Any], dict[str, float], dict[str, Any]]:
         """Run ``method`` on a copy of the original: (model, hparams incl. epochs, runtime metrics, info)."""
         self.timed(refs)
         hparams = dataclasses.asdict(mcfg)
-        ctx = RunContext(seeded_generator(self.device, method, refs.scenario, refs.seed), progress=self.progress,
-                         engine=self.cfg.engine)
+        ctx = RunContext(
+            seeded_generator(self.device, method, refs.scenario, refs.seed),
+            progress=self.progress,
+            engine=self.cfg.engine,
+        )
         start = time.perf_counter()
         model = run_method(method, refs.original, refs.data, mcfg, ctx)
         if self.device.type == "cuda":
@@ -317,7 +383,9 @@ class Benchmark:
     def gaps_of(self, refs: References, metrics: dict[str, Any]) -> dict[str, float]:
         """Per-metric |Δ| to the oracle, gap_avg, gap_rep and the calibrated distance (and its terms)."""
         ref = self.reference_metrics(refs)
-        return metric_gaps(metrics, ref[ORACLE]) | distance(metrics, ref[ORIGINAL], ref[ORACLE], self.data.num_classes)
+        return metric_gaps(metrics, ref[ORACLE]) | distance(
+            metrics, ref[ORIGINAL], ref[ORACLE], self.data.num_classes
+        )
 
     def evaluate_run(self, refs: References, method: str, mcfg: Any) -> Run:
         """Unlearn and evaluate without writing anything: a run whose ``gaps`` are to this seed's oracle.
@@ -361,11 +429,19 @@ class Benchmark:
         from sure_unlearn.attacks.pipeline import ShadowAttacks
 
         if refs.attacks is None:
-            refs.attacks = ShadowAttacks(self.models, refs.prep, refs.scenario, refs.seed, n_shadows=settings["shadows"],
-                                         n_models=settings["models"], n_nonmembers=settings["nonmembers"],
-                                         progress=self.progress)
-        metrics, arrays = refs.attacks.run(method, model, self.method_cfgs.get((refs.scenario, method)),
-                                           refs.original, refs.oracle)
+            refs.attacks = ShadowAttacks(
+                self.models,
+                refs.prep,
+                refs.scenario,
+                refs.seed,
+                n_shadows=settings["shadows"],
+                n_models=settings["models"],
+                n_nonmembers=settings["nonmembers"],
+                progress=self.progress,
+            )
+        metrics, arrays = refs.attacks.run(
+            method, model, self.method_cfgs.get((refs.scenario, method)), refs.original, refs.oracle
+        )
         atomic_write_bytes(d / layout.ATTACKS_NPZ, lambda f: np.savez(f, **arrays))  # type: ignore[arg-type]
         used = {str(k): str(v) for k, v in zip(arrays["models"], arrays["weights"], strict=True)}
         run = run.with_metrics(metrics, attacks=settings, info={**run.info, "attack_weights": used})
@@ -397,19 +473,31 @@ class Benchmark:
     def run_key(self, refs: References, method: str) -> str:
         if layout.is_reference(method):
             return content_key(base=refs.base_key, method=method)
-        return content_key(base=refs.base_key, method=method,
-                           hparams=dataclasses.asdict(self.method_cfgs[(refs.scenario, method)]))
+        return content_key(
+            base=refs.base_key,
+            method=method,
+            hparams=dataclasses.asdict(self.method_cfgs[(refs.scenario, method)]),
+        )
 
     def reference_run(self, refs: References, name: str) -> tuple[SplitModel, Run]:
         """``original``, ``retrain`` or ``broken`` as a run: its model and its evaluation."""
         recipe_h = {**dataclasses.asdict(self.cfg.recipe), "epochs": self.cfg.recipe.epochs}
         if name == BROKEN:
             model = refs.broken
-            return model, self.record(refs, name, model, {"head": "re-initialised", "epochs": 0}, {"runtime_s": 0.0},
-                                      {"reference": "the original with a freshly initialised head"})
+            return model, self.record(
+                refs,
+                name,
+                model,
+                {"head": "re-initialised", "epochs": 0},
+                {"runtime_s": 0.0},
+                {"reference": "the original with a freshly initialised head"},
+            )
         model, meta = (refs.original, refs.o_meta) if name == ORIGINAL else (refs.oracle, refs.r_meta)
         runtime = {"runtime_s": float(meta["train_s"]), "seconds_per_epoch": float(meta["seconds_per_epoch"])}
-        info = {"cached_model": meta["key"], "trained_in_this_process": meta["key"] in self.models.trained_here}
+        info = {
+            "cached_model": meta["key"],
+            "trained_in_this_process": meta["key"] in self.models.trained_here,
+        }
         if name == ORACLE:
             self.timed(refs)
             runtime["rrt"] = 1.0
@@ -425,8 +513,14 @@ class Benchmark:
             return model, self.record(refs, method, model, hparams, runtime, info)
         except RUN_FAILURES as e:
             self.log(f"  {method}: FAILED ({type(e).__name__}: {e})")
-            return None, Run(method, refs.scenario, refs.seed, dataclasses.asdict(mcfg), status="failed",
-                             error=f"{type(e).__name__}: {e}")
+            return None, Run(
+                method,
+                refs.scenario,
+                refs.seed,
+                dataclasses.asdict(mcfg),
+                status="failed",
+                error=f"{type(e).__name__}: {e}",
+            )
 
     def run_group(self, scenario: str, seed: int, methods: list[str]) -> list[Run]:
         """The runs of ``methods`` on one (scenario, seed), each with its gaps to this seed's oracle."""
@@ -437,8 +531,11 @@ class Benchmark:
             run = self.cached_run(refs, method, key)
             model: SplitModel | None = None
             if run is None:
-                model, run = (self.reference_run(refs, method) if layout.is_reference(method)
-                              else self.method_run(refs, method))
+                model, run = (
+                    self.reference_run(refs, method)
+                    if layout.is_reference(method)
+                    else self.method_run(refs, method)
+                )
                 run = dataclasses.replace(run, key=key)
             if run.ok:
                 run = run.with_gaps(self.gaps_of(refs, run.metrics))
@@ -450,14 +547,17 @@ class Benchmark:
 
     def run(self) -> dict[str, Any]:
         self.out.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(self.out / layout.CONFIG_JSON, json.dumps(self.cfg.to_dict(), indent=1, default=str))
+        atomic_write_text(
+            self.out / layout.CONFIG_JSON, json.dumps(self.cfg.to_dict(), indent=1, default=str)
+        )
         self.runs = []
         plan = self.plan()
         for group in dict.fromkeys((s, seed) for s, seed, _ in plan):
             methods = [m for s, seed, m in plan if (s, seed) == group]
             self.runs.extend(self.run_group(*group, methods))
             self.write()
-        self.write(plots="all")  # ROC curves, CKA per layer and embeddings read every run's files: once, at the end
+        # ROC curves, CKA per layer and embeddings read every run's files: once, at the end
+        self.write(plots="all")
         return self.summary()
 
     def summary(self) -> dict[str, Any]:

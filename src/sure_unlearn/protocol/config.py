@@ -61,10 +61,14 @@ class AttackConfig:
         if self.shadows and (self.shadows < 4 or self.shadows % 2):
             raise ConfigError(f"attacks.shadows must be 0 (off) or an even number ≥ 4, got {self.shadows}")
         if self.shadows and self.models < 3:
-            raise ConfigError(f"attacks.models must be ≥ 3 (with N = 2, ε_max = 0 and every score is 0), got {self.models}")
+            raise ConfigError(
+                f"attacks.models must be ≥ 3 (with N = 2, ε_max = 0 and every score is 0), got {self.models}"
+            )
         if self.nonmembers < 1:
-            raise ConfigError(f"attacks.nonmembers must be ≥ 1 never-seen target (1,000 put TPR at 1% FPR on 10 "
-                              f"false-positive steps), got {self.nonmembers}")
+            raise ConfigError(
+                f"attacks.nonmembers must be ≥ 1 never-seen target (1,000 put TPR at 1% FPR on 10 "
+                f"false-positive steps), got {self.nonmembers}"
+            )
 
     @property
     def enabled(self) -> bool:
@@ -110,8 +114,13 @@ class BenchmarkConfig:
     def identity(self) -> dict[str, Any]:
         """What, besides data, split and seed, determines a trained model: the dataset, the model, the recipe
         and, when set, the precision (absent when "auto", so that caches made before it existed still hit)."""
-        ident = dict(dataset=self.dataset, dataset_kwargs=self.dataset_kwargs, model=self.model,
-                     model_kwargs=self.model_kwargs, recipe=self.recipe)
+        ident = dict(
+            dataset=self.dataset,
+            dataset_kwargs=self.dataset_kwargs,
+            model=self.model,
+            model_kwargs=self.model_kwargs,
+            recipe=self.recipe,
+        )
         return ident if self.precision == "auto" else {**ident, "precision": self.precision}
 
     def with_overrides(self, **changes: Any) -> BenchmarkConfig:
@@ -153,7 +162,9 @@ class BenchmarkConfig:
         try:  # the model's options, as its factory takes them (the dataset's are checked when it loads)
             inspect.signature(MODELS.get(self.model)).bind(None, **self.model_kwargs)
         except TypeError as e:
-            raise ConfigError(f"model_kwargs {self.model_kwargs} do not fit model {self.model!r}: {e}") from None
+            raise ConfigError(
+                f"model_kwargs {self.model_kwargs} do not fit model {self.model!r}: {e}"
+            ) from None
         distinct(self.seeds, "seeds", "seed")
         _check_recipe(self.recipe)
         Engine.of_precision(self.precision)  # an unknown name fails here
@@ -162,10 +173,14 @@ class BenchmarkConfig:
         for k in ("train_subset", "test_subset", "eval_batch_size"):
             v = getattr(self, k)
             if v is not None and v < 1:
-                raise ConfigError(f"{k} must be ≥ 1{' (or absent: all)' if k != 'eval_batch_size' else ''}, got {v}")
+                raise ConfigError(
+                    f"{k} must be ≥ 1{' (or absent: all)' if k != 'eval_batch_size' else ''}, got {v}"
+                )
         unknown = sorted(set(self.hparams) - set(METHODS.available()))
         if unknown:
-            raise ConfigError(f"hyperparameters given for unknown method(s) {unknown}; see `sure list methods`")
+            raise ConfigError(
+                f"hyperparameters given for unknown method(s) {unknown}; see `sure list methods`"
+            )
         for m in dict.fromkeys([*self.methods, *self.hparams]):
             method_config(m, self.hparams.get(m))
         for name, per in self.scenario_hparams.items():
@@ -175,11 +190,15 @@ class BenchmarkConfig:
         self.attacks.validate()
         not_run = sorted(set(self.attacks.methods) - set(self.methods) - set(REFERENCE_RUNS))
         if not_run:
-            raise ConfigError(f"attacks.methods names {not_run}, which the benchmark does not run; "
-                              "add them to methods or drop them from attacks.methods")
+            raise ConfigError(
+                f"attacks.methods names {not_run}, which the benchmark does not run; "
+                "add them to methods or drop them from attacks.methods"
+            )
         if self.test_subset is not None and self.test_subset < MIN_PER_SIDE:
-            raise ConfigError(f"test_subset = {self.test_subset} is too small: the membership metrics compare "
-                              f"≥ {MIN_PER_SIDE} unseen test samples with members; set test_subset ≥ {MIN_PER_SIDE}")
+            raise ConfigError(
+                f"test_subset = {self.test_subset} is too small: the membership metrics compare "
+                f"≥ {MIN_PER_SIDE} unseen test samples with members; set test_subset ≥ {MIN_PER_SIDE}"
+            )
         for key, sc in self.scenarios.items():
             _check_scenario(key, sc, self.forget_size(sc))
 
@@ -200,10 +219,19 @@ class BenchmarkConfig:
         for key, sc in self.scenarios.items():
             for seed in self.seeds:
                 split = make_split(
-                    data.train.y, data.test.y, data.classes, sc, seed, holdout_fraction=self.holdout_fraction,
-                    train_subset=self.train_subset, test_subset=self.test_subset, pool_size=self.pool_size,
+                    data.train.y,
+                    data.test.y,
+                    data.classes,
+                    sc,
+                    seed,
+                    holdout_fraction=self.holdout_fraction,
+                    train_subset=self.train_subset,
+                    test_subset=self.test_subset,
+                    pool_size=self.pool_size,
                 )
-                _check_split(f"scenario {key}, seed {seed}", split, data.train.y, data.test.y, self.attacks.enabled)
+                _check_split(
+                    f"scenario {key}, seed {seed}", split, data.train.y, data.test.y, self.attacks.enabled
+                )
 
 
 def method_config(name: str, hparams: Mapping[str, Any] | None = None) -> Any:
@@ -220,7 +248,9 @@ def method_config(name: str, hparams: Mapping[str, Any] | None = None) -> Any:
     for f in dataclasses.fields(cfg):
         v = getattr(cfg, f.name)
         if f.name == "epochs" and v < 1:
-            raise ConfigError(f"{name}.epochs = {v}: a benchmark run trains for at least one epoch; set {name}.epochs ≥ 1")
+            raise ConfigError(
+                f"{name}.epochs = {v}: a benchmark run trains for at least one epoch; set {name}.epochs ≥ 1"
+            )
         if (f.name == "lr" or f.name.endswith("_lr")) and not (math.isfinite(v) and v > 0):
             raise ConfigError(f"{name}.{f.name} = {v}: a learning rate must be a finite number > 0")
     return cfg
@@ -246,8 +276,10 @@ def _read_field(key: str, value: Any, current: Any) -> Any:
         out = {sc: {m: dict(kv) for m, kv in per.items()} for sc, per in current.items()}
         for sc, per in _table(value, "scenario_hparams").items():
             for m, kv in _table(per, f"scenario_hparams.{sc}").items():
-                out.setdefault(str(sc), {})[str(m)] = {**out.get(str(sc), {}).get(str(m), {}),
-                                                       **_table(kv, f"scenario_hparams.{sc}.{m}")}
+                out.setdefault(str(sc), {})[str(m)] = {
+                    **out.get(str(sc), {}).get(str(m), {}),
+                    **_table(kv, f"scenario_hparams.{sc}.{m}"),
+                }
         return out
     if key in ("dataset_kwargs", "model_kwargs"):
         return dict(_table(value, key))
@@ -264,7 +296,9 @@ def _replace(obj: Any, value: Any, where: str) -> Any:
     bad = sorted(set(_table(value, where)) - set(names))
     if bad:
         raise ConfigError(f"unknown {where} key(s) {bad}; known: {sorted(names)}")
-    return dataclasses.replace(obj, **{k: coerce(v, getattr(obj, k), f"{where}.{k}") for k, v in value.items()})
+    return dataclasses.replace(
+        obj, **{k: coerce(v, getattr(obj, k), f"{where}.{k}") for k, v in value.items()}
+    )
 
 
 def _scenario(key: str, s: Any) -> ScenarioConfig:
@@ -316,7 +350,9 @@ def _class_ref(value: Any, where: str) -> int | str:
 # ------------------------------------------------------------------------------------ checking values
 def _check_recipe(r: Recipe) -> None:
     if r.epochs < 1:
-        raise ConfigError(f"recipe.epochs = {r.epochs}: the original trains for at least one epoch; set recipe.epochs ≥ 1")
+        raise ConfigError(
+            f"recipe.epochs = {r.epochs}: the original trains for at least one epoch; set recipe.epochs ≥ 1"
+        )
     if not (math.isfinite(r.lr) and r.lr > 0):
         raise ConfigError(f"recipe.lr = {r.lr}: a learning rate must be a finite number > 0")
     if r.batch_size < 1:
@@ -330,27 +366,43 @@ def _check_scenario(key: str, sc: ScenarioConfig, size: int | None) -> None:
         raise ConfigError(f"{where}.fraction = {sc.fraction}: give a share of the training set in (0, 1]")
     if size is not None and size < MIN_PER_SIDE:
         what = f"n = {sc.n}" if sc.fraction is None else f"fraction = {sc.fraction} ({size} samples)"
-        raise ConfigError(f"{where}.{what} is too small: the membership metrics compare at least {MIN_PER_SIDE} "
-                          f"forget samples with {MIN_PER_SIDE} unseen ones; ask for ≥ {MIN_PER_SIDE} samples")
+        raise ConfigError(
+            f"{where}.{what} is too small: the membership metrics compare at least {MIN_PER_SIDE} "
+            f"forget samples with {MIN_PER_SIDE} unseen ones; ask for ≥ {MIN_PER_SIDE} samples"
+        )
 
 
 def _check_split(where: str, split: Split, train_y: np.ndarray, test_y: np.ndarray, attacks: bool) -> None:
     """Enough samples on each side of every attack the benchmark will run on this split."""
-    forget, more_test = "ask for a larger forget set (n or fraction)", "use a larger test_subset (or none: all)"
+    forget, more_test = (
+        "ask for a larger forget set (n or fraction)",
+        "use a larger test_subset (or none: all)",
+    )
     fc = np.asarray(split.forget_classes, dtype=np.int64)
-    sides = [("forget set", len(split.forget), forget),
-             ("retain set", len(split.retain), "ask for a smaller forget set (n or fraction)"),
-             ("test split", len(split.test), more_test)]
+    sides = [
+        ("forget set", len(split.forget), forget),
+        ("retain set", len(split.retain), "ask for a smaller forget set (n or fraction)"),
+        ("test split", len(split.test), more_test),
+    ]
     if len(fc):
-        sides.append(("test split's share of the forget classes", int(np.isin(test_y[split.test], fc).sum()), more_test))
-    if attacks:  # each forget sample is paired with a never-seen test sample of its class (attacks/pipeline.py)
+        sides.append(
+            (
+                "test split's share of the forget classes",
+                int(np.isin(test_y[split.test], fc).sum()),
+                more_test,
+            )
+        )
+    # each forget sample is paired with a never-seen test sample of its class (attacks/pipeline.py)
+    if attacks:
         fy = train_y[split.forget]
         pairs = sum(min(int((fy == c).sum()), int((test_y == c).sum())) for c in np.unique(fy))
         sides.append(("per-example attacks' forget/unseen pairs", pairs, forget))
     for side, n, fix in sides:
         if n < MIN_PER_SIDE:
-            raise DataError(f"{where}: the {side} holds {n} samples, fewer than the {MIN_PER_SIDE} per side the "
-                            f"membership attacks need (metrics/core.py MIN_PER_SIDE); {fix}")
+            raise DataError(
+                f"{where}: the {side} holds {n} samples, fewer than the {MIN_PER_SIDE} per side the "
+                f"membership attacks need (metrics/core.py MIN_PER_SIDE); {fix}"
+            )
 
 
 def resolve(

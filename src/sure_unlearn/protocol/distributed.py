@@ -301,7 +301,9 @@ class ReferenceJob:
     def __post_init__(self) -> None:
         bad = sorted(set(self.kinds) - set(KINDS))
         if bad or not self.kinds:
-            raise ConfigError(f"--kind must be {' or '.join(KINDS)} or both (comma-separated), got {','.join(self.kinds)!r}")
+            raise ConfigError(
+                f"--kind must be {' or '.join(KINDS)} or both (comma-separated), got {','.join(self.kinds)!r}"
+            )
         if self.out and len(self.kinds) > 1 and "{kind}" not in self.out:
             raise ConfigError(
                 f"--out {self.out!r} names one file for {len(self.kinds)} kinds; put {{kind}} in it, e.g. runs/{{kind}}.pt"

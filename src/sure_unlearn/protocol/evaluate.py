@@ -73,8 +73,12 @@ def evaluate(
     start = time.perf_counter()
     outs = {name: collect(model, d, batch_size, z_layer) for name, d in sets.items() if d is not None}
     inputs = EvalInputs(
-        forget=outs["forget"], retain=outs["retain"], test=outs["test"], val=outs.get("val"),
-        forget_classes=forget_classes, seed=seed,
+        forget=outs["forget"],
+        retain=outs["retain"],
+        test=outs["test"],
+        val=outs.get("val"),
+        forget_classes=forget_classes,
+        seed=seed,
     )
     metrics = evaluate_metrics(inputs)
     metrics["eval_s"] = time.perf_counter() - start
@@ -85,6 +89,12 @@ def save_features(path: Path, outs: dict[str, SplitOutputs]) -> None:
     """``<split>_z``, ``<split>_logits``, ``<split>_y``, ``<split>_idx`` for each split (the results contract)."""
     arrays: dict[str, np.ndarray] = {}
     for s, o in outs.items():
-        arrays.update({f"{s}_z": o.z.astype(np.float32), f"{s}_logits": o.logits.astype(np.float32),
-                       f"{s}_y": o.y.astype(np.int64), f"{s}_idx": o.idx.astype(np.int64)})
+        arrays.update(
+            {
+                f"{s}_z": o.z.astype(np.float32),
+                f"{s}_logits": o.logits.astype(np.float32),
+                f"{s}_y": o.y.astype(np.int64),
+                f"{s}_idx": o.idx.astype(np.int64),
+            }
+        )
     atomic_write_bytes(path, lambda f: np.savez(f, **arrays))  # type: ignore[arg-type]

@@ -18,7 +18,13 @@ ORIGINAL, ORACLE, BROKEN = "original", "retrain", "broken"
 REFERENCES = (ORIGINAL, ORACLE, BROKEN)
 
 SUMMARY_JSON, SUMMARY_MD, CONFIG_JSON = "summary.json", "summary.md", "config.json"
-RUN_JSON, CKA_JSON, EMBED_NPZ, ATTACKS_NPZ, FEATURES_NPZ = "run.json", "cka.json", "embed.npz", "attacks.npz", "features.npz"
+RUN_JSON, CKA_JSON, EMBED_NPZ, ATTACKS_NPZ, FEATURES_NPZ = (
+    "run.json",
+    "cka.json",
+    "embed.npz",
+    "attacks.npz",
+    "features.npz",
+)
 SPLIT_NPZ = "split.npz"
 
 

@@ -28,7 +28,9 @@ def distinct(values: Sequence[Any], what: str, one: str) -> None:
         raise ConfigError(f"{what} is empty: give at least one {one}")
     repeated = sorted({v for v in values if list(values).count(v) > 1}, key=str)
     if repeated:
-        raise ConfigError(f"{what} repeats {', '.join(map(str, repeated))}: each {one} is one run, give each once")
+        raise ConfigError(
+            f"{what} repeats {', '.join(map(str, repeated))}: each {one} is one run, give each once"
+        )
 
 
 def parse_value(text: str) -> Any:
@@ -68,7 +70,9 @@ def parse_ints(text: str, what: str) -> tuple[int, ...]:
         try:
             out.append(int(t))
         except ValueError:
-            raise ConfigError(f"{what}: {t!r} is not an integer; give comma-separated integers, e.g. {what} 0,1,2") from None
+            raise ConfigError(
+                f"{what}: {t!r} is not an integer; give comma-separated integers, e.g. {what} 0,1,2"
+            ) from None
     distinct(out, what, "value")
     return tuple(out)
 
@@ -88,9 +92,13 @@ def parse_sets(items: Sequence[str], default_method: str | None = None) -> dict[
         method, _, key = lhs.strip().rpartition(".")
         method = method or default_method or ""
         if not method or not key:
-            raise ConfigError(f"--set {item!r}: name the method and the key, e.g. sure.{key or 'alpha'}={value}")
+            raise ConfigError(
+                f"--set {item!r}: name the method and the key, e.g. sure.{key or 'alpha'}={value}"
+            )
         if default_method and method != default_method:
-            raise ConfigError(f"--set {item!r} is for {method}, but the method run is {default_method}; drop it")
+            raise ConfigError(
+                f"--set {item!r} is for {method}, but the method run is {default_method}; drop it"
+            )
         out.setdefault(method, {})[key] = parse_value(value.strip())
     return out
 
@@ -109,7 +117,9 @@ def scenario_like(cfg: BenchmarkConfig, name: str) -> ScenarioConfig:
     cls = next((sc.cls for sc in known if sc.name in ("partial_class", "full_class")), ScenarioConfig().cls)
     nxt = int(cls) + 1 if isinstance(cls, int) or str(cls).isdigit() else cls
     if name == "confusion":
-        return ScenarioConfig(name, n=None, fraction=0.1, classes=(cls, nxt) if nxt != cls else ScenarioConfig().classes)
+        return ScenarioConfig(
+            name, n=None, fraction=0.1, classes=(cls, nxt) if nxt != cls else ScenarioConfig().classes
+        )
     return ScenarioConfig(name, n=n, cls=cls)
 
 
@@ -117,7 +127,8 @@ def scenario_like(cfg: BenchmarkConfig, name: str) -> ScenarioConfig:
 class Overrides:
     """What a command line changes on top of a preset and a config file; None keeps the config's value."""
 
-    scenarios: tuple[str, ...] | None = None  # keep these; a name the config lacks gets ScenarioConfig's defaults
+    # keep these; a name the config lacks gets ScenarioConfig's defaults
+    scenarios: tuple[str, ...] | None = None
     methods: tuple[str, ...] | None = None
     seeds: tuple[int, ...] | None = None
     hparams: dict[str, dict[str, Any]] = field(default_factory=dict)  # merged key by key into the config's
@@ -150,7 +161,9 @@ class Overrides:
             for s in self.scenarios:
                 if s not in cfg.scenarios:
                     SCENARIOS.get(s)  # unknown scenario names fail here
-            cfg = cfg.with_overrides(scenarios={s: cfg.scenarios.get(s) or scenario_like(cfg, s) for s in self.scenarios})
+            cfg = cfg.with_overrides(
+                scenarios={s: cfg.scenarios.get(s) or scenario_like(cfg, s) for s in self.scenarios}
+            )
         a = cfg.attacks
         attacked = a.methods if self.attack_methods is None else self.attack_methods
         if self.attack_methods is None and self.methods is not None:  # --methods narrows the attacked set too
@@ -163,10 +176,18 @@ class Overrides:
         )
         hparams = {**cfg.hparams, **{m: {**cfg.hparams.get(m, {}), **kv} for m, kv in self.hparams.items()}}
         # --set wins over a scenario's own tuned values too, which sit on top of ``hparams``
-        per_scenario = {sc: {**per, **{m: {**per[m], **kv} for m, kv in self.hparams.items() if m in per}}
-                        for sc, per in cfg.scenario_hparams.items()}
-        return cfg.with_overrides(methods=self.methods, seeds=self.seeds, attacks=attacks, hparams=hparams,
-                                  scenario_hparams=per_scenario, precision=self.precision)
+        per_scenario = {
+            sc: {**per, **{m: {**per[m], **kv} for m, kv in self.hparams.items() if m in per}}
+            for sc, per in cfg.scenario_hparams.items()
+        }
+        return cfg.with_overrides(
+            methods=self.methods,
+            seeds=self.seeds,
+            attacks=attacks,
+            hparams=hparams,
+            scenario_hparams=per_scenario,
+            precision=self.precision,
+        )
 
 
 def parse_device(name: str) -> torch.device:
@@ -187,7 +208,9 @@ def parse_device(name: str) -> torch.device:
     if dev.type not in ("cpu", "cuda", "mps"):
         raise ConfigError(f"unknown --device {name!r}; choose {DEVICES}")
     if dev.type == "cuda" and (dev.index or 0) >= torch.cuda.device_count():
-        raise ConfigError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA device(s); use --device cpu")
+        raise ConfigError(
+            f"--device {name}: this machine has {torch.cuda.device_count()} CUDA device(s); use --device cpu"
+        )
     if dev.type == "mps" and not torch.backends.mps.is_available():
         raise ConfigError("--device mps: the Apple GPU backend is not available here; use --device cpu")
     return dev

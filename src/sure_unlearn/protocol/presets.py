@@ -48,7 +48,9 @@ def budget(epochs: int, **extra: dict[str, object]) -> dict[str, dict[str, objec
     return out
 
 
-def tuned(name: str, path: Path | None = None) -> tuple[dict[str, dict[str, object]], dict[str, dict[str, dict[str, object]]]]:
+def tuned(
+    name: str, path: Path | None = None
+) -> tuple[dict[str, dict[str, object]], dict[str, dict[str, dict[str, object]]]]:
     """The values ``sure tune --preset <name>`` found, when its result is committed as
     ``sure_unlearn/tuned/<name>.json`` (the ``tuned_hparams.json`` that ``sure tune`` writes): ``(hparams,
     scenario_hparams)``, the first from a joint search (``{"hparams": {method: values}}``), the second from
@@ -81,7 +83,10 @@ def tuned(name: str, path: Path | None = None) -> tuple[dict[str, dict[str, obje
 
     data = json.loads(src.read_text())
     flat = {m: searched(m, kv) for m, kv in data.get("hparams", {}).items()}
-    per = {sc: {m: searched(m, kv) for m, kv in ms.items()} for sc, ms in data.get("scenario_hparams", {}).items()}
+    per = {
+        sc: {m: searched(m, kv) for m, kv in ms.items()}
+        for sc, ms in data.get("scenario_hparams", {}).items()
+    }
     return flat, per
 
 
@@ -167,7 +172,8 @@ def attacks() -> BenchmarkConfig:
     ``--attack-methods`` and ``--seeds``)."""
     base = cpu()
     return base.with_overrides(
-        name="attacks", seeds=(0, 1, 2),
+        name="attacks",
+        seeds=(0, 1, 2),
         scenarios={k: base.scenarios[k] for k in ("partial_class", "random")},
         attacks=AttackConfig(shadows=6, models=8, methods=base.methods),
     )

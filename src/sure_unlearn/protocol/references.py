@@ -56,8 +56,15 @@ def default_cache_dir() -> Path:
 
 def trained_meta(kind: str, key: str, res: FitResult, device: torch.device) -> dict[str, Any]:
     """What the model cache records beside a trained model (shared with DDP and the GPU script)."""
-    return {"kind": kind, "key": key, "train_s": res.seconds, "seconds_per_epoch": res.seconds_per_epoch,
-            "epochs": res.epochs, "device": str(device), "final_loss": res.final_loss}
+    return {
+        "kind": kind,
+        "key": key,
+        "train_s": res.seconds,
+        "seconds_per_epoch": res.seconds_per_epoch,
+        "epochs": res.epochs,
+        "device": str(device),
+        "final_loss": res.final_loss,
+    }
 
 
 @contextmanager
@@ -80,15 +87,27 @@ class Prepared:
 class ReferenceModels:
     """Trained models of one configuration, from the cache under ``cache_dir/models``."""
 
-    def __init__(self, cfg: BenchmarkConfig, data: DatasetBundle, device: torch.device, cache_dir: Path,
-                 *, progress: bool = False, log: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        cfg: BenchmarkConfig,
+        data: DatasetBundle,
+        device: torch.device,
+        cache_dir: Path,
+        *,
+        progress: bool = False,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
         self.cfg, self.data, self.device, self.cache_dir = cfg, data, device, cache_dir
-        check_writable(cache_dir / "models", "the model cache (--cache-dir)")  # never train before a failing write
+        # never train before a failing write
+        check_writable(cache_dir / "models", "the model cache (--cache-dir)")
         self.cache = ModelCache(cache_dir / "models")
         self.progress, self.log = progress, log or (lambda msg: None)
         self.spec = ModelSpec(
-            num_classes=data.num_classes, in_channels=data.image_shape[0], image_size=data.image_shape[1],
-            mean=data.mean, std=data.std,
+            num_classes=data.num_classes,
+            in_channels=data.image_shape[0],
+            image_size=data.image_shape[1],
+            mean=data.mean,
+            std=data.std,
         )
         self.trained_here: set[str] = set()  # cache keys of the models this process trained
 
@@ -103,11 +122,17 @@ class ReferenceModels:
         """The cache key of a model trained from ``seed`` on ``train_idx`` with ``labels`` (everything
         that determines it; shared with DDP training, ``sure_unlearn.protocol.distributed``)."""
         c = self.cfg
-        return content_key(**c.identity(), n_train=len(self.data.train), train_idx=train_idx,
-                           labels=labels[train_idx], seed=seed)
+        return content_key(
+            **c.identity(),
+            n_train=len(self.data.train),
+            train_idx=train_idx,
+            labels=labels[train_idx],
+            seed=seed,
+        )
 
-    def trained(self, kind: str, seed: int, train_idx: np.ndarray, labels: np.ndarray,
-                data: LabeledData) -> tuple[SplitModel, dict[str, Any]]:
+    def trained(
+        self, kind: str, seed: int, train_idx: np.ndarray, labels: np.ndarray, data: LabeledData
+    ) -> tuple[SplitModel, dict[str, Any]]:
         """A ``kind`` model (``original``, ``retrain``, ``shadow``, …) trained from ``seed`` on ``data``
         (= ``train_idx``) with the configuration's recipe, from the cache if there."""
         key = self.key(seed, train_idx, labels)
@@ -119,8 +144,15 @@ class ReferenceModels:
                 self.log(f"  {kind}: cached ({path.name})")
                 return model, {**meta, "weights": weights_digest(model)}
             self.log(f"  {kind}: training on {len(train_idx)} samples, {self.cfg.recipe.epochs} epochs")
-            res = fit(model, data, self.cfg.recipe, seeded_generator(self.device, "train", seed),
-                      progress=self.progress, desc=kind, engine=self.cfg.engine)
+            res = fit(
+                model,
+                data,
+                self.cfg.recipe,
+                seeded_generator(self.device, "train", seed),
+                progress=self.progress,
+                desc=kind,
+                engine=self.cfg.engine,
+            )
             meta = trained_meta(kind, key, res, self.device)
             self.cache.save(kind, key, model, meta)
             self.trained_here.add(key)

@@ -238,7 +238,10 @@ PROBE_DIM = 1024  # features per layer the per-layer probe sees (feature maps ar
 
 @torch.no_grad()
 def layer_features(
-    model: SplitModel, data: LabeledData, layers: Sequence[str] | None = None, batch_size: int = 256,
+    model: SplitModel,
+    data: LabeledData,
+    layers: Sequence[str] | None = None,
+    batch_size: int = 256,
     max_dim: int = PROBE_DIM,
 ) -> dict[str, np.ndarray]:
     """Each layer's activations on ``data`` (eval mode, in order), pooled to at most ``max_dim`` features."""
@@ -261,7 +264,9 @@ def layer_features(
     return {m: np.concatenate(v) for m, v in out.items()}
 
 
-def rep_auc_layers(model: SplitModel, probe: LabeledData, seed: int = 0, batch_size: int = 256) -> dict[str, float]:
+def rep_auc_layers(
+    model: SplitModel, probe: LabeledData, seed: int = 0, batch_size: int = 256
+) -> dict[str, float]:
     """The fresh-probe AUC (:func:`~sure_unlearn.metrics.representation.probe_auc`, the probe of
     ``rep_auc``) at every layer of ``model``, input to output: forget (the probe set's first half) against
     never-seen samples of its distribution (its second half, see :func:`probe_set`). 0.5 at a layer means

@@ -58,8 +58,14 @@ def _datasets(cache_dir: Root) -> Path | None:
 
 
 def train_original(
-    cfg: BenchmarkConfig, seed: int, out: str | Path, *, device: torch.device, data_root: Root = None,
-    cache_dir: Root = None, progress: bool = False,
+    cfg: BenchmarkConfig,
+    seed: int,
+    out: str | Path,
+    *,
+    device: torch.device,
+    data_root: Root = None,
+    cache_dir: Root = None,
+    progress: bool = False,
 ) -> dict[str, float]:
     """Train ``cfg``'s model with its recipe on the training pool of ``seed`` minus a stratified holdout, as
     the benchmark draws them, and save it at ``out`` with both index sets; returns time and accuracies."""
@@ -70,9 +76,15 @@ def train_original(
     holdout = stratified_subset(data.train.y, round(cfg.holdout_fraction * len(pool)), rng, pool)
     spec = ModelSpec(data.num_classes, data.image_shape[0], data.image_shape[1], data.mean, data.std)
     meta = {
-        "dataset": cfg.dataset, "dataset_kwargs": cfg.dataset_kwargs, "data_key": _data_key(data),
-        "model": cfg.model, "model_kwargs": cfg.model_kwargs, "spec": spec.__dict__, "recipe": cfg.recipe.__dict__,
-        "seed": seed, "holdout_idx": holdout.tolist(),
+        "dataset": cfg.dataset,
+        "dataset_kwargs": cfg.dataset_kwargs,
+        "data_key": _data_key(data),
+        "model": cfg.model,
+        "model_kwargs": cfg.model_kwargs,
+        "spec": spec.__dict__,
+        "recipe": cfg.recipe.__dict__,
+        "seed": seed,
+        "holdout_idx": holdout.tolist(),
     }
     model, stats = _train(meta, data, np.setdiff1d(pool, holdout), device, progress, "train")
     save_checkpoint(out, model, {**meta, **stats})
@@ -80,7 +92,12 @@ def train_original(
 
 
 def _train(
-    meta: Mapping[str, Any], data: DatasetBundle, train_idx: np.ndarray, device: torch.device, progress: bool, desc: str
+    meta: Mapping[str, Any],
+    data: DatasetBundle,
+    train_idx: np.ndarray,
+    device: torch.device,
+    progress: bool,
+    desc: str,
 ) -> tuple[SplitModel, dict[str, Any]]:
     """``meta``'s model trained on ``train_idx`` as ``sure train`` does it: weights initialised from its seed,
     its recipe, its data-order stream. Returns the model and what the checkpoint records of the run."""
@@ -90,11 +107,19 @@ def _train(
     recipe = _recipe(meta)
     torch.manual_seed(meta["seed"])
     model = _build(meta, "checkpoint").to(device)
-    train = LabeledData.from_arrays(data.train, train_idx, data.augment if recipe.augment else NO_AUGMENT, device)
-    res = fit(model, train, recipe, seeded_generator(device, "train", meta["seed"]), progress=progress, desc=desc)
+    train = LabeledData.from_arrays(
+        data.train, train_idx, data.augment if recipe.augment else NO_AUGMENT, device
+    )
+    res = fit(
+        model, train, recipe, seeded_generator(device, "train", meta["seed"]), progress=progress, desc=desc
+    )
     test = LabeledData.from_arrays(data.test, None, NO_AUGMENT, device)
-    return model, {"train_idx": train_idx.tolist(), "train_s": res.seconds,
-                   "train_acc": accuracy(model, train.with_augment(NO_AUGMENT)), "test_acc": accuracy(model, test)}
+    return model, {
+        "train_idx": train_idx.tolist(),
+        "train_s": res.seconds,
+        "train_acc": accuracy(model, train.with_augment(NO_AUGMENT)),
+        "test_acc": accuracy(model, test),
+    }
 
 
 def _data_key(data: DatasetBundle) -> str:
@@ -134,9 +159,13 @@ def load_model(path: str | Path, device: torch.device) -> tuple[SplitModel, dict
 
 def dataset_of(meta: Mapping[str, Any], data_root: Root = None, cache_dir: Root = None) -> DatasetBundle:
     """The dataset a checkpoint was trained on (its class count and training labels checked against it)."""
-    data = load_dataset(meta["dataset"], data_root, cache_dir=_datasets(cache_dir), **meta.get("dataset_kwargs", {}))
+    data = load_dataset(
+        meta["dataset"], data_root, cache_dir=_datasets(cache_dir), **meta.get("dataset_kwargs", {})
+    )
     if data.num_classes != meta["spec"]["num_classes"]:
-        raise DataError(f"the model has {meta['spec']['num_classes']} classes but {meta['dataset']} has {data.num_classes}")
+        raise DataError(
+            f"the model has {meta['spec']['num_classes']} classes but {meta['dataset']} has {data.num_classes}"
+        )
     if meta.get("data_key", _data_key(data)) != _data_key(data):
         raise DataError(
             f"the {meta['dataset']} data found now is not the data the checkpoint was trained on (its training "
@@ -145,11 +174,15 @@ def dataset_of(meta: Mapping[str, Any], data_root: Root = None, cache_dir: Root 
     return data
 
 
-def training_set(checkpoint: str | Path, data_root: Root = None, cache_dir: Root = None) -> tuple[np.ndarray, DatasetBundle]:
+def training_set(
+    checkpoint: str | Path, data_root: Root = None, cache_dir: Root = None
+) -> tuple[np.ndarray, DatasetBundle]:
     """The training indices of ``checkpoint`` (what can be forgotten) and its dataset."""
     _, meta = load_checkpoint(checkpoint)
     if "train_idx" not in meta:
-        raise CheckpointError(f"checkpoint {checkpoint} records no training indices; was it written by `sure train`?")
+        raise CheckpointError(
+            f"checkpoint {checkpoint} records no training indices; was it written by `sure train`?"
+        )
     return np.asarray(meta["train_idx"], dtype=np.int64), dataset_of(meta, data_root, cache_dir)
 
 
@@ -159,9 +192,14 @@ def forgettable(checkpoint: str | Path, data_root: Root = None, cache_dir: Root 
     train_idx, data = training_set(checkpoint, data_root, cache_dir)
     counts = np.bincount(data.train.y[train_idx], minlength=data.num_classes)
     return {
-        "dataset": data.name, "split_size": len(data.train), "count": len(train_idx),
-        "min": int(train_idx.min()), "max": int(train_idx.max()),
-        "classes": [{"index": k, "name": name, "count": int(counts[k])} for k, name in enumerate(data.classes)],
+        "dataset": data.name,
+        "split_size": len(data.train),
+        "count": len(train_idx),
+        "min": int(train_idx.min()),
+        "max": int(train_idx.max()),
+        "classes": [
+            {"index": k, "name": name, "count": int(counts[k])} for k, name in enumerate(data.classes)
+        ],
     }
 
 
@@ -187,12 +225,18 @@ def _leaves_a_retain_set(idx: np.ndarray, train_idx: np.ndarray) -> np.ndarray:
     if len(idx) == 0:
         raise DataError("the forget set is empty; choose at least one training index")
     if len(idx) >= len(train_idx):
-        raise DataError(f"the forget set holds all {len(train_idx)} training indices and leaves nothing to retain")
+        raise DataError(
+            f"the forget set holds all {len(train_idx)} training indices and leaves nothing to retain"
+        )
     return np.sort(idx)
 
 
 def class_forget_set(
-    checkpoint: str | Path, cls: str | int, n: int | None = None, seed: int = 0, data_root: Root = None,
+    checkpoint: str | Path,
+    cls: str | int,
+    n: int | None = None,
+    seed: int = 0,
+    data_root: Root = None,
     cache_dir: Root = None,
 ) -> np.ndarray:
     """The training indices of class ``cls`` (a name or an index): all of them, or ``n`` drawn with ``seed``."""
@@ -203,8 +247,10 @@ def class_forget_set(
     if len(members) == 0:
         raise DataError(f"{name} has no training samples in {checkpoint}: nothing to forget")
     if n is not None and not 1 <= n <= len(members):
-        raise DataError(f"cannot draw {n} samples of {name}: it has {len(members)} training samples in "
-                        f"{checkpoint}; give 1..{len(members)}")
+        raise DataError(
+            f"cannot draw {n} samples of {name}: it has {len(members)} training samples in "
+            f"{checkpoint}; give 1..{len(members)}"
+        )
     if n is not None:
         members = np.random.default_rng(seed).choice(members, size=n, replace=False)
     return _leaves_a_retain_set(members, train_idx)
@@ -216,16 +262,24 @@ def random_forget_set(
     """``n`` training indices of ``checkpoint`` drawn uniformly (without replacement) with ``seed``."""
     train_idx, _ = training_set(checkpoint, data_root, cache_dir)
     if not 1 <= n < len(train_idx):
-        raise DataError(f"cannot draw {n} of the {len(train_idx)} training samples of {checkpoint} at random; give "
-                        f"1..{len(train_idx) - 1} (at least one must remain)")
-    return _leaves_a_retain_set(np.random.default_rng(seed).choice(train_idx, size=n, replace=False), train_idx)
+        raise DataError(
+            f"cannot draw {n} of the {len(train_idx)} training samples of {checkpoint} at random; give "
+            f"1..{len(train_idx) - 1} (at least one must remain)"
+        )
+    return _leaves_a_retain_set(
+        np.random.default_rng(seed).choice(train_idx, size=n, replace=False), train_idx
+    )
 
 
-def file_forget_set(checkpoint: str | Path, path: str | Path, data_root: Root = None, cache_dir: Root = None) -> np.ndarray:
+def file_forget_set(
+    checkpoint: str | Path, path: str | Path, data_root: Root = None, cache_dir: Root = None
+) -> np.ndarray:
     """The indices in file ``path`` (any format :func:`read_indices` reads), each checked to be a training
     index of ``checkpoint``; sorted and without repeats."""
     train_idx, data = training_set(checkpoint, data_root, cache_dir)
-    return _leaves_a_retain_set(check_forget_indices(read_indices(path), train_idx, len(data.train)), train_idx)
+    return _leaves_a_retain_set(
+        check_forget_indices(read_indices(path), train_idx, len(data.train)), train_idx
+    )
 
 
 def sets_for(
@@ -238,13 +292,24 @@ def sets_for(
     retain = np.setdiff1d(train_idx, forget)
     val = holdout[np.isin(data.train.y[holdout], np.unique(data.train.y[forget]))]
     aug = data.augment if augment else NO_AUGMENT
-    return {k: LabeledData.from_arrays(data.train, idx, aug, device)
-            for k, idx in (("forget", forget), ("retain", retain), ("val", val))}
+    return {
+        k: LabeledData.from_arrays(data.train, idx, aug, device)
+        for k, idx in (("forget", forget), ("retain", retain), ("val", val))
+    }
 
 
 def unlearn_checkpoint(
-    checkpoint: str | Path, forget: str | Path, method: str, hparams: Mapping[str, Any] | None, seed: int,
-    out: str | Path, *, device: torch.device, data_root: Root = None, cache_dir: Root = None, progress: bool = False,
+    checkpoint: str | Path,
+    forget: str | Path,
+    method: str,
+    hparams: Mapping[str, Any] | None,
+    seed: int,
+    out: str | Path,
+    *,
+    device: torch.device,
+    data_root: Root = None,
+    cache_dir: Root = None,
+    progress: bool = False,
 ) -> dict[str, Any]:
     """Unlearn the indices in file ``forget`` from ``checkpoint`` with ``method`` and save the result at
     ``out``, its meta recording what was forgotten; returns that record."""
@@ -256,22 +321,43 @@ def unlearn_checkpoint(
     data = dataset_of(meta, data_root, cache_dir)
     recipe = _recipe(meta)  # Retrain and EU-k train with it; its augmentation applies to every method
     sets = sets_for(meta, data, read_indices(forget), device, augment=recipe.augment)
-    udata = UnlearnData(sets["forget"], sets["retain"], sets["val"], num_classes=data.num_classes,
-                        original_recipe=recipe, init_state=_initial_state(meta))
+    udata = UnlearnData(
+        sets["forget"],
+        sets["retain"],
+        sets["val"],
+        num_classes=data.num_classes,
+        original_recipe=recipe,
+        init_state=_initial_state(meta),
+    )
     ctx = RunContext(torch.Generator(device=device).manual_seed(seed), progress=progress)
     start = time.perf_counter()
     unlearned = run_method(method, model, udata, cfg, ctx)
     forget_idx = sets["forget"].idx.numpy()
-    record = {"method": method, "hparams": cfg.__dict__, "forget_idx": forget_idx.tolist(),
-              "runtime_s": time.perf_counter() - start, "from": str(checkpoint)}
-    new_meta = {**meta, "train_idx": np.setdiff1d(meta["train_idx"], forget_idx).tolist(), "unlearned": record}
+    record = {
+        "method": method,
+        "hparams": cfg.__dict__,
+        "forget_idx": forget_idx.tolist(),
+        "runtime_s": time.perf_counter() - start,
+        "from": str(checkpoint),
+    }
+    new_meta = {
+        **meta,
+        "train_idx": np.setdiff1d(meta["train_idx"], forget_idx).tolist(),
+        "unlearned": record,
+    }
     save_checkpoint(out, unlearned, new_meta)
     return record
 
 
 def retrain_checkpoint(
-    checkpoint: str | Path, forget: str | Path, out: str | Path, *, device: torch.device, data_root: Root = None,
-    cache_dir: Root = None, progress: bool = False,
+    checkpoint: str | Path,
+    forget: str | Path,
+    out: str | Path,
+    *,
+    device: torch.device,
+    data_root: Root = None,
+    cache_dir: Root = None,
+    progress: bool = False,
 ) -> dict[str, Any]:
     """The oracle: ``checkpoint``'s own training run again (same initial weights, recipe and data-order
     seed) on its training indices minus those in file ``forget``, saved at ``out`` with its meta recording
@@ -282,15 +368,26 @@ def retrain_checkpoint(
     train_idx = np.asarray(meta["train_idx"], dtype=np.int64)
     forget_idx = check_forget_indices(read_indices(forget), train_idx, len(data.train))
     model, stats = _train(meta, data, np.setdiff1d(train_idx, forget_idx), device, progress, "retrain")
-    record = {"method": "retrain", "hparams": {}, "forget_idx": forget_idx.tolist(), "runtime_s": stats["train_s"],
-              "from": str(checkpoint)}
+    record = {
+        "method": "retrain",
+        "hparams": {},
+        "forget_idx": forget_idx.tolist(),
+        "runtime_s": stats["train_s"],
+        "from": str(checkpoint),
+    }
     save_checkpoint(out, model, {**meta, **stats, "unlearned": record})
     return {**record, "train_acc": stats["train_acc"], "test_acc": stats["test_acc"]}
 
 
 def evaluate_checkpoint(
-    checkpoint: str | Path, forget: str | Path, oracle: str | Path | None, seed: int, *, device: torch.device,
-    data_root: Root = None, cache_dir: Root = None,
+    checkpoint: str | Path,
+    forget: str | Path,
+    oracle: str | Path | None,
+    seed: int,
+    *,
+    device: torch.device,
+    data_root: Root = None,
+    cache_dir: Root = None,
 ) -> dict[str, Any]:
     """Every metric of ``checkpoint`` on the forget set in file ``forget``; with an ``oracle`` checkpoint also
     its metrics and the gaps to it."""

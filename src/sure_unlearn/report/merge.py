@@ -25,8 +25,18 @@ from sure_unlearn.report.ranking import summarise
 from sure_unlearn.report.tables import write_summary
 
 # what must agree for two directories to be parts of one benchmark
-SAME = ("dataset", "dataset_kwargs", "model", "model_kwargs", "recipe", "train_subset", "test_subset",
-        "holdout_fraction", "pool_size", "num_classes")
+SAME = (
+    "dataset",
+    "dataset_kwargs",
+    "model",
+    "model_kwargs",
+    "recipe",
+    "train_subset",
+    "test_subset",
+    "holdout_fraction",
+    "pool_size",
+    "num_classes",
+)
 UNION = ("seeds", "methods")
 
 
@@ -42,8 +52,11 @@ def _load(d: Path) -> dict[str, Any]:
 
 def _outcome(run: dict[str, Any]) -> dict[str, Any]:
     """A run without its costs (times differ between processes; nothing else may)."""
-    return {**run, "metrics": {k: v for k, v in run.get("metrics", {}).items() if not is_runtime_key(k)},
-            "gaps": {k: v for k, v in run.get("gaps", {}).items() if not is_runtime_key(k)}}
+    return {
+        **run,
+        "metrics": {k: v for k, v in run.get("metrics", {}).items() if not is_runtime_key(k)},
+        "gaps": {k: v for k, v in run.get("gaps", {}).items() if not is_runtime_key(k)},
+    }
 
 
 def merge(dirs: Sequence[str | Path], out: str | Path, replace: bool = False) -> dict[str, Any]:
@@ -60,20 +73,27 @@ def merge(dirs: Sequence[str | Path], out: str | Path, replace: bool = False) ->
     for d, s in zip(paths[1:], summaries[1:], strict=True):
         for k in SAME:
             if s["config"].get(k) != config.get(k):
-                raise DataError(f"{d} is another benchmark than {paths[0]}: its {k} differs "
-                                f"({s['config'].get(k)!r} vs {config.get(k)!r}); merge only parts of one benchmark")
+                raise DataError(
+                    f"{d} is another benchmark than {paths[0]}: its {k} differs "
+                    f"({s['config'].get(k)!r} vs {config.get(k)!r}); merge only parts of one benchmark"
+                )
         for k in UNION:
             config[k] = list(dict.fromkeys([*config.get(k, []), *s["config"].get(k, [])]))
         known = config.get("scenarios", {})  # the first directory's settings and order, then new ones
-        config["scenarios"] = {**known, **{k: v for k, v in s["config"].get("scenarios", {}).items() if k not in known}}
+        config["scenarios"] = {
+            **known,
+            **{k: v for k, v in s["config"].get("scenarios", {}).items() if k not in known},
+        }
     runs: dict[tuple[str, str, int], dict[str, Any]] = {}
     source: dict[tuple[str, str, int], Path] = {}
     for d, s in zip(paths, summaries, strict=True):
         for r in s["runs"]:
             key = (r["scenario"], r["method"], int(r["seed"]))
             if key in runs and not replace and _outcome(runs[key]) != _outcome(r):
-                raise DataError(f"{key} differs between {source[key]} and {d}; a run can be merged only once "
-                                "(or pass --replace to take each run from the last directory that holds it)")
+                raise DataError(
+                    f"{key} differs between {source[key]} and {d}; a run can be merged only once "
+                    "(or pass --replace to take each run from the last directory that holds it)"
+                )
             if replace or key not in runs:
                 runs[key], source[key] = r, d
     out.mkdir(parents=True, exist_ok=True)
@@ -88,7 +108,12 @@ def merge(dirs: Sequence[str | Path], out: str | Path, replace: bool = False) ->
 
     def place(k: tuple[str, str, int]) -> tuple[int, int, int, str]:
         s_, m_, seed_ = k
-        return (scen.index(s_) if s_ in scen else len(scen), seed_, order.index(m_) if m_ in order else len(order), m_)
+        return (
+            scen.index(s_) if s_ in scen else len(scen),
+            seed_,
+            order.index(m_) if m_ in order else len(order),
+            m_,
+        )
 
     summary = summarise(config, [runs[k] for k in sorted(runs, key=place)])
     write_summary(out, summary, plots="all")

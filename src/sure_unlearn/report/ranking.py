@@ -56,11 +56,16 @@ def flat_values(run: Mapping[str, Any]) -> dict[str, float]:
 
 def stats(runs: Runs) -> dict[str, dict[str, dict[str, dict[str, Any]]]]:
     """scenario → method → metric → interval dict, over the runs that finished."""
-    acc: dict[str, dict[str, dict[str, list[float]]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
+    acc: dict[str, dict[str, dict[str, list[float]]]] = defaultdict(
+        lambda: defaultdict(lambda: defaultdict(list))
+    )
     for r in _ok(runs):
         for k, v in flat_values(r).items():
             acc[r["scenario"]][r["method"]][k].append(v)
-    return {s: {m: {k: interval(v).to_dict() for k, v in per.items()} for m, per in ms.items()} for s, ms in acc.items()}
+    return {
+        s: {m: {k: interval(v).to_dict() for k, v in per.items()} for m, per in ms.items()}
+        for s, ms in acc.items()
+    }
 
 
 def _by_seed(runs: Runs, scenario: str, key: str) -> dict[str, dict[int, float]]:
@@ -89,16 +94,18 @@ def ranking(runs: Runs, scenario: str, key: str = RANK_KEY) -> list[dict[str, An
     for m in sorted(per, key=lambda m: (mean[m].mean, m)):
         diff: Interval = paired(per[m], per[best])
         vs_broken = paired(per[m], per[BROKEN]) if BROKEN in per and m != BROKEN else None
-        rows.append({
-            "method": m,
-            "reference": m in REFERENCES,
-            key: mean[m].to_dict(),
-            "diff_to_best": diff.to_dict(),
-            "best": m == best,
-            "tied_with_best": m != best and (diff.n < 2 or diff.contains(0.0)),
-            "seeds_best": wins.get(m, 0),
-            "no_better_than_broken": vs_broken is not None and _no_better(vs_broken),
-        })
+        rows.append(
+            {
+                "method": m,
+                "reference": m in REFERENCES,
+                key: mean[m].to_dict(),
+                "diff_to_best": diff.to_dict(),
+                "best": m == best,
+                "tied_with_best": m != best and (diff.n < 2 or diff.contains(0.0)),
+                "seeds_best": wins.get(m, 0),
+                "no_better_than_broken": vs_broken is not None and _no_better(vs_broken),
+            }
+        )
     return rows
 
 

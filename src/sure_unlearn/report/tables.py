@@ -168,8 +168,10 @@ def table(runs: Runs, scenario: str) -> str:
     lines = [_row(head), "|" + "---|" * len(head)]
     for m, rs in groups.items():
         cells = [f"{m} †" if reads_val(m) else m] + [_cell(rs, k, m) for k, _ in COLUMNS]
-        cells += ["0" if m == ORACLE else fmt(_values(rs, "gaps", k), 2 if k != "distance" else 3)
-                  for k, _ in GAP_COLUMNS]
+        cells += [
+            "0" if m == ORACLE else fmt(_values(rs, "gaps", k), 2 if k != "distance" else 3)
+            for k, _ in GAP_COLUMNS
+        ]
         if multi:
             oracle = groups.get(ORACLE, [])
             cells += ["0" if m == ORACLE or not oracle else f"{gap_of_means(rs, oracle, keys):.2f}"
@@ -194,7 +196,15 @@ def ranking_table(summary: dict[str, Any], scenario: str) -> str:
             return "–"
         return f"{mean:.3f}" if lo is None or hi is None else f"{mean:.3f} [{lo:.3f}, {hi:.3f}]"
 
-    head = ["rank", "method", "distance [95% CI]", "− best, paired [95% CI]", "vs best", "seeds best", "seeds"]
+    head = [
+        "rank",
+        "method",
+        "distance [95% CI]",
+        "− best, paired [95% CI]",
+        "vs best",
+        "seeds best",
+        "seeds",
+    ]
     lines = [_row(head), "|" + "---|" * len(head)]
     rank = 0
     for r in rows:
@@ -202,11 +212,19 @@ def ranking_table(summary: dict[str, Any], scenario: str) -> str:
             rank += 1
         verdict = "best" if r["best"] else ("tied" if r["tied_with_best"] else "worse")
         flags = " ⚠ no better than broken" if r["no_better_than_broken"] and not r["reference"] else ""
-        lines.append(_row([
-            "ref" if r["reference"] else str(rank), r["method"] + flags, iv(r["distance"]),
-            "–" if r["best"] else iv(r["diff_to_best"]), "–" if r["reference"] else verdict,
-            str(r["seeds_best"]), str(r["distance"]["n"]),
-        ]))
+        lines.append(
+            _row(
+                [
+                    "ref" if r["reference"] else str(rank),
+                    r["method"] + flags,
+                    iv(r["distance"]),
+                    "–" if r["best"] else iv(r["diff_to_best"]),
+                    "–" if r["reference"] else verdict,
+                    str(r["seeds_best"]),
+                    str(r["distance"]["n"]),
+                ]
+            )
+        )
     return "\n".join(lines)
 
 
@@ -251,8 +269,10 @@ def resolution(runs: Runs, scenario: str) -> str:
     lo = ns[0]
     count = f"{lo:,}" if len(ns) == 1 else f"{lo:,}–{ns[-1]:,}"
     at_1 = f"TPR@1% rests on {lo // 100} false-positive steps" if lo >= 100 else "too coarse for TPR@1%"
-    return (f"Never-seen targets per run: {count}, so the FPR moves in steps of 1/{lo:,} = {100 / lo:.3g}%: "
-            f"{at_1}; a TPR at an FPR below 1/n shows {UNRESOLVED}.")
+    return (
+        f"Never-seen targets per run: {count}, so the FPR moves in steps of 1/{lo:,} = {100 / lo:.3g}%: "
+        f"{at_1}; a TPR at an FPR below 1/n shows {UNRESOLVED}."
+    )
 
 
 def attack_table(runs: Runs, scenario: str) -> str:
@@ -443,9 +463,11 @@ def embed_panels(
 KINDS = {
     "bars": "per-metric bars, mean ± std over seeds, the oracle's value dashed",
     "tradeoff": "forgetting vs test accuracy, one point per method, the oracle (star) is the target",
-    "depth": ("per-layer fresh-probe AUC (erasure by depth), one line per method, oracle and original dashed; "
-              "its unseen side is the probe set's class-matched draw, another draw than rep AUC's, so at z "
-              "the two differ by sampling noise"),
+    "depth": (
+        "per-layer fresh-probe AUC (erasure by depth), one line per method, oracle and original dashed; "
+        "its unseen side is the probe set's class-matched draw, another draw than rep AUC's, so at z "
+        "the two differ by sampling noise"
+    ),
     "cka": "linear CKA per layer to the oracle and to the original (mean over seeds)",
     "roc": "attack ROC curves, log-log, one panel per method and attack (mean TPR over seeds)",
     "embed": "2-D PCA of forget vs test representations, one panel per model (lowest seed)",

@@ -28,9 +28,15 @@ from sure_unlearn.tune.study import (
 def options(flags: Mapping[str, Any], out: Path) -> TuneOptions:
     """:class:`TuneOptions` from the command's flags; the study lives in ``out/tune/journal.log`` by default."""
     return TuneOptions(
-        trials=flags["trials"], objective=flags["objective"], tuning_seed=flags["tuning_seed"], seed=flags["seed"],
-        storage=flags.get("storage") or f"journal:{out / 'tune' / 'journal.log'}", study=flags.get("study"),
-        per_scenario=flags["per_scenario"], search_epochs=flags["search_epochs"], max_failures=flags.get("max_failures"),
+        trials=flags["trials"],
+        objective=flags["objective"],
+        tuning_seed=flags["tuning_seed"],
+        seed=flags["seed"],
+        storage=flags.get("storage") or f"journal:{out / 'tune' / 'journal.log'}",
+        study=flags.get("study"),
+        per_scenario=flags["per_scenario"],
+        search_epochs=flags["search_epochs"],
+        max_failures=flags.get("max_failures"),
         restart_changed=flags.get("restart_changed", False),
     )
 
@@ -57,7 +63,9 @@ class Study:
             pass  # tune() says what to install
 
     def optimum(self, search: bool) -> dict[str, dict[str, dict[str, Any]]]:
-        return optima(self.factory, self.cfg, self.opts, self.out, search=search, log=self.log, progress=self.progress)
+        return optima(
+            self.factory, self.cfg, self.opts, self.out, search=search, log=self.log, progress=self.progress
+        )
 
 
 def eval_seeds(text: str | None, default: tuple[int, ...]) -> tuple[int, ...]:
@@ -87,8 +95,10 @@ def run_tune(s: Study, seeds_text: str | None, status_only: bool = False) -> Non
     for d in dirs:
         s.show((d / "summary.md").read_text())
     held_out = f"; held-out evaluation (seeds {list(seeds)}) in {', '.join(map(str, dirs))}" if dirs else ""
-    s.log(f"studies in {s.opts.storage}; trials and best values in {s.out}/tune/; tuned hyperparameters in "
-          f"{s.out}/tuned_hparams.json{held_out}")
+    s.log(
+        f"studies in {s.opts.storage}; trials and best values in {s.out}/tune/; tuned hyperparameters in "
+        f"{s.out}/tuned_hparams.json{held_out}"
+    )
 
 
 def params_pair(text: str | None, cfg: BenchmarkConfig) -> tuple[str, str] | None:
@@ -107,7 +117,9 @@ def params_pair(text: str | None, cfg: BenchmarkConfig) -> tuple[str, str] | Non
         fields = vars(make_config(m, cfg.hparams.get(m)))
         for p in names:
             if isinstance(fields.get(p), bool) or not isinstance(fields.get(p), int | float):
-                numeric = sorted(k for k, v in fields.items() if isinstance(v, int | float) and not isinstance(v, bool))
+                numeric = sorted(
+                    k for k, v in fields.items() if isinstance(v, int | float) and not isinstance(v, bool)
+                )
                 raise ConfigError(f"--params {p}: {m} has no numeric hyperparameter {p!r}; it has {numeric}")
     return names[0], names[1]
 
@@ -120,8 +132,16 @@ def run_sensitivity(s: Study, params: str | None, grid: int, span: float, search
     sensitivity.factors(grid, span)  # --grid and --span, before the search
     check_eval_seeds(s.cfg.seeds, s.opts.tuning_seed)
     dirs = sensitivity.run_sensitivity(
-        s.factory, s.cfg, s.optimum(search), s.out, params=pair, points=grid, span=span,
-        tuning_seed=s.opts.tuning_seed, log=s.log, progress=s.progress,
+        s.factory,
+        s.cfg,
+        s.optimum(search),
+        s.out,
+        params=pair,
+        points=grid,
+        span=span,
+        tuning_seed=s.opts.tuning_seed,
+        log=s.log,
+        progress=s.progress,
     )
     s.log(f"heatmaps and data in {', '.join(map(str, dirs))}")
 
@@ -134,8 +154,9 @@ def run_stability(s: Study, sizes_text: str, search: bool) -> None:
     for n in sizes:  # a size the metrics cannot use, or a scenario without n, fails before the search
         stability.sized(s.cfg, n).validate()
     check_eval_seeds(s.cfg.seeds, s.opts.tuning_seed)
-    dirs = stability.run_stability(s.factory, s.cfg, s.optimum(search), sizes, s.out, tuning_seed=s.opts.tuning_seed,
-                                   log=s.log)
+    dirs = stability.run_stability(
+        s.factory, s.cfg, s.optimum(search), sizes, s.out, tuning_seed=s.opts.tuning_seed, log=s.log
+    )
     for d in dirs:
         s.show((d / "stability.md").read_text())
     s.log(f"table, data and plots in {', '.join(map(str, dirs))}")

@@ -85,8 +85,13 @@ def scalar_distance(t: Any, scenarios: Sequence[str]) -> float:
     return sum(vals) / len(vals) if vals else math.inf
 
 
-def best_record(study: Any, scenarios: Sequence[str], mode: str, base: dict[str, Any],
-                space: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def best_record(
+    study: Any,
+    scenarios: Sequence[str],
+    mode: str,
+    base: dict[str, Any],
+    space: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """best.json: the best complete trial (ties: the earliest) — for ``multi``, the Pareto-front trial with
     the smallest default distance — with its params, value(s) and per-scenario gaps; plus the front.
 
@@ -108,7 +113,8 @@ def best_record(study: Any, scenarios: Sequence[str], mode: str, base: dict[str,
         "params": {},
         "trial": None,
         "incumbent": {"trial": mine[0].number, "values": list(mine[0].values), "params": dict(mine[0].params)}
-        if mine else None,
+        if mine
+        else None,
     }
     if not complete:
         return record
@@ -125,8 +131,11 @@ def best_record(study: Any, scenarios: Sequence[str], mode: str, base: dict[str,
         hparams={**base, **best.params},
         distance=scalar_distance(best, scenarios),
         gaps={s: best.user_attrs[s]["gaps"] for s in scenarios if s in best.user_attrs},
-        boundary={k: side for k, v in best.params.items()
-                  if space and k in space and (side := near_boundary(space[k], v)) is not None},
+        boundary={
+            k: side
+            for k, v in best.params.items()
+            if space and k in space and (side := near_boundary(space[k], v)) is not None
+        },
         flat=len(complete) > 1 and len({round(t.values[0], 9) for t in complete}) == 1,
         best_is_incumbent=is_incumbent(best),
     )
@@ -159,12 +168,21 @@ def best_table(found: dict[str, dict[str, dict[str, Any]]]) -> str:
             trial = "–" if r["trial"] is None else r["trial"]
             complete = f"{r['n_complete']}" + (" + incumbent" if r.get("incumbent") else "")
             complete += f" (+{r['running']} running)" if r.get("running") else ""
-            flags = ["best: the incumbent (the values before this search)"] if r.get("best_is_incumbent") else []
+            flags = (
+                ["best: the incumbent (the values before this search)"] if r.get("best_is_incumbent") else []
+            )
             flags += [f"{k} at its {side} bound" for k, side in r.get("boundary", {}).items()]
             flags += ["flat: every trial scored the same"] if r.get("flat") else []
-            flags += [f"stale: made for another {', '.join(r['stale'])} (--restart-changed restarts it)"] if r.get("stale") else []
-            flags += ["models unrecorded: made before studies recorded their original's and oracle's weights"] \
-                if r.get("models_unrecorded") else []
+            flags += (
+                [f"stale: made for another {', '.join(r['stale'])} (--restart-changed restarts it)"]
+                if r.get("stale")
+                else []
+            )
+            flags += (
+                ["models unrecorded: made before studies recorded their original's and oracle's weights"]
+                if r.get("models_unrecorded")
+                else []
+            )
             lines.append(
                 f"| {key} | {m} | {r['objective']} | {vals} | {trial} | {complete} | {r['n_fail']} | "
                 f"{params or '–'} | {'; '.join(flags) or '–'} |"

@@ -108,8 +108,12 @@ def open_study(storage: Any, name: str, opts: TuneOptions, setup: dict[str, Any]
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             study.set_metric_names(list(obj.NAMES[opts.objective]))
     elif diff := setup_diff(old, setup):
-        why = (" (its original or oracle now has other weights than its trials were measured against: "
-               "retrained by changed training code or on another kind of machine)" if "references" in diff else "")
+        why = (
+            " (its original or oracle now has other weights than its trials were measured against: "
+            "retrained by changed training code or on another kind of machine)"
+            if "references" in diff
+            else ""
+        )
         raise ConfigError(
             f"study {name!r} in {redact(opts.storage)} was made for another setup (differs in {diff}){why}; "
             "pass another --study name or --storage, restore the original settings, or --restart-changed "
@@ -170,6 +174,8 @@ def archive_if_changed(storage: Any, name: str, setup: dict[str, Any]) -> str | 
         return None
     taken = {s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)}
     k = next(k for k in range(1, len(taken) + 2) if f"{name}~{k}" not in taken)
-    optuna.copy_study(from_study_name=name, from_storage=storage, to_storage=storage, to_study_name=f"{name}~{k}")
+    optuna.copy_study(
+        from_study_name=name, from_storage=storage, to_storage=storage, to_study_name=f"{name}~{k}"
+    )
     optuna.delete_study(study_name=name, storage=storage)
     return f"{name}~{k}"

@@ -58,7 +58,9 @@ def status(cfg: BenchmarkConfig, opts: TuneOptions) -> tuple[dict[str, dict[str,
     url = opts.storage or "memory"
     journal = journal_path(url)
     if url == "memory" or (journal is not None and not journal.is_file()):
-        raise ConfigError(f"--storage {url}: no study there to report on; name the storage the search writes to")
+        raise ConfigError(
+            f"--storage {url}: no study there to report on; name the storage the search writes to"
+        )
     storage = make_storage(url)
     names = {s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)}
     found: dict[str, dict[str, dict[str, Any]]] = {}
@@ -73,7 +75,11 @@ def status(cfg: BenchmarkConfig, opts: TuneOptions) -> tuple[dict[str, dict[str,
             expected = opts.trials > 0 and incumbent(cfg, m, space, scenarios) is not None
             if study is None:
                 record: dict[str, Any] = {
-                    "objective": opts.objective, "n_complete": 0, "n_fail": 0, "params": {}, "trial": None,
+                    "objective": opts.objective,
+                    "n_complete": 0,
+                    "n_fail": 0,
+                    "params": {},
+                    "trial": None,
                     "incumbent_state": "missing" if expected else "none",
                 }
                 running, seconds = 0, None
@@ -84,8 +90,13 @@ def status(cfg: BenchmarkConfig, opts: TuneOptions) -> tuple[dict[str, dict[str,
                 record["incumbent_state"] = incumbent_state(study) if expected else "none"
                 running = counts(study)[1] - len(orphans(study))  # a dead worker's trial runs no more
                 seconds = median_trial_s(study)
-            found[key][m] = {**record, "running": running, "median_trial_s": seconds, "study": name,
-                             "storage": redact(opts.storage)}
+            found[key][m] = {
+                **record,
+                "running": running,
+                "median_trial_s": seconds,
+                "study": name,
+                "storage": redact(opts.storage),
+            }
             if record.get("stale"):
                 short.append(f"{key}:{m} stale (differs in {', '.join(record['stale'])})")
             elif record["n_complete"] < opts.trials:
@@ -107,8 +118,14 @@ def today_space(study: Any | None, cfg: BenchmarkConfig, opts: TuneOptions, meth
     return space
 
 
-def stale(study: Any, cfg: BenchmarkConfig, opts: TuneOptions, scenarios: tuple[str, ...], method: str,
-          space: dict[str, Param]) -> list[str]:
+def stale(
+    study: Any,
+    cfg: BenchmarkConfig,
+    opts: TuneOptions,
+    scenarios: tuple[str, ...],
+    method: str,
+    space: dict[str, Param],
+) -> list[str]:
     """What differs between the setup ``study`` was made for and today's, searching ``space``
     (:func:`today_space`) (empty: the same, or unrecorded)."""
     old = study.user_attrs.get("setup")
@@ -129,8 +146,11 @@ def median_trial_s(study: Any) -> float | None:
     """The median wall time of a study's complete trials (None before the first)."""
     from optuna.trial import TrialState
 
-    times = [t.duration.total_seconds() for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-             if t.duration is not None]
+    times = [
+        t.duration.total_seconds()
+        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        if t.duration is not None
+    ]
     return float(statistics.median(times)) if times else None
 
 

@@ -91,7 +91,9 @@ def forget_only(method: str) -> bool:
     return METHODS.get(method).may_read <= {"forget"}
 
 
-def space_for(cfg: BenchmarkConfig, method: str, opts: TuneOptions, retain_per_forget: float = 1.0) -> dict[str, Param]:
+def space_for(
+    cfg: BenchmarkConfig, method: str, opts: TuneOptions, retain_per_forget: float = 1.0
+) -> dict[str, Param]:
     """The method's declared space, plus with ``search_epochs`` its ``epochs`` searched up to one shared cap:
     the config's budget of passes over the retain set (not for a method outside the epoch budget, EU-k,
     whose epochs are the original's). A method that sees only the forget set gets as many
@@ -216,8 +218,9 @@ def run_budget(
             study.optimize(objective, n_trials=1, catch=CATCH, callbacks=list(callbacks))
 
 
-def incumbent(cfg: BenchmarkConfig, method: str, space: dict[str, Param], scenarios: Sequence[str]
-              ) -> dict[str, Any] | None:
+def incumbent(
+    cfg: BenchmarkConfig, method: str, space: dict[str, Param], scenarios: Sequence[str]
+) -> dict[str, Any] | None:
     """The values ``cfg`` runs today for the parameters of ``space`` (its tuned values, else the method's
     defaults), or None when one lies outside its range (the incumbent is then not evaluated). A study of
     one scenario compares with that scenario's own values (``scenario_hparams``), a joint one with the
@@ -239,7 +242,9 @@ def incumbent_state(study: Any) -> str:
         return "done"
     if any(t.state in (TrialState.WAITING, TrialState.RUNNING) for t in mine):
         return "pending"
-    return "failed" if any(t.state == TrialState.FAIL and "error" in t.user_attrs for t in mine) else "missing"
+    return (
+        "failed" if any(t.state == TrialState.FAIL and "error" in t.user_attrs for t in mine) else "missing"
+    )
 
 
 def run_incumbent(
@@ -311,8 +316,10 @@ def tune_method(
             for f in ("trials.csv", "best.json", "pareto.csv"):
                 if (d / f).exists():
                     (d / f).replace(d / f.replace(".", f"~{suffix}.", 1))
-            log(f"[tune {method} on {key}] its setup changed: the old trials are now study {moved!r} "
-                f"(files *~{suffix}.*)")
+            log(
+                f"[tune {method} on {key}] its setup changed: the old trials are now study {moved!r} "
+                f"(files *~{suffix}.*)"
+            )
         study = open_study(storage, name, opts, setup)
         if moved and (start := warm_start(storage, moved, space)):
             study.enqueue_trial(start, user_attrs={"warm_start": moved})
@@ -322,11 +329,16 @@ def tune_method(
     log(f"[tune {method} on {key}] study {name!r}: {describe(space)}")
     objective = make_objective(bench, refs, method, space, cfg.hparams.get(method, {}), opts)
     hooks = [log_trial(log, names), write, *callbacks]
-    ok = run_budget(study, objective, opts, callbacks=hooks, log=log, progress=progress, desc=f"tune {method}")
-    if ok and opts.trials > 0 and (values := incumbent(cfg, method, space, scenarios)) is not None:  # 0: warm the cache
+    ok = run_budget(
+        study, objective, opts, callbacks=hooks, log=log, progress=progress, desc=f"tune {method}"
+    )
+    # 0: warm the cache
+    if ok and opts.trials > 0 and (values := incumbent(cfg, method, space, scenarios)) is not None:
         run_incumbent(study, objective, values, opts, callbacks=hooks, log=log)
     write(study, None)
-    record = results.best_record(study, scenarios, opts.objective, base=cfg.hparams.get(method, {}), space=space)
+    record = results.best_record(
+        study, scenarios, opts.objective, base=cfg.hparams.get(method, {}), space=space
+    )
     record.update(
         method=method,
         scenarios=scenarios,
@@ -395,11 +407,15 @@ def tune(
     else:
         for key, records in every.items():
             where = out if len(every) == 1 else out / "tune" / key
-            results.write_json(where / "tuned_hparams.json", {"hparams": tuned_hparams(cfg, params_of(records))})
+            results.write_json(
+                where / "tuned_hparams.json", {"hparams": tuned_hparams(cfg, params_of(records))}
+            )
     return found
 
 
-def merged_with_earlier(path: Path, found: dict[str, dict[str, dict[str, Any]]]) -> dict[str, dict[str, dict[str, Any]]]:
+def merged_with_earlier(
+    path: Path, found: dict[str, dict[str, dict[str, Any]]]
+) -> dict[str, dict[str, dict[str, Any]]]:
     """``found`` on top of the summary an earlier call wrote to ``path``: a call for some methods (``sure
     sensitivity`` reads SURE's optimum; ``sure tune --methods a`` then ``--methods b``) keeps the other
     methods' results instead of overwriting the study's summary with its subset."""
