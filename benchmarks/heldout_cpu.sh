@@ -18,7 +18,8 @@
 # then every shard directory under runs/heldout2/, with `sure report --replace` into runs/heldout2/all: a run
 # held by several is taken from the last, so re-run shards replace their committed copies and every
 # other committed run is kept. It then copies the merge into the results without the per-run embeddings and
-# splits (they are large and rebuilt from the cache), and writes digest.md (benchmarks/heldout_digest.py).
+# splits (they are large and rebuilt from the cache), and writes digest.md (benchmarks/heldout_digest.py) and,
+# for PRESET=attacks, attacks.md (benchmarks/attacks_digest.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SHARDS="${SHARDS:-2}"
@@ -55,6 +56,9 @@ merge)
     mkdir -p "$KEPT"
     (cd "$ROOT/all" && find . -type f ! -name embed.npz ! -name split.npz -print0 | xargs -0 -I{} cp --parents {} "$OLDPWD/$KEPT/")
     .venv/bin/python benchmarks/heldout_digest.py "$KEPT/summary.json" > "$KEPT/digest.md"
+    if [ "$PRESET" = attacks ]; then
+        .venv/bin/python benchmarks/attacks_digest.py "$KEPT/summary.json" > "$KEPT/attacks.md"
+    fi
     echo "merged ${#dirs[@]} shard directories into $KEPT (summary.json, summary.md, digest.md)" ;;
 *) echo "unknown command $1: run SCENARIO, or merge [DIR...]" >&2; exit 2 ;;
 esac

@@ -1,0 +1,108 @@
+"""A digest of an attacks benchmark's summary.json, as Markdown: per scenario, every attacked method's
+per-example attack scores with 95% t-intervals over seeds, each marked where its paired difference to the
+oracle (``retrain``, the same seeds) excludes 0, and what the attacks cost.
+
+    .venv/bin/python benchmarks/attacks_digest.py benchmarks/results/attacks-v2/summary.json
+
+The oracle is the target: an attack on it scores what an attacker gets from a model that never saw the
+forget set. A mark says that the method's score differs from the oracle's at 95% (▲ above, ▼ below); no
+mark says only that these seeds cannot tell them apart, not that they are equal. The last column lists
+the attacks, of the five AUCs, whose paired interval excludes 0.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+from sure_unlearn.metrics.stats import Interval, paired
+
+ORACLE, ORIGINAL = "retrain", "original"
+# (metric, column title); the AUCs first: they are the ones the last column summarises
+COLUMNS = (
+    ("ulira_auc", "U-LiRA AUC"),
+    ("rmia_auc", "RMIA AUC"),
+    ("rep_lira_auc", "rep-LiRA AUC"),
+    ("rep_rmia_auc", "rep-RMIA AUC"),
+    ("rep_auc_cond", "rep AUC (label-aware)"),
+    ("rmia_tpr_1fpr", "RMIA TPR@1%"),
+    ("forget_score", "forget score"),
+)
+AUCS = tuple(k for k, _ in COLUMNS[:5])
+
+
+def per_seed(runs: list[dict[str, Any]], scenario: str, method: str, key: str) -> dict[int, float]:
+    """seed → the metric's value, over the runs of (scenario, method) that finished."""
+    out = {}
+    for r in runs:
+        if r["scenario"] == scenario and r["method"] == method and r.get("status", "ok") == "ok":
+            v = r.get("metrics", {}).get(key)
+            if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v):
+                out[int(r["seed"])] = float(v)
+    return out
+
+
+def vs_oracle(diff: Interval) -> str:
+    """▲ / ▼ where the paired interval of method − oracle lies above / below 0, else nothing."""
+    if diff.n < 2 or diff.contains(0.0):
+        return ""
+    return " ▲" if diff.mean > 0 else " ▼"
+
+
+def cell(stat: dict[str, float] | None, mark: str = "") -> str:
+    if not stat or stat.get("n", 0) == 0:
+        return "–"
+    if stat["n"] < 2:
+        return f"{stat['mean']:.3f} (1 seed)"
+    return f"{stat['mean']:.3f} [{stat['ci_low']:.3f}, {stat['ci_high']:.3f}]{mark}"
+
+
+def scenario_table(summary: dict[str, Any], scenario: str) -> str:
+    stats, runs = summary["stats"][scenario], summary["runs"]
+    order = [m for m in summary["config"]["methods"] if m in stats]
+    methods = [ORIGINAL, ORACLE] + [m for m in order if m not in (ORIGINAL, ORACLE)]
+    methods = [m for m in methods if m in stats and "ulira_auc" in stats[m]]
+    head = ["method", *(t for _, t in COLUMNS), "attack cost (min)", "seeds", "differs from the oracle in"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for m in methods:
+        cells, differs = [m], []
+        for key, _ in COLUMNS:
+            mark = ""
+            if m != ORACLE:
+                mark = vs_oracle(
+                    paired(per_seed(runs, scenario, m, key), per_seed(runs, scenario, ORACLE, key))
+                )
+                if mark and key in AUCS:
+                    differs.append(key.removesuffix("_auc"))
+            cells.append(cell(stats[m].get(key), mark))
+        cost = stats[m].get("attacks_s")
+        cells.append(f"{cost['mean'] / 60:.1f}" if cost else "–")
+        cells.append(str(stats[m]["ulira_auc"]["n"]))
+        cells.append("ref" if m == ORACLE else (", ".join(differs) or "none"))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def digest(summary: dict[str, Any]) -> str:
+    out = [
+        "# Per-example attacks: digest",
+        "",
+        "Mean [95% t-interval] over seeds. ▲/▼: the paired difference to the oracle (`retrain`, same seeds) "
+        "excludes 0, above/below it. No mark: these seeds cannot tell the method from the oracle (not: "
+        "they are equal). AUCs in 0–1 (0.5: the attack finds nothing), forget score in 0–1 (1: "
+        "indistinguishable from retraining). Attack cost: the method's own unlearning runs on the shadows "
+        "and for the forget score, with their statistics; for `original` the reference models.",
+    ]
+    for sc in summary["stats"]:
+        if any("ulira_auc" in s for s in summary["stats"][sc].values()):
+            out += ["", f"## {sc}", "", scenario_table(summary, sc)]
+    return "\n".join(out) + "\n"
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit("usage: attacks_digest.py SUMMARY_JSON")
+    print(digest(json.loads(Path(sys.argv[1]).read_text())), end="")

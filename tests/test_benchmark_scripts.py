@@ -1,0 +1,53 @@
+"""The result digests in benchmarks/ on summaries with known answers."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from sure_unlearn.metrics.stats import interval
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _script(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _summary(values: dict[str, dict[str, list[float]]]) -> dict:
+    """A one-scenario summary.json from method → metric → per-seed values."""
+    runs = [
+        {"scenario": "random", "method": m, "seed": s, "metrics": {k: v[s] for k, v in per.items()}}
+        for m, per in values.items()
+        for s in range(3)
+    ]
+    stats = {m: {k: interval(v).to_dict() for k, v in per.items()} for m, per in values.items()}
+    return {"config": {"methods": list(values)}, "runs": runs, "stats": {"random": stats}}
+
+
+def test_attacks_digest_marks_only_what_differs_from_the_oracle_on_paired_seeds():
+    digest = _script("attacks_digest")
+    oracle = [0.50, 0.56, 0.47]
+    summary = _summary(
+        {
+            "retrain": {"ulira_auc": oracle, "rmia_auc": oracle, "attacks_s": [60.0, 60.0, 60.0]},
+            # far above the oracle on every seed: marked, and listed
+            "original": {"ulira_auc": [0.97, 0.98, 0.96], "rmia_auc": [0.95, 0.97, 0.96]},
+            # the oracle plus a constant 0.01: the paired interval is a point above 0, so it is marked,
+            # although the unpaired intervals overlap almost entirely
+            "shifted": {"ulira_auc": [v + 0.01 for v in oracle], "rmia_auc": oracle},
+            # the oracle's values in another seed order: the means agree, the pairs do not
+            "shuffled": {"ulira_auc": [0.56, 0.47, 0.50], "rmia_auc": oracle},
+        }
+    )
+    rows = {line.split(" | ")[0].strip("| "): line for line in digest.digest(summary).splitlines()}
+    assert rows["original"].count("▲") == 2 and rows["original"].endswith("| ulira, rmia |")
+    assert rows["shifted"].count("▲") == 1 and rows["shifted"].endswith("| ulira |")
+    assert (
+        "▲" not in rows["shuffled"] and "▼" not in rows["shuffled"] and rows["shuffled"].endswith("| none |")
+    )
+    assert rows["retrain"].endswith("| ref |") and "| 1.0 |" in rows["retrain"]  # 60 s of attacks = 1.0 min
