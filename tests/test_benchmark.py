@@ -149,6 +149,33 @@ def test_an_interrupted_benchmark_resumes_without_retraining(smoke_run, monkeypa
 
 
 @pytest.mark.slow
+def test_a_cut_benchmark_leaves_the_summary_of_every_finished_run(smoke_run, monkeypatch, tmp_path):
+    """Ctrl-C (or SIGTERM) inside a (scenario, seed) still writes summary.json over the runs that finished
+    before it, so `sure report` and merges read a cut benchmark; the cut run is not in it."""
+    cfg, out, _ = smoke_run
+    one = cfg.with_overrides(
+        scenarios={"random": SCENARIOS["random"]}, seeds=(0,), methods=("finetune", "grad_ascent")
+    )
+    real = bench_mod.run_method
+
+    def cut_at_grad_ascent(method, *a, **k):
+        if method == "grad_ascent":
+            raise KeyboardInterrupt
+        return real(method, *a, **k)
+
+    monkeypatch.setattr(bench_mod, "run_method", cut_at_grad_ascent)
+    res = tmp_path / "res"
+    with pytest.raises(KeyboardInterrupt):
+        Benchmark(one, res, cache_dir=out / "cache").run()
+    summary = json.loads((res / "summary.json").read_text())
+    assert {r["method"] for r in summary["runs"]} == {*REFERENCES, "finetune"}
+    assert "finetune" in summary["stats"]["random"] and "no plots redrawn" in (res / "summary.md").read_text()
+    monkeypatch.undo()  # resumed, it runs only what was cut
+    again = Benchmark(one, res, cache_dir=out / "cache").run()
+    assert {r["method"] for r in again["runs"]} == {*REFERENCES, "finetune", "grad_ascent"}
+
+
+@pytest.mark.slow
 def test_a_cached_run_measured_against_other_reference_models_runs_again(smoke_run, monkeypatch, tmp_path):
     """The cache key of an original names what it was trained from, not the code that trained it: a run
     measured against other weights under the same key is measured again, a run from before runs named

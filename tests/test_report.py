@@ -195,7 +195,7 @@ def test_cheap_mode_after_each_run_draws_only_what_summary_json_gives(tmp_path):
     report.write_summary(tmp_path, summary)  # the benchmark's call: plots="cheap"
     assert (tmp_path / "bars_random.png").exists() and (tmp_path / "tradeoff_random.png").exists()
     assert not (tmp_path / "roc_random.png").exists()
-    assert "roc: not redrawn after each run" in (tmp_path / "summary.md").read_text()
+    assert "roc: not redrawn after each (scenario, seed)" in (tmp_path / "summary.md").read_text()
     report.write_summary(tmp_path, summary, plots="none")
     assert "## Plots" not in (tmp_path / "summary.md").read_text()
 

@@ -10,7 +10,8 @@ beat (:mod:`sure_unlearn.metrics.distance`).
 
 Every run is written to ``DIR/<scenario>/<method>/seed<k>/run.json`` as soon as it finishes, so an
 interrupted benchmark resumes where it stopped; ``summary.json`` (with 95% intervals over seeds and the
-paired ranking) and ``summary.md`` are rewritten atomically after each (scenario, seed). ``shard=(i, n)``
+paired ranking) and ``summary.md`` are rewritten atomically after each (scenario, seed), and on an
+interruption (Ctrl-C, SIGTERM) over every run finished so far. ``shard=(i, n)``
 runs a deterministic 1/n of the (scenario, seed, method) runs; ``sure report DIR1 DIR2 --out DIR`` merges
 the shards' directories into one summary.
 
@@ -522,10 +523,10 @@ class Benchmark:
                 error=f"{type(e).__name__}: {e}",
             )
 
-    def run_group(self, scenario: str, seed: int, methods: list[str]) -> list[Run]:
-        """The runs of ``methods`` on one (scenario, seed), each with its gaps to this seed's oracle."""
+    def run_group(self, scenario: str, seed: int, methods: list[str]) -> None:
+        """The runs of ``methods`` on one (scenario, seed), each with its gaps to this seed's oracle, added to
+        ``self.runs`` (and written) as each finishes."""
         refs = self.references(scenario, seed)
-        runs = []
         for method in methods:
             key = self.run_key(refs, method)
             run = self.cached_run(refs, method, key)
@@ -542,8 +543,7 @@ class Benchmark:
                 if self.attacked(method):
                     run = self.attack(refs, run, model)
             self.write_run(run)
-            runs.append(run)
-        return runs
+            self.runs.append(run)
 
     def run(self) -> dict[str, Any]:
         self.out.mkdir(parents=True, exist_ok=True)
@@ -552,10 +552,14 @@ class Benchmark:
         )
         self.runs = []
         plan = self.plan()
-        for group in dict.fromkeys((s, seed) for s, seed, _ in plan):
-            methods = [m for s, seed, m in plan if (s, seed) == group]
-            self.runs.extend(self.run_group(*group, methods))
-            self.write()
+        try:
+            for group in dict.fromkeys((s, seed) for s, seed, _ in plan):
+                self.run_group(*group, [m for s, seed, m in plan if (s, seed) == group])
+                self.write()
+        except KeyboardInterrupt:
+            if self.runs:  # the summary of every finished run, so `sure report` can read a cut benchmark
+                self.write(plots="none")
+            raise
         # ROC curves, CKA per layer and embeddings read every run's files: once, at the end
         self.write(plots="all")
         return self.summary()

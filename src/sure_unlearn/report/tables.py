@@ -492,10 +492,10 @@ def write_plots(out: Path, summary: dict[str, Any], mode: PlotMode = "all") -> l
     """Draw the plots of ``mode`` for every scenario; returns the markdown lines that list them.
 
     ``cheap`` draws what needs only ``summary.json`` (bars, trade-off, depth); ``all`` also reads the
-    per-run files (CKA, ROC, embeddings); ``none`` draws nothing.
+    per-run files (CKA, ROC, embeddings); ``none`` draws nothing (a cut benchmark's last summary).
     """
     if mode == "none":
-        return []
+        return ["- no plots redrawn: the benchmark was cut; `sure report DIR` draws them all."]
     if figures.pyplot() is None:
         return ["No plots: matplotlib is not installed (`pip install 'sure-unlearn[plots]'`)."]
     runs = summary["runs"]
@@ -517,7 +517,9 @@ def write_plots(out: Path, summary: dict[str, Any], mode: PlotMode = "all") -> l
             "embed": "`embed.npz`",
         }.get(kind, "values to draw")
         if kind not in kinds:
-            lines.append(f"- {kind}: not redrawn after each run; `sure report DIR` draws it ({what}).")
+            lines.append(
+                f"- {kind}: not redrawn after each (scenario, seed); `sure report DIR` draws it ({what})."
+            )
             continue
         if drawn[kind]:
             lines.append(f"- {', '.join(f'`{n}`' for n in drawn[kind])}: {what}.")
@@ -529,8 +531,8 @@ def write_plots(out: Path, summary: dict[str, Any], mode: PlotMode = "all") -> l
 def write_summary(out: Path, summary: dict[str, Any], plots: PlotMode = "cheap") -> None:
     """``summary.json`` and ``summary.md`` (atomically) and the plots of ``plots`` (see :func:`write_plots`).
 
-    The benchmark calls this after every run, so the default ``cheap`` redraws only the bars, the
-    trade-off and the depth plot, which need nothing but ``summary``; :func:`regenerate`
+    The benchmark calls this after every (scenario, seed), so the default ``cheap`` redraws only the bars,
+    the trade-off and the depth plot, which need nothing but ``summary``; :func:`regenerate`
     (``sure report DIR``) draws all.
     """
     atomic_write_text(out / "summary.json", json.dumps(jsonable(summary), indent=1, default=float))
