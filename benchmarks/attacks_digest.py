@@ -7,7 +7,8 @@ oracle (``retrain``, the same seeds) excludes 0, and what the attacks cost.
 The oracle is the target: an attack on it scores what an attacker gets from a model that never saw the
 forget set. A mark says that the method's score differs from the oracle's at 95% (▲ above, ▼ below); no
 mark says only that these seeds cannot tell them apart, not that they are equal. The last column lists
-the attacks, of the five AUCs, whose paired interval excludes 0.
+the attacks, of the five AUCs, whose paired interval excludes 0 ("untested" where the method and the
+oracle share fewer than two seeds).
 """
 
 from __future__ import annotations
@@ -68,20 +69,26 @@ def scenario_table(summary: dict[str, Any], scenario: str) -> str:
     head = ["method", *(t for _, t in COLUMNS), "attack cost (min)", "seeds", "differs from the oracle in"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for m in methods:
-        cells, differs = [m], []
+        cells, differs, pairs = [m], [], []
         for key, _ in COLUMNS:
             mark = ""
             if m != ORACLE:
-                mark = vs_oracle(
-                    paired(per_seed(runs, scenario, m, key), per_seed(runs, scenario, ORACLE, key))
-                )
-                if mark and key in AUCS:
-                    differs.append(key.removesuffix("_auc"))
+                diff = paired(per_seed(runs, scenario, m, key), per_seed(runs, scenario, ORACLE, key))
+                mark = vs_oracle(diff)
+                if key in AUCS and key in stats[m]:
+                    pairs.append(diff.n)
+                    if mark:
+                        differs.append(key.removesuffix("_auc"))
             cells.append(cell(stats[m].get(key), mark))
         cost = stats[m].get("attacks_s")
         cells.append(f"{cost['mean'] / 60:.1f}" if cost else "–")
         cells.append(str(stats[m]["ulira_auc"]["n"]))
-        cells.append("ref" if m == ORACLE else (", ".join(differs) or "none"))
+        if m == ORACLE:
+            cells.append("ref")
+        elif min(pairs, default=0) < 2:
+            cells.append(f"untested: {min(pairs, default=0)} seed(s) shared with the oracle")
+        else:
+            cells.append(", ".join(differs) or "none")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
