@@ -14,12 +14,13 @@ oracle share fewer than two seeds).
 from __future__ import annotations
 
 import json
-import math
 import sys
 from pathlib import Path
 from typing import Any
 
 from sure_unlearn.metrics.stats import Interval, paired
+from sure_unlearn.report.ranking import by_seed
+from sure_unlearn.report.tables import interval_text
 
 ORACLE, ORIGINAL = "retrain", "original"
 # (metric, column title); the AUCs first: they are the ones the last column summarises
@@ -35,17 +36,6 @@ COLUMNS = (
 AUCS = tuple(k for k, _ in COLUMNS[:5])
 
 
-def per_seed(runs: list[dict[str, Any]], scenario: str, method: str, key: str) -> dict[int, float]:
-    """seed → the metric's value, over the runs of (scenario, method) that finished."""
-    out = {}
-    for r in runs:
-        if r["scenario"] == scenario and r["method"] == method and r.get("status", "ok") == "ok":
-            v = r.get("metrics", {}).get(key)
-            if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v):
-                out[int(r["seed"])] = float(v)
-    return out
-
-
 def vs_oracle(diff: Interval) -> str:
     """▲ / ▼ where the paired interval of method − oracle lies above / below 0, else nothing."""
     if diff.n < 2 or diff.contains(0.0):
@@ -56,9 +46,7 @@ def vs_oracle(diff: Interval) -> str:
 def cell(stat: dict[str, float] | None, mark: str = "") -> str:
     if not stat or stat.get("n", 0) == 0:
         return "–"
-    if stat["n"] < 2:
-        return f"{stat['mean']:.3f} (1 seed)"
-    return f"{stat['mean']:.3f} [{stat['ci_low']:.3f}, {stat['ci_high']:.3f}]{mark}"
+    return interval_text(stat) + (" (1 seed)" if stat["n"] < 2 else mark)
 
 
 def scenario_table(summary: dict[str, Any], scenario: str) -> str:
@@ -68,12 +56,13 @@ def scenario_table(summary: dict[str, Any], scenario: str) -> str:
     methods = [m for m in methods if m in stats and "ulira_auc" in stats[m]]
     head = ["method", *(t for _, t in COLUMNS), "attack cost (min)", "seeds", "differs from the oracle in"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    seeds = {key: by_seed(runs, scenario, key, part="metrics") for key, _ in COLUMNS}
     for m in methods:
         cells, differs, pairs = [m], [], []
         for key, _ in COLUMNS:
             mark = ""
             if m != ORACLE:
-                diff = paired(per_seed(runs, scenario, m, key), per_seed(runs, scenario, ORACLE, key))
+                diff = paired(seeds[key].get(m, {}), seeds[key].get(ORACLE, {}))
                 mark = vs_oracle(diff)
                 if key in AUCS and key in stats[m]:
                     pairs.append(diff.n)

@@ -68,10 +68,12 @@ def stats(runs: Runs) -> dict[str, dict[str, dict[str, dict[str, Any]]]]:
     }
 
 
-def _by_seed(runs: Runs, scenario: str, key: str) -> dict[str, dict[int, float]]:
+def by_seed(runs: Runs, scenario: str, key: str, part: str = "gaps") -> dict[str, dict[int, float]]:
+    """method → seed → the value of ``key`` in each finished run's ``part`` (``gaps`` or ``metrics``) in
+    ``scenario``: what :func:`~sure_unlearn.metrics.stats.paired` compares."""
     out: dict[str, dict[int, float]] = defaultdict(dict)
     for r in _ok(runs):
-        v = r.get("gaps", {}).get(key)
+        v = r.get(part, {}).get(key)
         if r["scenario"] == scenario and isinstance(v, int | float):
             out[r["method"]][int(r["seed"])] = float(v)
     return out
@@ -79,7 +81,7 @@ def _by_seed(runs: Runs, scenario: str, key: str) -> dict[str, dict[int, float]]
 
 def ranking(runs: Runs, scenario: str, key: str = RANK_KEY) -> list[dict[str, Any]]:
     """One scenario's methods ordered by mean ``key`` (lower is better); see the module docstring."""
-    per = _by_seed(runs, scenario, key)
+    per = by_seed(runs, scenario, key)
     per.pop(ORACLE, None)  # the oracle is the target (distance 0), not a competitor
     candidates = {m: v for m, v in per.items() if m not in REFERENCES}
     if not per:

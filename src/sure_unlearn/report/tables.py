@@ -182,19 +182,26 @@ def table(runs: Runs, scenario: str) -> str:
     return "\n".join(lines)
 
 
+def interval_text(d: Mapping[str, Any]) -> str:
+    """An interval dict (``summary.json``'s ``stats``) as ``mean [low, high]``: the mean alone below two
+    seeds, ``–`` without a value.
+
+    >>> interval_text({"mean": 0.5, "ci_low": 0.4, "ci_high": 0.6}), interval_text({"mean": 0.5, "ci_low": None})
+    ('0.500 [0.400, 0.600]', '0.500')
+    """
+    lo, hi = d.get("ci_low"), d.get("ci_high")
+    mean = d.get("mean")
+    if mean is None or (isinstance(mean, float) and math.isnan(mean)):
+        return "–"
+    return f"{mean:.3f}" if lo is None or hi is None else f"{mean:.3f} [{lo:.3f}, {hi:.3f}]"
+
+
 def ranking_table(summary: dict[str, Any], scenario: str) -> str:
     """The ranking of one scenario (summary.json's ``ranking``): distance with its 95% t-interval, the
     paired difference to the best method with its interval, ties and the ``broken`` flag."""
     rows = summary.get("ranking", {}).get(scenario, [])
     if not rows:
         return ""
-
-    def iv(d: dict[str, Any]) -> str:
-        lo, hi = d.get("ci_low"), d.get("ci_high")
-        mean = d.get("mean")
-        if mean is None or (isinstance(mean, float) and math.isnan(mean)):
-            return "–"
-        return f"{mean:.3f}" if lo is None or hi is None else f"{mean:.3f} [{lo:.3f}, {hi:.3f}]"
 
     head = [
         "rank",
@@ -217,8 +224,8 @@ def ranking_table(summary: dict[str, Any], scenario: str) -> str:
                 [
                     "ref" if r["reference"] else str(rank),
                     r["method"] + flags,
-                    iv(r["distance"]),
-                    "–" if r["best"] else iv(r["diff_to_best"]),
+                    interval_text(r["distance"]),
+                    "–" if r["best"] else interval_text(r["diff_to_best"]),
                     "–" if r["reference"] else verdict,
                     str(r["seeds_best"]),
                     str(r["distance"]["n"]),
