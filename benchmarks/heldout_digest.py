@@ -23,6 +23,8 @@ COLUMNS = ("forget_acc", "test_acc", "val_acc", "rep_auc", "rep_auc_cond", "rrt"
 def cell(stat: dict[str, float] | None, digits: int = 3) -> str:
     if not stat:
         return "–"
+    if stat.get("ci_low") is None or stat.get("ci_high") is None:  # one seed: no interval
+        return f"{stat['mean']:.{digits}f}"
     half = (stat["ci_high"] - stat["ci_low"]) / 2
     return f"{stat['mean']:.{digits}f} ± {half:.{digits}f}"
 
@@ -73,6 +75,8 @@ def cost_row(
             else m["seconds_per_epoch"] * e * m["rrt"] / m["runtime_s"]
         )
     d = paired(mine, theirs)
+    if d.ci_low is None or d.ci_high is None:
+        return "–", f"{len(seeds)} seed shared with {rival}: no interval"
     how = "same epochs" if epochs[rival] == {e} else f"{rival}'s s/epoch × {e}, estimated"
     verdict = "no" if d.ci_low > 0 else "yes" if d.ci_high < 0 else "tie: no order shown"
     return verdict, (
