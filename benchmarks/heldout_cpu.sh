@@ -9,7 +9,9 @@
 #
 # `run` uses the scenario's seeds: 0–4, and 0–2 for confusion and the attacks preset (SEEDS="0,1" overrides).
 # Each shard writes runs/heldout2/<scenario>/shard<i> (git-ignored) and skips the runs it already holds with the same
-# hyperparameters, so a cut run resumes, and after new tuned values only the changed methods run again.
+# hyperparameters, so a cut run resumes, and after new tuned values only the changed methods run again. It
+# starts from a copy of the scenario's committed runs: those measured against the same reference models
+# (retrained where the model cache is gone: same seeds, same weights digest) are not run again.
 # Run it once the scenario's tuned values are shipped (benchmarks/ship_tuned.py), with the tuning workers
 # stopped or beside it (both slow down). Logs: runs/heldout2/<scenario>/shard<i>.log. Stop with
 # `pkill -f "sure benchmark"` (SIGTERM: finished runs are kept; the shell has background shards ignore SIGINT).
@@ -41,6 +43,13 @@ run)
     seeds="${SEEDS:-$([ "$sc" = confusion ] || [ "$PRESET" = attacks ] && echo 0,1,2 || echo 0,1,2,3,4)}"
     mkdir -p "$ROOT/$sc"
     for ((i = 0; i < SHARDS; i++)); do
+        # the committed runs of this scenario go into every shard first (never over the shard's own): a shard
+        # skips a run it holds that was measured against the same reference models, so work committed on
+        # another machine, or before the git-ignored runs/ and model cache were lost, is not done again
+        if [ -d "$KEPT/$sc" ]; then
+            mkdir -p "$ROOT/$sc/shard$i"
+            cp -rn "$KEPT/$sc" "$ROOT/$sc/shard$i/"
+        fi
         nice "${SURE[@]}" benchmark --preset "$PRESET" --seeds "$seeds" --scenario "$sc" --shard "$i/$SHARDS" \
             --threads 1 --no-progress --out "$ROOT/$sc/shard$i" > "$ROOT/$sc/shard$i.log" 2>&1 &
         sleep 5  # shards of one cache: one at a time through the lock on the first shared model
