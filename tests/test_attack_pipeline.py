@@ -240,6 +240,38 @@ def test_rerun_trains_and_unlearns_nothing(world, monkeypatch):
     ]  # only the target run itself (not handed over here); no shadow, no seed j ≥ 1
 
 
+def test_a_challenge_run_evaluates_only_the_forget_set(world, monkeypatch):
+    """The challenge score reads φ on D_f alone: an extra challenge run (N = 4 where the world used 3)
+    costs one pass over D_f, not the targets and class-mean passes a shadow needs, and the runs already
+    cached give the same φ as before."""
+    sizes: list[int] = []
+    real_collect = pipeline_mod.collect
+
+    def counting_collect(model, data, *args, **kwargs):
+        sizes.append(len(data))
+        return real_collect(model, data, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline_mod, "collect", counting_collect)
+    more = ShadowAttacks(
+        world.bench.models,
+        world.prep,
+        "random",
+        0,
+        n_shadows=M,
+        n_models=N_MODELS + 1,
+        n_nonmembers=NONMEMBERS,
+    )
+    _, arrays = more.run(
+        "finetune", None, make_config("finetune", {"epochs": 1}), world.original, world.oracle
+    )
+    n_targets, n_ref, n_forget = len(more.targets), len(more.reference), len(more.forget_eval)
+    # the target model's full statistics, then challenge run j = 3 on D_f only (R_3 and the shadows are cached)
+    assert sizes == [n_targets, n_ref, n_forget, n_forget]
+    before = world.results["finetune"][1]["challenge_unlearned_phi"]
+    np.testing.assert_allclose(arrays["challenge_unlearned_phi"][:N_MODELS], before)
+    assert arrays["challenge_unlearned_phi"].shape == (N_MODELS + 1, n_forget)
+
+
 def test_confusion_negatives_carry_the_swapped_labels(tmp_path):
     w = build(tmp_path, ScenarioConfig("confusion", fraction=0.2, classes=(0, 3)), ("original",))
     t = w.attacks.targets

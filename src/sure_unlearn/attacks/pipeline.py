@@ -44,8 +44,10 @@ and R_N..R_{2N−1} as the retrained ones: the oracle's own score at this N, the
 that includes the training indices (so the shadow's IN set) and the seed; every method shares them and
 a rerun trains nothing. Unlearned models are not kept: their statistics are (``<cache>/attacks/
 <key>.npz``, keyed by the starting model's weights digest, method, hyperparameters, targets and reference
-set), so a rerun runs no method either; a reference model retrained with other weights under the same
-cache key gets fresh statistics. ``attacks.npz`` names the models it used (``models``, ``weights``).
+set), so a rerun runs no method either; a challenge run's model is evaluated on D_f alone, the one
+statistic the score reads (a shadow's also needs the targets and the class-mean reference, many times
+more images); a reference model retrained with other weights under the same cache key gets fresh
+statistics. ``attacks.npz`` names the models it used (``models``, ``weights``).
 Per method: M method runs on shadows and N − 1 on the original; once per (scenario, seed): M shadow
 originals and up to max(N, M + 1) or 2N retrained models.
 
@@ -86,6 +88,7 @@ from sure_unlearn.protocol.references import Prepared, ReferenceModels, seed_of,
 SHADOW, RETRAINED = "shadow", "shadow_retrain"
 STATS_VERSION = 1  # bump when a statistic's definition changes: cached statistics are then recomputed
 FINE_MODELS = 8  # from this many models per side the forget score is not flagged as coarse
+ALL_STATS = ("phi", "rep", "forget_phi")  # a model's statistics: φ and rep margin on the targets, φ on D_f
 METRIC_KEYS = tuple(k for k in ATTACK_METRICS if k != "forget_score_levels")  # in every attacked run
 
 
@@ -317,30 +320,44 @@ class ShadowAttacks:
         return model, self.used(f"{RETRAINED}{k}", model, meta)
 
     # ---------------------------------------------------------------- statistics
-    def statistics(self, model: SplitModel) -> dict[str, np.ndarray]:
-        """φ and the representation margin on the targets, and φ on D_f, under ``model``."""
+    def statistics(self, model: SplitModel, parts: tuple[str, ...] = ALL_STATS) -> dict[str, np.ndarray]:
+        """φ and the representation margin on the targets, and φ on D_f, under ``model``: those of them in
+        ``parts`` (a challenge run needs φ on D_f alone, which skips the far larger target and class-mean
+        passes)."""
         bs = self.models.cfg.eval_batch_size
-        k = model.num_classes
-        out, ref = collect(model, self.eval_targets, bs), collect(model, self.reference, bs)
-        y = self.targets.y
-        return {
-            "phi": logit_confidence(out.logits, y),
-            "rep": rep_margin(out.z, y, class_means(ref.z, ref.y, k)),
-            "forget_phi": logit_confidence(
-                collect(model, self.forget_eval, bs).logits, self.forget_eval.y.cpu().numpy()
-            ),
-        }
+        stats: dict[str, np.ndarray] = {}
+        if "phi" in parts or "rep" in parts:
+            out, y = collect(model, self.eval_targets, bs), self.targets.y
+            stats["phi"] = logit_confidence(out.logits, y)
+            if "rep" in parts:
+                ref = collect(model, self.reference, bs)
+                stats["rep"] = rep_margin(out.z, y, class_means(ref.z, ref.y, model.num_classes))
+        if "forget_phi" in parts:
+            forget = collect(model, self.forget_eval, bs).logits
+            stats["forget_phi"] = logit_confidence(forget, self.forget_eval.y.cpu().numpy())
+        return {k: stats[k] for k in parts}
 
-    def _cached_stats(self, key: str, model: SplitModel | Callable[[], SplitModel]) -> dict[str, np.ndarray]:
-        """The statistics of ``model`` (or of the model ``model()`` builds, only on a cache miss) under ``key``."""
-        path = self.models.cache_dir / "attacks" / f"stats-{content_key(key=key, base=self._stats_key)}.npz"
+    def _cached_stats(
+        self,
+        key: str,
+        model: SplitModel | Callable[[], SplitModel],
+        parts: tuple[str, ...] = ALL_STATS,
+    ) -> dict[str, np.ndarray]:
+        """The statistics ``parts`` of ``model`` (or of the model ``model()`` builds, only on a cache miss)
+        under ``key``."""
+        tag = {} if parts == ALL_STATS else {"parts": parts}  # the full statistics keep their earlier key
+        path = (
+            self.models.cache_dir
+            / "attacks"
+            / f"stats-{content_key(key=key, base=self._stats_key, **tag)}.npz"
+        )
         if path.exists():
             try:
                 with np.load(path, allow_pickle=False) as f:
-                    return {k: f[k] for k in ("phi", "rep", "forget_phi")}
+                    return {k: f[k] for k in parts}
             except (OSError, ValueError, KeyError):
                 path.unlink(missing_ok=True)  # unreadable: recompute
-        stats = self.statistics(model if isinstance(model, SplitModel) else model())
+        stats = self.statistics(model if isinstance(model, SplitModel) else model(), parts)
         atomic_write_bytes(path, lambda f: np.savez(f, **stats))  # type: ignore[arg-type]
         return stats
 
@@ -421,6 +438,7 @@ class ShadowAttacks:
             stats = self._cached_stats(
                 content_key(model=digest, method=method, cfg=cfg, run=j),
                 partial(self._unlearn, method, original, self.prep.train_sets["forget"], init_seed, cfg, gen),
+                parts=("forget_phi",),
             )
             unlearned.append(stats["forget_phi"])
         return np.stack(unlearned), retrained_phi(range(n))
