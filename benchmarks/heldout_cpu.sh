@@ -21,7 +21,8 @@
 # held by several is taken from the last, so re-run shards replace their committed copies and every
 # other committed run is kept. It then copies the merge into the results without the per-run embeddings and
 # splits (they are large and rebuilt from the cache), and writes digest.md (benchmarks/heldout_digest.py) and,
-# for PRESET=attacks, attacks.md (benchmarks/attacks_digest.py).
+# for PRESET=attacks, attacks.md (benchmarks/attacks_digest.py) and shadow_trim.md (benchmarks/shadow_trim.py:
+# the attacks recomputed from the saved statistics with 4 of the 6 shadows).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SHARDS="${SHARDS:-2}"
@@ -67,6 +68,7 @@ merge)
     .venv/bin/python benchmarks/heldout_digest.py "$KEPT/summary.json" > "$KEPT/digest.md"
     if [ "$PRESET" = attacks ]; then
         .venv/bin/python benchmarks/attacks_digest.py "$KEPT/summary.json" > "$KEPT/attacks.md"
+        .venv/bin/python benchmarks/shadow_trim.py "$KEPT" > "$KEPT/shadow_trim.md"
     fi
     echo "merged ${#dirs[@]} shard directories into $KEPT (summary.json, summary.md, digest.md)" ;;
 *) echo "unknown command $1: run SCENARIO, or merge [DIR...]" >&2; exit 2 ;;

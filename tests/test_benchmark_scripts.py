@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
+
+import numpy as np
+import pytest
 
 from sure_unlearn.metrics.stats import interval
 
@@ -56,3 +60,36 @@ def test_attacks_digest_marks_only_what_differs_from_the_oracle_on_paired_seeds(
     rows = {line.split(" | ")[0].strip("| "): line for line in digest.digest(summary).splitlines()}
     assert rows["original"].endswith("| untested: 1 seed(s) shared with the oracle |")
     assert "▲" not in rows["original"]
+
+
+def test_shadow_trim_reproduces_the_recorded_attack_and_keeps_k_shadows_per_side(tmp_path):
+    trim = _script("shadow_trim")
+    rng = np.random.default_rng(0)
+    n, m = 200, 6
+    labels = np.arange(n) % 2
+    roles = np.array([rng.permutation(np.r_[np.ones(3, int), np.zeros(3, int)]) for _ in range(n)]).T
+    # a method that leaves a trace of +1 on what it unlearned: every attack sees it, with 6 shadows or 4
+    a = {
+        "labels": labels,
+        "roles": roles,
+        "target_phi": rng.normal(labels, 0.5),
+        "target_rep": rng.normal(labels, 0.5),
+        "shadow_phi": rng.normal(roles, 0.5),
+        "shadow_rep": rng.normal(roles, 0.5),
+    }
+    run = tmp_path / "random" / "finetune" / "seed0"
+    run.mkdir(parents=True)
+    np.savez(run / "attacks.npz", **a)
+    recorded = trim.aucs(a, roles)
+    doc = {"method": "finetune", "scenario": "random", "seed": 0, "metrics": recorded}
+    (run / "run.json").write_text(json.dumps(doc))
+    r = trim.measure(run, per_side=2, draws=5)
+    assert r["full"] == recorded and r["shadows"] == m
+    assert all(v > 0.8 for v in r["trim_mean"].values())  # 4 shadows still see a +1 trace at σ 0.5
+    assert all(0 < v < 0.1 for v in r["trim_max_dev"].values())  # dropping shadows changes the scores
+    kept = trim.trimmed_roles(roles, 2, rng)
+    assert ((kept == 1).sum(axis=0) == 2).all() and ((kept == 0).sum(axis=0) == 2).all()
+    assert ((kept == -1) | (kept == roles)).all()  # a kept shadow keeps its role
+    (run / "run.json").write_text(json.dumps({**doc, "metrics": {**recorded, "rmia_auc": 0.5}}))
+    with pytest.raises(SystemExit, match="not the same attack"):
+        trim.measure(run, per_side=2, draws=1)
