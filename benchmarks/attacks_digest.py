@@ -101,4 +101,6 @@ def digest(summary: dict[str, Any]) -> str:
 if __name__ == "__main__":
     if len(sys.argv) != 2:
         sys.exit("usage: attacks_digest.py SUMMARY_JSON")
+    if not Path(sys.argv[1]).is_file():
+        sys.exit(f"no {sys.argv[1]}: give a merged summary.json (sure report DIR... --out DIR)")
     print(digest(json.loads(Path(sys.argv[1]).read_text())), end="")
