@@ -197,5 +197,7 @@ def digest(summary: dict[str, Any]) -> str:
 
 if __name__ == "__main__":
     if len(sys.argv) != 2 or not Path(sys.argv[1]).is_file():
-        sys.exit("usage: heldout_digest.py SUMMARY_JSON (a merged summary.json: sure report DIR... --out DIR)")
+        sys.exit(
+            "usage: heldout_digest.py SUMMARY_JSON (a merged summary.json: sure report DIR... --out DIR)"
+        )
     print(digest(json.loads(Path(sys.argv[1]).read_text())))
