@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sure_unlearn.metrics.stats import paired
-from sure_unlearn.report.tables import ranking_table
+from sure_unlearn.report.tables import interval_text, ranking_table
 
 FOCUS = ("sure", "sure_plus", "finetune")
 REFS = ("original", "retrain", "broken")
@@ -101,8 +101,7 @@ def targets(summary: dict[str, Any], sc: str, method: str = "sure_plus") -> list
         (
             "distance tied with the best",
             "yes (best)" if r["best"] else yes(r["tied_with_best"]),
-            f"{r['distance']['mean']:.3f}, − best {r['diff_to_best']['mean']:+.3f} "
-            f"[{r['diff_to_best']['ci_low']:+.3f}, {r['diff_to_best']['ci_high']:+.3f}]",
+            f"{r['distance']['mean']:.3f}, − best {interval_text(r['diff_to_best'])}",
         )
     ]
     if sc in ("partial_class", "full_class"):
