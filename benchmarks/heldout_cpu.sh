@@ -49,7 +49,7 @@ run)
         # another machine, or before the git-ignored runs/ and model cache were lost, is not done again
         if [ -d "$KEPT/$sc" ]; then
             mkdir -p "$ROOT/$sc/shard$i"
-            cp -rn "$KEPT/$sc" "$ROOT/$sc/shard$i/"
+            tar -C "$KEPT" -cf - "$sc" | tar -C "$ROOT/$sc/shard$i" -xf - --skip-old-files
         fi
         nice "${SURE[@]}" benchmark --preset "$PRESET" --seeds "$seeds" --scenario "$sc" --shard "$i/$SHARDS" \
             --threads 1 --no-progress --out "$ROOT/$sc/shard$i" > "$ROOT/$sc/shard$i.log" 2>&1 &

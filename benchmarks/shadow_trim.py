@@ -111,7 +111,12 @@ def main(argv: list[str] | None = None) -> None:
     found = sorted(a.results.glob("*/*/seed*/attacks.npz"))
     if not found:
         sys.exit(f"no attacks.npz under {a.results}: run `sure benchmark --preset attacks` first")
-    rows = [measure(f.parent, a.per_side, a.draws) for f in found]
+    if a.per_side < 2 or a.draws < 1:
+        sys.exit("--per-side must be ≥ 2 (a spread needs two shadows per side) and --draws ≥ 1")
+    try:
+        rows = [measure(f.parent, a.per_side, a.draws) for f in found]
+    except ValueError as e:  # a target with fewer shadows on a side than --per-side
+        sys.exit(f"--per-side {a.per_side}: {e}")
     for scenario in sorted({r["scenario"] for r in rows}):
         print(f"## {scenario}\n")
         print(table([r for r in rows if r["scenario"] == scenario], a.per_side))

@@ -14,11 +14,12 @@ import json
 import platform
 import statistics
 import sys
+import tempfile
 import time
 
 import torch
 
-from sure_unlearn.attacks.pipeline import ShadowAttacks
+from sure_unlearn.attacks.pipeline import ALL_STATS, ShadowAttacks
 from sure_unlearn.protocol.benchmark import Benchmark
 from sure_unlearn.protocol.config import PRESETS
 
@@ -26,7 +27,9 @@ from sure_unlearn.protocol.config import PRESETS
 def main(scenario: str = "partial_class", repeats: int = 5) -> None:
     torch.set_num_threads(1)
     cfg = PRESETS.get("attacks")()
-    bench = Benchmark(cfg, "/tmp/speed_attack_stats", progress=False)
+    if scenario not in cfg.scenarios:
+        sys.exit(f"unknown scenario {scenario!r}: the attacks preset has {', '.join(cfg.scenarios)}")
+    bench = Benchmark(cfg, tempfile.mkdtemp(prefix="speed_attack_stats-"), progress=False)
     prep = bench.prepare(scenario, 0)
     s = prep.split
     original, _ = bench.trained("original", 0, s.train, s.labels, prep.train_sets["train"])
@@ -36,7 +39,7 @@ def main(scenario: str = "partial_class", repeats: int = 5) -> None:
     )
     times: dict[str, list[float]] = {"full": [], "forget_only": []}
     for _ in range(repeats):
-        for name, parts in (("full", ("phi", "rep", "forget_phi")), ("forget_only", ("forget_phi",))):
+        for name, parts in (("full", ALL_STATS), ("forget_only", ("forget_phi",))):
             t0 = time.perf_counter()
             attacks.statistics(original, parts)
             times[name].append(time.perf_counter() - t0)
