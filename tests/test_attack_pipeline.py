@@ -240,10 +240,9 @@ def test_rerun_trains_and_unlearns_nothing(world, monkeypatch):
     ]  # only the target run itself (not handed over here); no shadow, no seed j ≥ 1
 
 
-def test_a_challenge_run_evaluates_only_the_forget_set(world, monkeypatch):
-    """The challenge score reads φ on D_f alone: an extra challenge run (N = 4 where the world used 3)
-    costs one pass over D_f, not the targets and class-mean passes a shadow needs, and the runs already
-    cached give the same φ as before."""
+@pytest.fixture
+def passes(monkeypatch) -> list[int]:
+    """The sizes of the evaluation passes the pipeline makes from here on."""
     sizes: list[int] = []
     real_collect = pipeline_mod.collect
 
@@ -252,7 +251,11 @@ def test_a_challenge_run_evaluates_only_the_forget_set(world, monkeypatch):
         return real_collect(model, data, *args, **kwargs)
 
     monkeypatch.setattr(pipeline_mod, "collect", counting_collect)
-    more = ShadowAttacks(
+    return sizes
+
+
+def with_one_more_model(world) -> ShadowAttacks:
+    return ShadowAttacks(
         world.bench.models,
         world.prep,
         "random",
@@ -261,15 +264,39 @@ def test_a_challenge_run_evaluates_only_the_forget_set(world, monkeypatch):
         n_models=N_MODELS + 1,
         n_nonmembers=NONMEMBERS,
     )
+
+
+def test_a_challenge_run_evaluates_only_the_forget_set(world, passes):
+    """The challenge score reads φ on D_f alone: an extra challenge run (N = 4 where the world used 3)
+    costs one pass over D_f, not the targets and class-mean passes a shadow needs, and the runs already
+    cached give the same φ as before."""
+    more = with_one_more_model(world)
     _, arrays = more.run(
         "finetune", None, make_config("finetune", {"epochs": 1}), world.original, world.oracle
     )
     n_targets, n_ref, n_forget = len(more.targets), len(more.reference), len(more.forget_eval)
     # the target model's full statistics, then challenge run j = 3 on D_f only (R_3 and the shadows are cached)
-    assert sizes == [n_targets, n_ref, n_forget, n_forget]
+    assert passes == [n_targets, n_ref, n_forget, n_forget]
     before = world.results["finetune"][1]["challenge_unlearned_phi"]
     np.testing.assert_allclose(arrays["challenge_unlearned_phi"][:N_MODELS], before)
     assert arrays["challenge_unlearned_phi"].shape == (N_MODELS + 1, n_forget)
+
+
+def test_retrained_models_beyond_the_shadows_are_evaluated_only_on_the_forget_set(world, passes):
+    """R_1..R_M are the oracle's shadows and need every statistic; R_k for k > M serve the forget score
+    alone. The oracle with N = 4 (R_0..R_7, where the world used R_0..R_5) costs the oracle's own full
+    statistics and one pass over D_f for each of R_6 and R_7, and gives the cached models' φ as before."""
+    more = with_one_more_model(world)
+    _, arrays = more.run("retrain", world.oracle, None, world.original, world.oracle)
+    n_targets, n_ref, n_forget = len(more.targets), len(more.reference), len(more.forget_eval)
+    assert passes == [n_targets, n_ref, n_forget, n_forget, n_forget]
+    before = world.results["retrain"][1]
+    n = N_MODELS
+    np.testing.assert_allclose(arrays["challenge_unlearned_phi"][:n], before["challenge_unlearned_phi"])
+    np.testing.assert_allclose(
+        arrays["challenge_retrained_phi"][: n - 1], before["challenge_retrained_phi"][1:]
+    )
+    assert arrays["challenge_retrained_phi"].shape == (n + 1, n_forget)
 
 
 def test_confusion_negatives_carry_the_swapped_labels(tmp_path):

@@ -423,7 +423,10 @@ class ShadowAttacks:
             out = []
             for k in ks:
                 model, key = self.retrained(k, oracle)
-                out.append(self._cached_stats(f"{key}|identity", model)["forget_phi"])
+                # R_1..R_M are also the oracle's shadows, which read every statistic; the rest serve only
+                # here (R_0's full statistics, as the oracle's target, are taken by ``run`` itself)
+                parts = ALL_STATS if 1 <= k <= self.n_shadows else ("forget_phi",)
+                out.append(self._cached_stats(f"{key}|identity", model, parts)["forget_phi"])
             return np.stack(out)
 
         if method == ORACLE:  # two halves of the retrained pool
