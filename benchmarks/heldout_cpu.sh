@@ -8,6 +8,10 @@
 #   bash benchmarks/heldout_cpu.sh merge [DIR...]  # the committed results, DIR..., every shard → one summary, copied into the results
 #
 # `run` uses the scenario's seeds: 0–4, and 0–2 for confusion and the attacks preset (SEEDS="0,1" overrides).
+# The processes take the runs from one queue (`sure benchmark --queue`, in runs/heldout2/<scenario>/queue):
+# each runs the next run no other has claimed, so both cores stay busy to the end however unequal the
+# methods' costs. `run` first drops the claims of runs left unfinished by earlier processes (the host name
+# may have changed since), so start it only while no process of the scenario is running.
 # Each shard writes runs/heldout2/<scenario>/shard<i> (git-ignored) and skips the runs it already holds with the same
 # hyperparameters, so a cut run resumes, and after new tuned values only the changed methods run again. It
 # starts from a copy of the scenario's committed runs: those measured against the same reference models
@@ -42,7 +46,8 @@ run)
         *) echo "unknown scenario $sc: partial_class, random, full_class or confusion" >&2; exit 2 ;;
     esac
     seeds="${SEEDS:-$([ "$sc" = confusion ] || [ "$PRESET" = attacks ] && echo 0,1,2 || echo 0,1,2,3,4)}"
-    mkdir -p "$ROOT/$sc"
+    mkdir -p "$ROOT/$sc/queue"
+    grep -l '"done": false' "$ROOT/$sc/queue"/*.json 2> /dev/null | xargs -r rm -f || true
     for ((i = 0; i < SHARDS; i++)); do
         # the committed runs of this scenario go into every shard first (never over the shard's own): a shard
         # skips a run it holds that was measured against the same reference models, so work committed on
@@ -51,7 +56,7 @@ run)
             mkdir -p "$ROOT/$sc/shard$i"
             tar -C "$KEPT" -cf - "$sc" | tar -C "$ROOT/$sc/shard$i" -xf - --skip-old-files
         fi
-        nice "${SURE[@]}" benchmark --preset "$PRESET" --seeds "$seeds" --scenario "$sc" --shard "$i/$SHARDS" \
+        nice "${SURE[@]}" benchmark --preset "$PRESET" --seeds "$seeds" --scenario "$sc" --queue "$ROOT/$sc/queue" \
             --threads 1 --no-progress --out "$ROOT/$sc/shard$i" > "$ROOT/$sc/shard$i.log" 2>&1 &
         sleep 5  # shards of one cache: one at a time through the lock on the first shared model
     done

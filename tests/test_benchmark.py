@@ -212,6 +212,50 @@ def test_a_cached_run_measured_against_other_reference_models_runs_again(smoke_r
     assert any("other reference models" in m for m in lines)
 
 
+@pytest.mark.slow
+def test_processes_sharing_a_queue_run_each_run_once_and_take_over_a_dead_claim(smoke_run, tmp_path):
+    """With a queue, a run held by a live process is left to it and every other run is done once, by
+    whichever process claims it first; once the holder dies, the next process runs what it held. The
+    directories merge into the whole plan."""
+    from sure_unlearn.protocol.claims import HOST, start_time
+    from sure_unlearn.report.merge import merge
+
+    cfg, out, _ = smoke_run
+    one = cfg.with_overrides(scenarios={"random": SCENARIOS["random"]}, seeds=(0,), methods=("finetune",))
+    queue = tmp_path / "queue"
+
+    def bench(name, lines=None):
+        log = lines.append if lines is not None else None
+        return Benchmark(one, tmp_path / name, cache_dir=out / "cache", queue=queue, log=log)
+
+    first = bench("a")
+    key = first.run_key(first.references("random", 0), "finetune")
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
+    try:
+        claim = {
+            "host": HOST,
+            "pid": holder.pid,
+            "started": start_time(holder.pid),
+            "run": "x",
+            "done": False,
+        }
+        (queue / f"random-seed0-finetune-{key}.json").write_text(json.dumps(claim))
+        a = first.run()
+        assert {r["method"] for r in a["runs"]} == set(REFERENCES)
+        lines: list[str] = []
+        b = bench("b", lines).run()  # everything is done or held: nothing to run
+        assert b["runs"] == [] and sum("claimed by another process" in m for m in lines) == 4
+    finally:
+        holder.kill()
+        holder.wait()
+    c = bench("c").run()
+    assert [r["method"] for r in c["runs"]] == ["finetune"]
+    merged = merge([tmp_path / "a", tmp_path / "b", tmp_path / "c"], tmp_path / "all")
+    assert sorted(r["method"] for r in merged["runs"]) == sorted([*REFERENCES, "finetune"])
+    with pytest.raises(ConfigError, match="not both"):
+        Benchmark(one, tmp_path / "d", cache_dir=out / "cache", queue=queue, shard=(0, 2))
+
+
 def test_bad_configuration_fails_before_any_work(tmp_path):
     cfg = PRESETS.get("smoke")()
     with pytest.raises(KeyError, match="unknown method"):

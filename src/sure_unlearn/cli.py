@@ -100,6 +100,7 @@ def benchmarks(a: argparse.Namespace) -> Any:
             save_features=getattr(a, "save_features", False),
             log=log,
             shard=shard,
+            queue=getattr(a, "queue", None),
         )
 
     return make
@@ -456,6 +457,13 @@ def build_parser() -> argparse.ArgumentParser:
             "--shard",
             help="i/n: run the i-th of n deterministic parts of the (scenario, seed, method) runs "
             "(merge the parts' directories with `sure report DIR … --out DIR`)",
+        )
+        b.add_argument(
+            "--queue",
+            metavar="DIR",
+            help="take the runs from a queue shared by processes of this machine (each with its own --out): "
+            "each process runs the next run no other has claimed, so all stay busy however unequal the "
+            "runs; a killed process's run is claimed again (merge the directories with `sure report`)",
         )
         add_common(b)
         b.set_defaults(fn=cmd_benchmark)

@@ -12,8 +12,10 @@ Every run is written to ``DIR/<scenario>/<method>/seed<k>/run.json`` as soon as 
 interrupted benchmark resumes where it stopped; ``summary.json`` (with 95% intervals over seeds and the
 paired ranking) and ``summary.md`` are rewritten atomically after each (scenario, seed), and on an
 interruption (Ctrl-C, SIGTERM) over every run finished so far. ``shard=(i, n)``
-runs a deterministic 1/n of the (scenario, seed, method) runs; ``sure report DIR1 DIR2 --out DIR`` merges
-the shards' directories into one summary.
+runs a deterministic 1/n of the (scenario, seed, method) runs; ``queue=DIR`` instead has processes of one
+machine take the runs from a shared queue, each the next that no other has claimed
+(:mod:`sure_unlearn.protocol.claims`); ``sure report DIR1 DIR2 --out DIR`` merges their directories into
+one summary.
 
 **RRT** divides a method's runtime by the oracle's training time *measured in the same process*: the
 oracle's own training when this process trained it, else one oracle epoch timed here, times the recipe's
@@ -46,6 +48,7 @@ from sure_unlearn.metrics import gaps as metric_gaps
 from sure_unlearn.metrics.distance import distance
 from sure_unlearn.models import SplitModel
 from sure_unlearn.protocol import layout
+from sure_unlearn.protocol.claims import RunQueue, describe
 from sure_unlearn.protocol.config import BenchmarkConfig, method_config
 from sure_unlearn.protocol.evaluate import evaluate, save_features
 from sure_unlearn.protocol.layout import BROKEN, ORACLE, ORIGINAL
@@ -147,6 +150,7 @@ class Benchmark:
         progress: bool = False,
         log: Any = None,
         shard: tuple[int, int] | None = None,
+        queue: str | Path | None = None,
     ) -> None:
         cfg.validate()  # names, ranges, hyperparameters: before any work
         self.method_cfgs = {
@@ -154,7 +158,10 @@ class Benchmark:
         }
         if shard is not None and not (shard[1] >= 1 and 0 <= shard[0] < shard[1]):
             raise ConfigError(f"shard must be i/n with 0 ≤ i < n, got {shard[0]}/{shard[1]}")
+        if shard is not None and queue is not None:
+            raise ConfigError("give a shard or a queue, not both: a queue already divides the runs")
         self.cfg, self.out, self.shard = cfg, Path(out), shard
+        self.queue = RunQueue.at(queue) if queue is not None else None
         self.device = torch.device(device)
         self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
         self.save_features, self.progress = save_features, progress
@@ -423,10 +430,9 @@ class Benchmark:
         every rerun shares them. ``model`` None (a resumed run) re-runs the method as the benchmark did.
         """
         method, d = run.method, self.run_dir(refs.scenario, run.method, refs.seed)
-        a = self.cfg.attacks
-        settings = {"shadows": a.shadows, "models": a.models, "nonmembers": a.nonmembers}
-        if run.attacks == settings and (d / layout.ATTACKS_NPZ).exists():
+        if self.has_attacks(run, d):
             return run
+        settings = self.attack_settings()
         from sure_unlearn.attacks.pipeline import ShadowAttacks
 
         if refs.attacks is None:
@@ -530,20 +536,46 @@ class Benchmark:
         for method in methods:
             key = self.run_key(refs, method)
             run = self.cached_run(refs, method, key)
-            model: SplitModel | None = None
-            if run is None:
-                model, run = (
-                    self.reference_run(refs, method)
-                    if layout.is_reference(method)
-                    else self.method_run(refs, method)
-                )
-                run = dataclasses.replace(run, key=key)
-            if run.ok:
-                run = run.with_gaps(self.gaps_of(refs, run.metrics))
-                if self.attacked(method):
-                    run = self.attack(refs, run, model)
-            self.write_run(run)
-            self.runs.append(run)
+            if self.queue is None or self.complete(run):
+                self.runs.append(self.finish(refs, method, key, run))
+                continue
+            path = self.run_dir(scenario, method, seed) / layout.RUN_JSON
+            with self.queue.claimed(f"{scenario}-seed{seed}-{method}-{key}", path) as holder:
+                if holder is not None:
+                    self.log(f"  {method}: claimed by another process, {describe(holder)}")
+                    continue
+                self.runs.append(self.finish(refs, method, key, run))
+
+    def finish(self, refs: References, method: str, key: str, run: Run | None) -> Run:
+        """``run`` (the cached run, or None) made whole: run, with its gaps, and attacked where asked; written."""
+        model: SplitModel | None = None
+        if run is None:
+            model, run = (
+                self.reference_run(refs, method)
+                if layout.is_reference(method)
+                else self.method_run(refs, method)
+            )
+            run = dataclasses.replace(run, key=key)
+        if run.ok:
+            run = run.with_gaps(self.gaps_of(refs, run.metrics))
+            if self.attacked(method):
+                run = self.attack(refs, run, model)
+        self.write_run(run)
+        return run
+
+    def complete(self, run: Run | None) -> bool:
+        """Whether the cached ``run`` needs no more work: it exists, and carries its attacks where asked."""
+        if run is None:
+            return False
+        d = self.run_dir(run.scenario, run.method, run.seed)
+        return not (run.ok and self.attacked(run.method)) or self.has_attacks(run, d)
+
+    def has_attacks(self, run: Run, d: Path) -> bool:
+        return run.attacks == self.attack_settings() and (d / layout.ATTACKS_NPZ).exists()
+
+    def attack_settings(self) -> dict[str, int]:
+        a = self.cfg.attacks
+        return {"shadows": a.shadows, "models": a.models, "nonmembers": a.nonmembers}
 
     def run(self) -> dict[str, Any]:
         self.out.mkdir(parents=True, exist_ok=True)
@@ -570,6 +602,8 @@ class Benchmark:
         config = {**self.cfg.to_dict(), "device": str(self.device), "num_classes": self.data.num_classes}
         if self.shard is not None:
             config["shard"] = f"{self.shard[0]}/{self.shard[1]}"
+        if self.queue is not None:
+            config["queue"] = str(self.queue.root)
         return summarise(config, [r.to_dict(summary=True) for r in self.runs])
 
     def write(self, plots: PlotMode = "cheap") -> None:

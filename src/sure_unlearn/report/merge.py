@@ -69,7 +69,8 @@ def merge(dirs: Sequence[str | Path], out: str | Path, replace: bool = False) ->
         raise DataError("give at least one results directory to merge")
     paths, out = [Path(d) for d in dirs], Path(out)
     summaries = [_load(d) for d in paths]
-    config = {k: v for k, v in summaries[0]["config"].items() if k != "shard"}
+    how_one_ran = ("shard", "queue")
+    config = {k: v for k, v in summaries[0]["config"].items() if k not in how_one_ran}
     for d, s in zip(paths[1:], summaries[1:], strict=True):
         for k in SAME:
             if s["config"].get(k) != config.get(k):

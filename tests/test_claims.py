@@ -1,0 +1,86 @@
+"""The run queue's claims: a run is held by one live process at a time; a claim whose process died, whose pid
+now names another process, or whose done run was deleted is void; a run given up by an error is free."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from sure_unlearn.protocol.claims import HOST, RunQueue, start_time
+
+
+@pytest.fixture
+def other_process():
+    """A live process that is not this one."""
+    p = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
+    yield p
+    p.kill()
+    p.wait()
+
+
+def held_by(queue: RunQueue, name: str, pid: int, run, *, done=False, host=HOST, started="same") -> None:
+    started = start_time(pid) if started == "same" else started
+    claim = {"host": host, "pid": pid, "started": started, "run": str(run), "done": done}
+    (queue.root / f"{name}.json").write_text(json.dumps(claim))
+
+
+def test_a_run_is_held_by_its_claimant_until_it_dies(tmp_path, other_process):
+    queue = RunQueue.at(tmp_path / "q")
+    held_by(queue, "a", other_process.pid, tmp_path / "x" / "run.json")
+    holder = queue.claim("a", tmp_path / "mine" / "run.json")
+    assert holder is not None and holder["pid"] == other_process.pid
+    assert queue.claim("b", tmp_path / "b.json") is None  # a free run is ours
+    assert queue.holder("b")["pid"] == os.getpid()
+    assert queue.claim("b", tmp_path / "b.json") is None  # and stays ours
+    other_process.kill()
+    other_process.wait()
+    assert queue.claim("a", tmp_path / "mine" / "run.json") is None  # its claimant is gone: taken over
+    assert queue.holder("a")["run"] == str((tmp_path / "mine" / "run.json").resolve())
+
+
+def test_a_reused_pid_does_not_keep_a_claim(tmp_path, other_process):
+    queue = RunQueue.at(tmp_path / "q")
+    held_by(queue, "a", other_process.pid, tmp_path / "run.json", started="0")  # an earlier process, same pid
+    assert queue.claim("a", tmp_path / "run.json") is None
+
+
+def test_a_claim_from_another_host_is_trusted(tmp_path):
+    queue = RunQueue.at(tmp_path / "q")
+    held_by(queue, "a", 2**22 + 1, tmp_path / "run.json", host=HOST + "-other", started=None)
+    assert queue.claim("a", tmp_path / "run.json") is not None
+
+
+def test_a_done_run_stays_done_while_its_file_exists(tmp_path, other_process):
+    queue = RunQueue.at(tmp_path / "q")
+    run = tmp_path / "elsewhere" / "run.json"
+    run.parent.mkdir()
+    run.write_text("{}")
+    held_by(queue, "a", other_process.pid, run, done=True)
+    other_process.kill()
+    other_process.wait()
+    assert queue.claim("a", tmp_path / "run.json")["done"]  # its process is gone, its run is not
+    run.unlink()
+    assert queue.claim("a", tmp_path / "run.json") is None  # the results were deleted: run it again
+
+
+def test_claimed_marks_done_on_success_and_frees_the_run_on_an_error(tmp_path):
+    queue = RunQueue.at(tmp_path / "q")
+    run = tmp_path / "run.json"
+    with pytest.raises(KeyboardInterrupt), queue.claimed("a", run) as holder:
+        assert holder is None and queue.holder("a") is not None
+        raise KeyboardInterrupt
+    assert queue.holder("a") is None and not (queue.root / "a.json").exists()
+    with queue.claimed("a", run) as holder:
+        assert holder is None
+        run.write_text("{}")
+    assert queue.holder("a")["done"] is True
+
+
+def test_an_unreadable_claim_frees_the_run(tmp_path):
+    queue = RunQueue.at(tmp_path / "q")
+    (queue.root / "a.json").write_text("{not json")
+    assert queue.claim("a", tmp_path / "run.json") is None
