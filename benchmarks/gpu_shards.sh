@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # Long `cpu`-preset work as parallel processes on one GPU machine, inside one time budget, resumable across
 # leases. MODE is one of
-#   attacks   the attacks preset (every method attacked with its tuned values): `sure benchmark --shard i/n`
+#   attacks   the attacks preset (every method attacked with its tuned values): `sure benchmark --queue`
 #   tune      the per-scenario search of every method (`sure tune --per-scenario --search-epochs`), WORKERS
 #             processes sharing one journal, each starting on another method; it resumes the committed
 #             journal, and writes tuned_hparams.json once every study is complete
-#   heldout   the held-out comparison with TUNED's values on SEEDS: `sure benchmark --shard i/n`
+#   heldout   the held-out comparison with TUNED's values on SEEDS: `sure benchmark --queue`
 #
 #   WORKERS=12 BUDGET_S=480 bash benchmarks/gpu_shards.sh MODE [extra flags for every process]
 #
 # Every finished run and trial is a file, so a process cut by the budget loses only the one it was in; a
-# later call given this call's archive back (RESUME) goes on from there, with the same WORKERS. Writes into
+# later call given this call's archive back (RESUME) goes on from there (the benchmark modes' workers take
+# their runs from one queue, so any WORKERS; tune: the same WORKERS). Writes into
 # $OUT (./out without $OUT) only the few files a lease brings back: <MODE>.tgz (the finished work, without
 # embedding samples), summary.md and summary.json (merged, benchmark modes), tuned_hparams.json (tune, when
 # complete), machine.txt, logs.txt. See benchmarks/gpu_shards.md.
@@ -53,8 +54,8 @@ if [ -f "$RESUME" ]; then tar xzf "$RESUME" -C "$WORK"; fi    # work finished by
 worker_args() {  # the command line of worker $1
     local i=$1
     case "$MODE" in
-        attacks) echo benchmark --preset "$PRESET" --shard "$i/$WORKERS" --out "$WORK/shard$i" ;;
-        heldout) echo benchmark --preset "$PRESET" --config "$TUNED" --seeds "$SEEDS" --shard "$i/$WORKERS" \
+        attacks) echo benchmark --preset "$PRESET" --queue "$WORK/queue" --out "$WORK/shard$i" ;;
+        heldout) echo benchmark --preset "$PRESET" --config "$TUNED" --seeds "$SEEDS" --queue "$WORK/queue" \
                       --out "$WORK/shard$i" ;;
         tune)    local methods; methods=$(rotated "$i")
                  echo tune --preset "$PRESET" --scenario "$SCENARIOS" --per-scenario --search-epochs \
@@ -79,6 +80,11 @@ print(','.join(resolve('$PRESET').methods))")
     fi
 fi
 
+if [ "$MODE" != tune ]; then
+    # runs an earlier lease left unfinished are free again (its claims name another host, which a queue trusts)
+    mkdir -p "$WORK/queue"
+    grep -l '"done": false' "$WORK/queue"/*.json 2> /dev/null | xargs -r rm -f
+fi
 start=$(date +%s)
 pids=()
 for ((i = 0; i < WORKERS; i++)); do
@@ -117,7 +123,7 @@ else
             || { echo "merge failed (see logs.txt)"; failed=1; }
         cp "$WORK/merged/summary.md" "$WORK/merged/summary.json" "$OUT_DIR"/ 2>/dev/null
     fi
-    mapfile -t parts < <(cd "$WORK" && ls -d shard*/ merged/ 2>/dev/null)
+    mapfile -t parts < <(cd "$WORK" && ls -d shard*/ merged/ queue/ 2>/dev/null)
 fi
 tar czf "$OUT_DIR/$MODE.tgz" -C "$WORK" --exclude=embed.npz --exclude=features.npz "${parts[@]}"
 for f in "$WORK"/worker*.log "$WORK/collect.log"; do
