@@ -82,8 +82,8 @@ fi
 
 if [ "$MODE" != tune ]; then
     # runs an earlier lease left unfinished are free again (its claims name another host, which a queue trusts)
-    mkdir -p "$WORK/queue"
-    grep -l '"done": false' "$WORK/queue"/*.json 2> /dev/null | xargs -r rm -f
+    "$PY" -c "import sys; from sure_unlearn.protocol.claims import RunQueue; \
+RunQueue.at(sys.argv[1]).drop_unfinished()" "$WORK/queue"
 fi
 start=$(date +%s)
 pids=()

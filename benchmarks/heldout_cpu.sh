@@ -46,8 +46,9 @@ run)
         *) echo "unknown scenario $sc: partial_class, random, full_class or confusion" >&2; exit 2 ;;
     esac
     seeds="${SEEDS:-$([ "$sc" = confusion ] || [ "$PRESET" = attacks ] && echo 0,1,2 || echo 0,1,2,3,4)}"
-    mkdir -p "$ROOT/$sc/queue"
-    grep -l '"done": false' "$ROOT/$sc/queue"/*.json 2> /dev/null | xargs -r rm -f || true
+    mkdir -p "$ROOT/$sc"
+    .venv/bin/python -c "import sys; from sure_unlearn.protocol.claims import RunQueue; \
+RunQueue.at(sys.argv[1]).drop_unfinished()" "$ROOT/$sc/queue"
     for ((i = 0; i < SHARDS; i++)); do
         # the committed runs of this scenario go into every shard first (never over the shard's own): a shard
         # skips a run it holds that was measured against the same reference models, so work committed on

@@ -84,3 +84,17 @@ def test_an_unreadable_claim_frees_the_run(tmp_path):
     queue = RunQueue.at(tmp_path / "q")
     (queue.root / "a.json").write_text("{not json")
     assert queue.claim("a", tmp_path / "run.json") is None
+
+
+def test_drop_unfinished_frees_every_running_claim_and_keeps_the_done_ones(tmp_path, other_process):
+    queue = RunQueue.at(tmp_path / "q")
+    run = tmp_path / "run.json"
+    run.write_text("{}")
+    held_by(queue, "live", other_process.pid, run)  # running, held by a live process
+    held_by(queue, "away", 2**22 + 1, run, host=HOST + "-other", started=None)
+    held_by(queue, "done", other_process.pid, run, done=True)
+    (queue.root / "bad.json").write_text("{not json")
+    assert queue.drop_unfinished() == 3
+    assert sorted(p.name for p in queue.root.glob("*.json")) == ["done.json"]
+    assert queue.claim("live", run) is None and queue.claim("away", run) is None
+    assert queue.claim("done", run)["done"]

@@ -11,7 +11,8 @@ A claim is the file ``<queue>/<name>.json``: the claimant's host, pid and proces
   the start time tells a reused pid from the claimant), or
 * the run it says is done is no longer where it says (its results directory was deleted).
 
-A claim from another host is trusted as it is: delete the queue directory to start afresh.
+A claim from another host is trusted as it is; once every process of the queue has stopped,
+:meth:`RunQueue.drop_unfinished` frees what they left unfinished.
 """
 
 from __future__ import annotations
@@ -112,6 +113,21 @@ class RunQueue:
         with file_lock(self.root / ".lock"):
             if self._mine(self.holder(name)):
                 self._path(name).unlink(missing_ok=True)
+
+    def drop_unfinished(self) -> int:
+        """Free every run claimed but not done, whoever holds it; the number freed. For a queue whose
+        processes have all stopped, e.g. on another machine, whose claims this one cannot test."""
+        freed = 0
+        with file_lock(self.root / ".lock"):
+            for path in self.root.glob("*.json"):
+                try:
+                    done = json.loads(path.read_text()).get("done")
+                except (OSError, ValueError, AttributeError):
+                    done = False  # unreadable: free, as ``holder`` takes it
+                if not done:
+                    path.unlink(missing_ok=True)
+                    freed += 1
+        return freed
 
     @contextmanager
     def claimed(self, name: str, run: Path) -> Iterator[dict[str, Any] | None]:
