@@ -93,3 +93,45 @@ def test_shadow_trim_reproduces_the_recorded_attack_and_keeps_k_shadows_per_side
     (run / "run.json").write_text(json.dumps({**doc, "metrics": {**recorded, "rmia_auc": 0.5}}))
     with pytest.raises(SystemExit, match="not the same attack"):
         trim.measure(run, per_side=2, draws=1)
+
+
+def test_heldout_digest_judges_the_random_gap_targets_on_the_best_methods_interval_and_not_on_one_seed():
+    digest = _script("heldout_digest")
+    common = {"test_acc": [80.0, 80.0, 80.0], "val_acc": [70.0, 70.0, 70.0], "rep_auc": [0.5, 0.5, 0.5]}
+    values = {
+        "original": {**common, "gap_avg": [9.0, 9.0, 9.0], "gap_rep": [9.0, 9.0, 9.0]},
+        "retrain": {**common, "gap_avg": [0.0, 0.0, 0.0], "gap_rep": [0.0, 0.0, 0.0]},
+        # the best on both gaps: gap_avg 2 with 95% interval [−0.48, 4.48], gap_rep 1 ± 0
+        "scrub": {**common, "gap_avg": [1.0, 2.0, 3.0], "gap_rep": [1.0, 1.0, 1.0]},
+        # inside scrub's gap_avg interval, outside its gap_rep one
+        "sure_plus": {**common, "gap_avg": [4.0, 4.0, 4.0], "gap_rep": [3.0, 3.0, 3.0]},
+    }
+
+    def verdicts(summary: dict) -> dict[str, str]:
+        rows = [line.split(" | ") for line in digest.targets(summary, "random") if line.startswith("| gap")]
+        return {r[0].strip("| ").split()[0]: r[1] for r in rows}
+
+    summary = _summary(values)
+    for run in summary["runs"]:
+        run["status"] = "ok"
+    ranked = ("scrub", "sure_plus")
+    summary["ranking"] = {
+        "random": [
+            {
+                "method": m,
+                "reference": m not in ranked,
+                "best": m == "scrub",
+                "tied_with_best": m in ranked,
+                "distance": {"mean": 1.0},
+                "diff_to_best": {"mean": 0.0, "ci_low": None, "ci_high": None},
+            }
+            for m in values
+        ]
+    }
+    assert verdicts(summary) == {"gap_avg": "yes", "gap_rep": "no"}
+    # the same means on one seed: no interval, so neither target is judged
+    summary["stats"]["random"] = {
+        m: {k: interval([np.mean(v)]).to_dict() for k, v in per.items()} for m, per in values.items()
+    }
+    untested = "untested (one seed: no interval)"
+    assert verdicts(summary) == {"gap_avg": untested, "gap_rep": untested}
