@@ -115,16 +115,14 @@ class RunQueue:
                 self._path(name).unlink(missing_ok=True)
 
     def drop_unfinished(self) -> int:
-        """Free every run claimed but not done, whoever holds it; the number freed. For a queue whose
-        processes have all stopped, e.g. on another machine, whose claims this one cannot test."""
+        """Free every run claimed but not done, whoever holds it, and remove the void claims; the number of
+        claims removed. For a queue whose processes have all stopped, e.g. on another machine, whose claims
+        this one cannot test."""
         freed = 0
         with file_lock(self.root / ".lock"):
             for path in self.root.glob("*.json"):
-                try:
-                    done = json.loads(path.read_text()).get("done")
-                except (OSError, ValueError, AttributeError):
-                    done = False  # unreadable: free, as ``holder`` takes it
-                if not done:
+                claim = self.holder(path.stem)
+                if claim is None or not claim.get("done"):
                     path.unlink(missing_ok=True)
                     freed += 1
         return freed
