@@ -82,8 +82,7 @@ fi
 
 if [ "$MODE" != tune ]; then
     # runs an earlier lease left unfinished are free again (its claims name another host, which a queue trusts)
-    "$PY" -c "import sys; from sure_unlearn.protocol.claims import RunQueue; \
-RunQueue.at(sys.argv[1]).drop_unfinished()" "$WORK/queue"
+    "$PY" -m sure_unlearn.protocol.claims "$WORK/queue"
 fi
 start=$(date +%s)
 pids=()

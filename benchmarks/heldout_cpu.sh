@@ -47,8 +47,7 @@ run)
     esac
     seeds="${SEEDS:-$([ "$sc" = confusion ] || [ "$PRESET" = attacks ] && echo 0,1,2 || echo 0,1,2,3,4)}"
     mkdir -p "$ROOT/$sc"
-    .venv/bin/python -c "import sys; from sure_unlearn.protocol.claims import RunQueue; \
-RunQueue.at(sys.argv[1]).drop_unfinished()" "$ROOT/$sc/queue"
+    .venv/bin/python -m sure_unlearn.protocol.claims "$ROOT/$sc/queue"
     for ((i = 0; i < SHARDS; i++)); do
         # the committed runs of this scenario go into every shard first (never over the shard's own): a shard
         # skips a run it holds that was measured against the same reference models, so work committed on

@@ -98,3 +98,19 @@ def test_drop_unfinished_frees_every_running_claim_and_keeps_the_done_ones(tmp_p
     assert sorted(p.name for p in queue.root.glob("*.json")) == ["done.json"]
     assert queue.claim("live", run) is None and queue.claim("away", run) is None
     assert queue.claim("done", run)["done"]
+
+
+def test_the_module_frees_a_stopped_queue_from_the_command_line(tmp_path, other_process):
+    queue = RunQueue.at(tmp_path / "q")
+    run = tmp_path / "run.json"
+    run.write_text("{}")
+    held_by(queue, "live", other_process.pid, run)
+    held_by(queue, "done", other_process.pid, run, done=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "sure_unlearn.protocol.claims", str(queue.root)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "1 unfinished claim freed" in out
+    assert sorted(p.name for p in queue.root.glob("*.json")) == ["done.json"]

@@ -141,3 +141,24 @@ class RunQueue:
             self.release(name)
             raise
         self.done(name, run)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m sure_unlearn.protocol.claims QUEUE``: free the runs a stopped queue left unfinished, before
+    its processes start again (the benchmark scripts run it first)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m sure_unlearn.protocol.claims",
+        description="Free every run of a run queue that is claimed but not done; run it only while no "
+        "process of the queue is running.",
+    )
+    parser.add_argument("queue", type=Path, help="the queue directory given to `sure benchmark --queue`")
+    args = parser.parse_args(argv)
+    freed = RunQueue.at(args.queue).drop_unfinished()
+    print(f"{args.queue}: {freed} unfinished claim{'' if freed == 1 else 's'} freed")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
