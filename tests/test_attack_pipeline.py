@@ -142,6 +142,22 @@ def test_list_metrics_names_the_attack_metrics(capsys):
     assert {"rep_auc", "rmia_auc", "rmia_tpr_1fpr", "rep_rmia_auc", "forget_score_levels"} <= listed
 
 
+def test_list_metrics_says_what_each_table_metric_measures_beyond_its_header(capsys):
+    from sure_unlearn.cli import main
+    from sure_unlearn.metrics.info import infos
+
+    assert main(["list", "metrics"]) == 0
+    text = {
+        line.split()[0]: line.split(None, 2)[2]
+        for line in capsys.readouterr().out.splitlines()
+        if line.strip()
+    }
+    for m in infos():
+        if m.table is not None:
+            assert text[m.key] != m.label and len(text[m.key]) > len(m.label) + 10, m.key
+    assert "margin" in text["rep_auc_cond"]
+
+
 def test_attack_table_shows_unresolved_rates_levels_and_resolution():
     from sure_unlearn.report.tables import attack_table
 

@@ -360,3 +360,19 @@ def test_the_attacks_preset_attacks_every_method_and_methods_narrows_it():
     assert narrowed.attacks.methods == narrowed.methods == ("finetune", "sure")
     chosen = Overrides.from_flags({"methods": "finetune,sure", "attack_methods": "sure"}).apply(cfg)
     assert chosen.attacks.methods == ("sure",)
+
+
+def test_a_reader_that_stops_early_is_not_an_error() -> None:
+    """`sure list metrics | head -1`: a closed pipe ends the command quietly with exit code 0."""
+    import os
+    import subprocess
+    import sys
+
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before the listing starts: every write meets a broken pipe
+    code = "import sys; from sure_unlearn.cli import main; sys.exit(main(['list', 'metrics']))"
+    p = subprocess.run([sys.executable, "-c", code], stdout=write, stderr=subprocess.PIPE, timeout=120)
+    os.close(write)
+    err = p.stderr.decode()
+    assert p.returncode == 0, err
+    assert "error" not in err.lower(), err

@@ -306,7 +306,7 @@ def cmd_list(a: argparse.Namespace) -> None:
         from sure_unlearn.metrics.info import infos
 
         for m in infos():
-            print(f"{m.key:24s} {m.unit or '-':4s} {ATTACK_METRICS.get(m.key, m.label)}")
+            print(f"{m.key:24s} {m.unit or '-':4s} {ATTACK_METRICS.get(m.key, m.about or m.label)}")
         return
     reg: Any = {"models": MODELS, "datasets": DATASETS, "scenarios": SCENARIOS, "presets": PRESETS}[a.what]
     for name in reg.available():
@@ -628,6 +628,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"sure: error: {' '.join(str(e).split())}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader of stdout stopped early (`sure list metrics | head`): not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes
+        return 0
     except KeyboardInterrupt:
         print(
             "sure: interrupted; finished runs and cached models are kept — run the same command to resume",

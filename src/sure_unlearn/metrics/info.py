@@ -41,6 +41,7 @@ class MetricInfo:
     bar: bool = False  # drawn as a bar panel
     digits: int | None = None  # default: 3 for 0–1 values, 1 otherwise
     chance: float | None = None  # the value a blind attacker or probe gets (drawn dotted in plots)
+    about: str = ""  # one line on what it measures, for `sure list metrics` (default: the label)
 
     @property
     def places(self) -> int:
@@ -82,29 +83,105 @@ def places(key: str) -> int:
 
 
 # ---- the evaluation's metrics, in table order -----------------------------------------------------------
-describe("forget_acc", "forget acc", table="main", bar=True)
-describe("retain_acc", "retain acc", gap="gap_avg", term="utility", table="main", bar=True)
-describe("test_acc", "test acc", gap="gap_avg", term="utility", table="main", bar=True)
-describe("val_acc", "val acc", table="main")
-describe("ua", "UA", gap="gap_avg", term="outputs")
-describe("test_acc_forget_class", "test acc (forget class)")
-describe("test_acc_other_classes", "test acc (other classes)")
-describe("mia_efficacy", "MIA-eff", gap="gap_avg", term="outputs", table="main", bar=True)
-describe("mia_loss", "MIA-loss", table="main", bar=True)
-describe("rep_mia_knn", "rep k-NN", gap="gap_rep", term="rep_membership", table="main", bar=True)
-describe("rep_mia_linear", "rep lin", gap="gap_rep", term="rep_membership", table="main", bar=True)
+describe("forget_acc", "forget acc", table="main", bar=True, about="top-1 accuracy on the forget set D_f")
 describe(
-    "rep_auc", "rep AUC", unit="0-1", gap="gap_rep", term="rep_probe", table="main", bar=True, chance=0.5
+    "retain_acc",
+    "retain acc",
+    gap="gap_avg",
+    term="utility",
+    table="main",
+    bar=True,
+    about="top-1 accuracy on the retain set D_r",
 )
 describe(
-    "rep_auc_cond", "rep AUC (label-aware)", unit="0-1", term="rep_probe", table="main", bar=True, chance=0.5
+    "test_acc",
+    "test acc",
+    gap="gap_avg",
+    term="utility",
+    table="main",
+    bar=True,
+    about="top-1 accuracy on the test split (all classes)",
 )
-describe("rep_auc_layers", "rep AUC per layer", unit="0-1")  # {layer: fresh-probe AUC}, input to output
-describe("forget_drift", "forget drift", unit="", digits=3)
-describe("val_drift", "val drift", unit="", direction="lower", digits=3)
-describe("runtime_s", "time (s)", unit="s", direction="lower")
-describe("rrt", "RRT", unit="", direction="lower", digits=3)
-describe("seconds_per_epoch", "s/epoch", unit="s", direction="lower")
+describe("val_acc", "val acc", table="main", about="top-1 accuracy on the held-out validation split")
+describe("ua", "UA", gap="gap_avg", term="outputs", about="unlearning accuracy: 100 − forget acc")
+describe("test_acc_forget_class", "test acc (forget class)", about="test accuracy on the forget classes")
+describe("test_acc_other_classes", "test acc (other classes)", about="test accuracy on every other class")
+describe(
+    "mia_efficacy",
+    "MIA-eff",
+    gap="gap_avg",
+    term="outputs",
+    table="main",
+    bar=True,
+    about="MIA-Efficacy (SalUn convention): % of D_f a confidence SVM calls non-member",
+)
+describe(
+    "mia_loss",
+    "MIA-loss",
+    table="main",
+    bar=True,
+    about="loss-based logistic-regression MIA (SCRUB convention): accuracy telling D_f from test, %",
+)
+describe(
+    "rep_mia_knn",
+    "rep k-NN",
+    gap="gap_rep",
+    term="rep_membership",
+    table="main",
+    bar=True,
+    about="% of D_f a 5-NN on representations (retain vs test) calls member",
+)
+describe(
+    "rep_mia_linear",
+    "rep lin",
+    gap="gap_rep",
+    term="rep_membership",
+    table="main",
+    bar=True,
+    about="% of D_f a linear probe on representations (retain vs test) calls member",
+)
+describe(
+    "rep_auc",
+    "rep AUC",
+    unit="0-1",
+    gap="gap_rep",
+    term="rep_probe",
+    table="main",
+    bar=True,
+    chance=0.5,
+    about="cross-validated AUC of a fresh probe telling D_f's representations from test ones (0.5: none)",
+)
+describe(
+    "rep_auc_cond",
+    "rep AUC (label-aware)",
+    unit="0-1",
+    term="rep_probe",
+    table="main",
+    bar=True,
+    chance=0.5,
+    about="AUC of the class-mean representation margin, D_f vs test of its classes (0.5: none)",
+)
+describe(  # {layer: fresh-probe AUC}, input to output
+    "rep_auc_layers", "rep AUC per layer", unit="0-1", about="rep AUC of a fresh probe at each layer"
+)
+describe(
+    "forget_drift",
+    "forget drift",
+    unit="",
+    digits=3,
+    about="mean move of D_f's representations, in units of their spread before unlearning",
+)
+describe(
+    "val_drift",
+    "val drift",
+    unit="",
+    direction="lower",
+    digits=3,
+    about="mean move of the validation split's representations, in units of their spread",
+)
+describe("runtime_s", "time (s)", unit="s", direction="lower", about="wall time of the run, seconds")
+describe("rrt", "RRT", unit="", direction="lower", digits=3, about="relative runtime: time over the oracle's")
+describe("seconds_per_epoch", "s/epoch", unit="s", direction="lower", about="wall time per epoch, seconds")
 # ---- per-example attacks (sure benchmark --shadows M) and similarity, the second table --------------------
 for _key, _name in (
     ("ulira", "U-LiRA"),
@@ -118,5 +195,19 @@ for _key, _name in (
 describe("forget_score", "forget score", unit="0-1", direction="higher", table="attacks", bar=True)
 describe("forget_score_levels", "forget-score levels", unit="", digits=0)
 describe("attack_n_nonmembers", "never-seen targets", unit="", digits=0)
-describe("cka_to_oracle", "CKA→oracle", unit="0-1", direction="higher", table="attacks", bar=True)
-describe("cka_to_original", "CKA→original", unit="0-1", table="attacks")
+describe(
+    "cka_to_oracle",
+    "CKA→oracle",
+    unit="0-1",
+    direction="higher",
+    table="attacks",
+    bar=True,
+    about="linear CKA of the representations to the oracle's, on D_f and as many unseen samples (1: same)",
+)
+describe(
+    "cka_to_original",
+    "CKA→original",
+    unit="0-1",
+    table="attacks",
+    about="linear CKA of the representations to the original's, on the same probe set",
+)
