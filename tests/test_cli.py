@@ -376,3 +376,16 @@ def test_a_reader_that_stops_early_is_not_an_error() -> None:
     err = p.stderr.decode()
     assert p.returncode == 0, err
     assert "error" not in err.lower(), err
+
+
+def test_a_broken_pipe_inside_the_work_is_still_an_internal_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Only stdout's reader going away is quiet: a broken pipe from elsewhere (stdout still open) is reported."""
+
+    def broken(a: argparse.Namespace) -> None:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(cli, "cmd_list", broken)
+    assert cli.main(["list", "metrics"]) == 1
+    assert "internal error: BrokenPipeError" in capsys.readouterr().err

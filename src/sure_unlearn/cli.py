@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import select
 import signal
 import sys
 import threading
@@ -302,11 +303,10 @@ def cmd_list(a: argparse.Namespace) -> None:
             print(f"{name:20s} {spec.summary}  [needs: {', '.join(sorted(spec.needs))}]")
         return
     if a.what == "metrics":  # every reported number, with its unit and what it is
-        from sure_unlearn.attacks import ATTACK_METRICS
         from sure_unlearn.metrics.info import infos
 
         for m in infos():
-            print(f"{m.key:24s} {m.unit or '-':4s} {ATTACK_METRICS.get(m.key, m.about or m.label)}")
+            print(f"{m.key:24s} {m.unit or '-':4s} {m.about or m.label}")
         return
     reg: Any = {"models": MODELS, "datasets": DATASETS, "scenarios": SCENARIOS, "presets": PRESETS}[a.what]
     for name in reg.available():
@@ -601,6 +601,20 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def stdout_reader_gone() -> bool:
+    """True when stdout is a pipe whose reader has closed it, so a broken pipe was stdout's and not from
+    inside the work (a socket, a worker's pipe). Where ``poll`` is missing (Windows), any broken pipe is."""
+    if not hasattr(select, "poll"):
+        return True
+    try:
+        fd = sys.stdout.fileno()
+    except (OSError, ValueError):  # stdout replaced by an object without a file (a test's capture)
+        return False
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    return any(events & select.POLLERR for _, events in poller.poll(0))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; 0 on success, 2 on a bad input or any other error ``sure`` raises on purpose (one
     line on stderr), 1 on an unexpected error, 130 on Ctrl-C or SIGTERM. ``--debug`` lets errors raise.
@@ -628,9 +642,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"sure: error: {' '.join(str(e).split())}", file=sys.stderr)
         return 2
-    except BrokenPipeError:  # the reader of stdout stopped early (`sure list metrics | head`): not an error
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes
-        return 0
     except KeyboardInterrupt:
         print(
             "sure: interrupted; finished runs and cached models are kept — run the same command to resume",
@@ -638,6 +649,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 130
     except Exception as e:
+        if isinstance(e, BrokenPipeError) and stdout_reader_gone():
+            # stdout's reader stopped early (`sure list metrics | head`): not an error, and nothing to say
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit's flush
+            return 0
         if debug:
             raise
         print(
