@@ -25,24 +25,18 @@ from sure_unlearn.attacks.stats import class_means, logit_confidence, rep_margin
 from sure_unlearn.attacks.ulira import ulira
 from sure_unlearn.metrics.roc import attack_summary, auc, roc_curve, tpr_at_fpr
 
-_ATTACKS = {
-    "ulira": "U-LiRA (Hayes et al., 2024) on outputs (φ)",
-    "rep_lira": "U-LiRA on representations (the class-mean margin)",
-    "rmia": "RMIA (Zarifzadeh et al., ICML 2024) on outputs (the label's softmax probability)",
-    "rep_rmia": "RMIA on representations (the margin as a cosine-classifier probability)",
-}
-_RATES = {
-    "auc": "AUC, forgotten vs never-seen targets (0.5: nothing found)",
-    "tpr_1fpr": "TPR at 1% FPR (null below 100 never-seen targets)",
-    "tpr_01fpr": "TPR at 0.1% FPR (null below 1,000 never-seen targets)",
-}
-# Every metric the per-example attacks write into a run (``sure list metrics`` prints them), fractions in [0, 1]
-ATTACK_METRICS: dict[str, str] = {
-    **{f"{a}_{k}": f"{what}: {rate}" for a, what in _ATTACKS.items() for k, rate in _RATES.items()},
-    "forget_score": "NeurIPS 2023 unlearning challenge's forget quality F (1: indistinguishable from retraining)",
-    "forget_score_levels": "values one example's forget-score points can take (written below 8 models per side)",
-    "attack_n_nonmembers": "never-seen targets of the attacks: FPRs resolve down to 1/n",
-}
+# Every metric the per-example attacks write into a run (rates and scores in [0, 1], and the two counts that
+# state their resolution); what each is, with its header and unit: :mod:`sure_unlearn.metrics.info`
+ATTACK_METRICS: tuple[str, ...] = (
+    *(
+        f"{a}_{r}"
+        for a in ("ulira", "rep_lira", "rmia", "rep_rmia")
+        for r in ("auc", "tpr_1fpr", "tpr_01fpr")
+    ),
+    "forget_score",
+    "forget_score_levels",
+    "attack_n_nonmembers",
+)
 
 __all__ = [
     "ATTACK_METRICS",

@@ -183,18 +183,58 @@ describe("runtime_s", "time (s)", unit="s", direction="lower", about="wall time 
 describe("rrt", "RRT", unit="", direction="lower", digits=3, about="relative runtime: time over the oracle's")
 describe("seconds_per_epoch", "s/epoch", unit="s", direction="lower", about="wall time per epoch, seconds")
 # ---- per-example attacks (sure benchmark --shadows M) and similarity, the second table --------------------
-for _key, _name in (
-    ("ulira", "U-LiRA"),
-    ("rep_lira", "rep-LiRA"),
-    ("rmia", "RMIA"),
-    ("rep_rmia", "rep-RMIA"),
+for _key, _name, _what in (
+    ("ulira", "U-LiRA", "U-LiRA (Hayes et al., 2024) on outputs (φ)"),
+    ("rep_lira", "rep-LiRA", "U-LiRA on representations (the class-mean margin)"),
+    ("rmia", "RMIA", "RMIA (Zarifzadeh et al., ICML 2024) on outputs (the label's softmax probability)"),
+    ("rep_rmia", "rep-RMIA", "RMIA on representations (the margin as a cosine-classifier probability)"),
 ):
-    describe(f"{_key}_auc", f"{_name} AUC", unit="0-1", table="attacks", bar=True, chance=0.5)
-    describe(f"{_key}_tpr_1fpr", f"{_name} TPR@1%", unit="0-1", table="attacks")
-    describe(f"{_key}_tpr_01fpr", f"{_name} TPR@0.1%", unit="0-1", table="attacks")
-describe("forget_score", "forget score", unit="0-1", direction="higher", table="attacks", bar=True)
-describe("forget_score_levels", "forget-score levels", unit="", digits=0)
-describe("attack_n_nonmembers", "never-seen targets", unit="", digits=0)
+    describe(
+        f"{_key}_auc",
+        f"{_name} AUC",
+        unit="0-1",
+        table="attacks",
+        bar=True,
+        chance=0.5,
+        about=f"{_what}: AUC, forgotten vs never-seen targets (0.5: nothing found)",
+    )
+    describe(
+        f"{_key}_tpr_1fpr",
+        f"{_name} TPR@1%",
+        unit="0-1",
+        table="attacks",
+        about=f"{_what}: TPR at 1% FPR (null below 100 never-seen targets)",
+    )
+    describe(
+        f"{_key}_tpr_01fpr",
+        f"{_name} TPR@0.1%",
+        unit="0-1",
+        table="attacks",
+        about=f"{_what}: TPR at 0.1% FPR (null below 1,000 never-seen targets)",
+    )
+describe(
+    "forget_score",
+    "forget score",
+    unit="0-1",
+    direction="higher",
+    table="attacks",
+    bar=True,
+    about="NeurIPS 2023 unlearning challenge's forget quality F (1: indistinguishable from retraining)",
+)
+describe(
+    "forget_score_levels",
+    "forget-score levels",
+    unit="",
+    digits=0,
+    about="values one example's forget-score points can take (written below 8 models per side)",
+)
+describe(
+    "attack_n_nonmembers",
+    "never-seen targets",
+    unit="",
+    digits=0,
+    about="never-seen targets of the attacks: FPRs resolve down to 1/n",
+)
 describe(
     "cka_to_oracle",
     "CKA→oracle",
