@@ -114,3 +114,15 @@ def test_the_module_frees_a_stopped_queue_from_the_command_line(tmp_path, other_
     ).stdout
     assert "1 unfinished claim freed" in out
     assert sorted(p.name for p in queue.root.glob("*.json")) == ["done.json"]
+
+
+@pytest.mark.parametrize("where", ["missing", "a-file"])
+def test_the_module_refuses_a_path_that_is_no_queue_in_one_line(tmp_path, where):
+    path = tmp_path / where
+    if where == "a-file":
+        path.write_text("")
+    p = subprocess.run(
+        [sys.executable, "-m", "sure_unlearn.protocol.claims", str(path)], capture_output=True, text=True
+    )
+    assert p.returncode == 2 and "is not a directory" in p.stderr and "Traceback" not in p.stderr
+    assert not (tmp_path / "missing").exists()  # refused, not created

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sure_unlearn.errors import SureError
 from sure_unlearn.files import atomic_write_text, check_writable, file_lock
 
 HOST = socket.gethostname()
@@ -155,7 +156,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("queue", type=Path, help="the queue directory given to `sure benchmark --queue`")
     args = parser.parse_args(argv)
-    freed = RunQueue.at(args.queue).drop_unfinished()
+    if not args.queue.is_dir():
+        parser.error(f"{args.queue} is not a directory: give the queue directory of `sure benchmark --queue`")
+    try:
+        freed = RunQueue.at(args.queue).drop_unfinished()
+    except SureError as e:
+        parser.error(" ".join(str(e).split()))
     print(f"{args.queue}: {freed} unfinished claim{'' if freed == 1 else 's'} freed")
     return 0
 
